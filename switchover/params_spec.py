@@ -1,0 +1,334 @@
+"""What one server parameter is, and how its text becomes a typed value.
+
+Server parameters arrive as text (the DS tree, `switchover params set`) or as TOML
+values (`[server_parameters]`). Every consumer wants a typed, range-checked value and
+every operator wants a refusal that says which parameter, which value and what would
+have been accepted, so both live here, next to the kinds the catalogue uses.
+`switchover.params` re-exports everything public from this module.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["ParamError", "ParamSpec", "KINDS", "valid_address", "show_value"]
+
+
+class ParamError(ValueError):
+    """A refused server parameter name or value; the message alone must let an operator fix it."""
+
+    def __init__(self, message: str, *, name: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.value = value
+
+
+def show_value(raw: object) -> str:
+    """Render a value the way an operator would recognise it from what they typed."""
+    if isinstance(raw, str):
+        return json.dumps(raw, ensure_ascii=False)
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, (list, tuple)):
+        return "[" + ", ".join(show_value(item) for item in raw) + "]"
+    return repr(raw)
+
+
+_INT_TEXT = re.compile(r"[+-]?\d+(\.0*)?")
+_TRUE = frozenset({"yes", "1", "on", "true"})
+_FALSE = frozenset({"no", "0", "off", "false"})
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_ATTR_ITEM = re.compile(r"(?P<cls>[^()]*)\((?P<attrs>[^()]*)\)(?P<rest>.*)", re.DOTALL)
+
+
+def valid_address(text: str) -> bool:
+    """True for an IPv4/IPv6 address or a DNS host name (RFC 1123 labels, `_` tolerated)."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    name = text[:-1] if text.endswith(".") else text
+    if not name or len(name) > 253:
+        return False
+    labels = name.split(".")
+    if all(label.isdigit() for label in labels):
+        return False  # a mistyped IPv4 address, not a host name
+    return all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def _whole_number(raw: object) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None
+    if isinstance(raw, str) and _INT_TEXT.fullmatch(raw.strip()):
+        return int(float(raw.strip())) if "." in raw else int(raw.strip())
+    return None
+
+
+def _items(raw: object) -> list[str] | None:
+    """Split a `;`-separated list (TOML arrays of strings are accepted as pre-split)."""
+    if isinstance(raw, str):
+        parts = raw.split(";")
+    elif isinstance(raw, (list, tuple)) and all(isinstance(p, str) for p in raw):
+        parts = [piece for p in raw for piece in p.split(";")]
+    else:
+        return None
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _posix_dir_problem(path: str) -> str | None:
+    if not path.startswith("/"):
+        return f"{show_value(path)} is not an absolute POSIX directory (it must start with /)"
+    if ".." in path.split("/"):
+        return f"{show_value(path)} must not contain '..'"
+    return None
+
+
+def _strip_slash(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One server parameter as the reference names it, with its default and allowed range.
+
+    `minimum`/`maximum` are in the reference's own units (seconds, counts), never scaled by
+    `time_scale`: the operator's 10 s is validated as 10 s. `range_note` quotes where the
+    range comes from (the reference's words, or why switchover chose it) so that a refusal
+    can cite it.
+    """
+
+    name: str
+    kind: str
+    default: object
+    minimum: float | None
+    maximum: float | None
+    dynamic: bool
+    section: str
+    description: str
+    range_note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown parameter kind {self.kind!r} for {self.name!r}")
+
+    # --- refusals -------------------------------------------------------------------
+
+    def error(self, raw: object, problem: str) -> ParamError:
+        """A refusal naming this parameter, the offending value and `problem`."""
+        return ParamError(
+            f'server parameter "{self.name}" = {show_value(raw)}: {problem}',
+            name=self.name,
+            value=raw,
+        )
+
+    def range_text(self) -> str:
+        """The allowed numeric range in words, e.g. `5..60 seconds` or `-1 or more`."""
+        unit = " seconds" if self.kind == "seconds" else ""
+        lo, hi = _num(self.minimum), _num(self.maximum)
+        if lo is not None and hi is not None:
+            text = f"{lo}..{hi}{unit}"
+        elif lo is not None:
+            text = f"{lo} or more{unit}"
+        elif hi is not None:
+            text = f"at most {hi}{unit}"
+        else:
+            text = f"any whole number{unit}"
+        return f"{text} ({self.range_note})" if self.range_note else text
+
+    # --- parsing --------------------------------------------------------------------
+
+    def parse(self, raw: object) -> object:
+        """Validate `raw` (text or a TOML value) and return the typed value consumers use."""
+        return _PARSERS[self.kind](self, raw)
+
+    def format(self, value: Any) -> str:
+        """The text form of a typed value, as it would be written in the DS or a config."""
+        if value is None:
+            return ""
+        if self.kind == "bool":
+            return "Yes" if value else "No"
+        if self.kind == "dirlist":
+            return ";".join(("+" if recursive else "") + path for path, recursive in value)
+        if self.kind in ("list", "extlist"):
+            return ";".join(value)
+        if self.kind == "attrexceptions":
+            return ";".join(f"{cls}({', '.join(attrs)})" for cls, attrs in value)
+        return str(value)
+
+    @property
+    def recovery_flag(self) -> bool:
+        """The "... Interaction Recovery Enabled" flags take any non-zero integer as on."""
+        return self.kind == "bool" and self.name.endswith("Interaction Recovery Enabled")
+
+
+def _num(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --- one parser per kind --------------------------------------------------------------
+
+
+def _parse_number(spec: ParamSpec, raw: object) -> int:
+    value = _whole_number(raw)
+    if value is None:
+        what = "whole number of seconds" if spec.kind == "seconds" else "whole number"
+        raise spec.error(raw, f"not a {what}; allowed {spec.range_text()}")
+    if (spec.minimum is not None and value < spec.minimum) or (
+        spec.maximum is not None and value > spec.maximum
+    ):
+        raise spec.error(raw, f"allowed {spec.range_text()}")
+    return value
+
+
+def _parse_bool(spec: ParamSpec, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if isinstance(raw, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if spec.recovery_flag and text is not None and re.fullmatch(r"[+-]?\d+", text):
+        return int(text) != 0
+    allowed = "Yes/No, 1/0, On/Off or True/False (any letter case)"
+    if spec.recovery_flag:
+        allowed += ", or any non-zero integer for on"
+    raise spec.error(raw, f"allowed {allowed}")
+
+
+def _parse_text(spec: ParamSpec, raw: object) -> str:
+    if not isinstance(raw, str):
+        raise spec.error(raw, "allowed text (a string)")
+    return raw.strip()
+
+
+def _parse_name(spec: ParamSpec, raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise spec.error(raw, "allowed a non-empty name")
+    name = raw.strip()
+    if any(ch in name for ch in ";\t\r\n"):
+        raise spec.error(raw, "allowed a single name (no ';', tabs or line breaks)")
+    return name
+
+
+def _parse_address(spec: ParamSpec, raw: object) -> str | None:
+    if not isinstance(raw, str):
+        raise spec.error(raw, "allowed a host name or IP address (a string)")
+    text = raw.strip()
+    if not text:
+        return None  # present but empty: the reference's "not configured"
+    if not valid_address(text):
+        raise spec.error(raw, "allowed a host name or an IPv4/IPv6 address")
+    return text
+
+
+def _parse_path(spec: ParamSpec, raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise spec.error(raw, "allowed an absolute POSIX directory such as /I3/IC/Handlers")
+    path = raw.strip()
+    problem = _posix_dir_problem(path)
+    if problem:
+        raise spec.error(raw, f"{problem}; allowed an absolute POSIX directory")
+    return _strip_slash(path)
+
+
+def _parse_list(spec: ParamSpec, raw: object) -> tuple[str, ...]:
+    items = _items(raw)
+    if items is None:
+        raise spec.error(raw, "allowed a ';'-separated list of entries")
+    return tuple(items)
+
+
+def _parse_dirlist(spec: ParamSpec, raw: object) -> tuple[tuple[str, bool], ...]:
+    items = _items(raw)
+    allowed = "allowed a ';'-separated list of absolute directories, each optionally "
+    allowed += "preceded by + for recursive (e.g. /I3/Server/Data1;+/I3/IC/Server/Data2)"
+    if items is None:
+        raise spec.error(raw, allowed)
+    result = []
+    for item in items:
+        recursive = item.startswith("+")
+        path = item[1:].strip() if recursive else item
+        if not path:
+            raise spec.error(raw, f"'+' must be followed by a directory; {allowed}")
+        problem = _posix_dir_problem(path)
+        if problem:
+            raise spec.error(raw, f"{problem}; {allowed}")
+        result.append((_strip_slash(path), recursive))
+    return tuple(result)
+
+
+def _parse_extlist(spec: ParamSpec, raw: object) -> tuple[str, ...]:
+    items = _items(raw)
+    allowed = "allowed a ';'-separated list of file extensions such as txt; gif; myext"
+    if items is None:
+        raise spec.error(raw, allowed)
+    result: list[str] = []
+    for item in items:
+        ext = item[1:] if item.startswith(".") else item
+        if not ext or any(ch in ext for ch in "/\\*? \t"):
+            raise spec.error(raw, f"{show_value(item)} is not a file extension; {allowed}")
+        if ext.lower() not in result:
+            result.append(ext.lower())
+    return tuple(result)
+
+
+def _parse_attrexceptions(spec: ParamSpec, raw: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    allowed = (
+        "allowed DS class names each followed by comma-separated attribute names in "
+        "parentheses, ';'-separated (e.g. User(Workgroups, Extension);Workgroup(Members))"
+    )
+    items = _items(raw)
+    if items is None:
+        raise spec.error(raw, allowed)
+    result = []
+    for item in items:
+        match = _ATTR_ITEM.fullmatch(item)
+        if match is None:
+            if "(" not in item and ")" not in item:
+                problem = f"{show_value(item)} has no attribute list in parentheses"
+            else:
+                problem = f"{show_value(item)} has unbalanced or nested parentheses"
+            raise spec.error(raw, f"{problem}; {allowed}")
+        cls = match["cls"].strip()
+        if not cls:
+            raise spec.error(raw, f"{show_value(item)} names no DS class; {allowed}")
+        if match["rest"].strip():
+            raise spec.error(
+                raw, f"{show_value(item)} has text after ')' (missing ';'?); {allowed}"
+            )
+        attrs = tuple(a.strip() for a in match["attrs"].split(","))
+        if not any(attrs):
+            raise spec.error(raw, f"{show_value(item)} lists no attributes; {allowed}")
+        if not all(attrs):
+            raise spec.error(raw, f"{show_value(item)} has an empty attribute name; {allowed}")
+        result.append((cls, attrs))
+    return tuple(result)
+
+
+_PARSERS: dict[str, Callable[[ParamSpec, object], object]] = {
+    "int": _parse_number,
+    "seconds": _parse_number,
+    "bool": _parse_bool,
+    "text": _parse_text,
+    "name": _parse_name,
+    "address": _parse_address,
+    "path": _parse_path,
+    "list": _parse_list,
+    "dirlist": _parse_dirlist,
+    "extlist": _parse_extlist,
+    "attrexceptions": _parse_attrexceptions,
+}
+
+#: Every parameter kind the catalogue may use.
+KINDS = frozenset(_PARSERS)

@@ -1,0 +1,530 @@
+"""The server-parameter catalogue against the reference's parameter tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from switchover.params import (
+    CATALOGUE,
+    ParamError,
+    ParamSpec,
+    ServerParameters,
+    lookup,
+    render_markdown,
+)
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
+
+# name: (default, minimum, maximum), from the reference's tables ("None" = no bound).
+# Ranges the reference leaves open are switchover's choice and are documented as such.
+NUMERIC = {
+    "Switchover DS Request Timeout": (120, 1, 3600),
+    "Switchover File Monitor Health Check Interval": (60, 0, 3600),
+    "Switchover File Monitor Health Check Timeout": (10, 1, 300),
+    "Switchover IP Retry Delay": (1, 1, 300),
+    "Switchover IP Timeout": (10, 5, 60),
+    "Switchover Max Restarts": (2, 1, 100),
+    "Switchover Max Restarts Period": (300, 1, 86400),
+    "Switchover Max Sequential Restarts": (2, 1, 100),
+    "Switchover Max TS Failures": (2, 1, 100),
+    "Switchover NetTest Timeout": (1, 1, 60),
+    "Switchover Notifier Reconnect Delay": (5, 5, 60),
+    "Switchover Primary Monitor Ping Delay": (0, 0, 300),
+    "Switchover Primary Monitor Retry Ping Delay": (0, 0, 300),
+    "Switchover Primary Monitor Retry Count": (2, 1, 50),
+    "Switchover Primary Monitor Timeout": (0, 0, 300),
+    "Switchover QoS DSCP": (34, 0, 63),
+    "Switchover Reconnect Timeout": (30, 0, None),
+    "Switchover TS Failure Retry Delay": (1, 1, 300),
+    "Switchover TS Timeout": (10, 5, 60),
+    "Switchover Unreachable Primary Ping Count": (0, -1, None),
+    "Switchover Unreachable Primary Ping Delay": (10, 1, 300),
+    "Switchover Initial Mirror Timeout": (600, 1, 86400),
+    "Switchover Synchronous DS Timeout": (5, 1, 60),
+}
+
+RECOVERY_FLAGS = [
+    "Callback Interaction Recovery Enabled",
+    "Chat Interaction Recovery Enabled",
+    "Directmessage Interaction Recovery Enabled",
+    "Mail Interaction Recovery Enabled",
+    "SMS Interaction Recovery Enabled",
+    "Socialconversation Interaction Recovery Enabled",
+]
+
+EXPECTED_NAMES = {
+    "SwitchoverServer A", "SwitchoverServer B", *RECOVERY_FLAGS,
+    "Mail Interaction Recovery Filter Enabled", "CustomMirrorDir", "InitialMirrorDir",
+    "MirrorExceptions", "Custom Upgrade Attribute Exceptions",
+    "Custom Upgrade File Synchronization Directories",
+    "Custom Upgrade File Synchronization Exceptions",
+    "Custom Upgrade Synchronization Directories", "ForceSwitchoverFQDNs",
+    "SwitchoverServerFQDN A", "SwitchoverServerFQDN B", "Server A Address", "Server B Address",
+    "StatServer_DisableQPSLoggingOnBackup", "Switchover Disable Gateway Ping",
+    "Switchover Monitoring", "Switchover NetTest A", "Switchover NetTest B",
+    "Switchover Ping on Aux Connection", "Switchover Use QoS for Ping",
+    "Switchover Upgrade Higher DS Exclusions", "Switchover Upgrade Higher File Exclusions",
+    "Handler Path", "Resource Path", "I3Tables Path",
+    "Switchover Synchronous DS Replication", *NUMERIC,
+}
+
+
+def refusal(name: str, value: object) -> str:
+    with pytest.raises(ParamError) as info:
+        lookup(name).parse(value)
+    return str(info.value)
+
+
+# --- the catalogue itself --------------------------------------------------------------
+
+
+def test_catalogue_holds_exactly_the_named_parameters() -> None:
+    assert set(CATALOGUE) == EXPECTED_NAMES
+
+
+def test_every_numeric_parameter_has_its_reference_range_listed_here() -> None:
+    numeric = {n for n, s in CATALOGUE.items() if s.kind in ("int", "seconds")}
+    assert numeric == set(NUMERIC)
+
+
+def test_dynamic_exactly_the_reference_list_plus_interaction_recovery() -> None:
+    dynamic = {n for n, s in CATALOGUE.items() if s.dynamic}
+    assert dynamic == {
+        "CustomMirrorDir", "Switchover Max TS Failures", "Switchover TS Failure Retry Delay",
+        "Switchover TS Timeout", "Mail Interaction Recovery Filter Enabled", *RECOVERY_FLAGS,
+    }
+
+
+def test_project_extensions_are_marked_and_say_why() -> None:
+    ext = {n for n, s in CATALOGUE.items() if s.section == "project extension"}
+    assert ext == {
+        "Switchover Initial Mirror Timeout", "Switchover Synchronous DS Replication",
+        "Switchover Synchronous DS Timeout",
+    }
+    assert "registry" in CATALOGUE["Switchover Initial Mirror Timeout"].description
+    assert CATALOGUE["Switchover Synchronous DS Replication"].default is False
+
+
+def test_every_spec_has_a_description_and_a_valid_default() -> None:
+    for spec in CATALOGUE.values():
+        assert spec.description.strip(), spec.name
+        if spec.default is not None:
+            assert spec.parse(spec.format(spec.default)) == spec.default, spec.name
+
+
+def test_open_ranges_say_they_were_chosen() -> None:
+    for name in ("Switchover DS Request Timeout", "Switchover Max Restarts",
+                 "Switchover NetTest Timeout"):
+        assert "range chosen by switchover" in CATALOGUE[name].description.lower()
+
+
+def test_spec_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        CATALOGUE["Switchover TS Timeout"].default = 20  # type: ignore[misc]
+    assert isinstance(CATALOGUE["Switchover TS Timeout"], ParamSpec)
+
+
+# --- numeric ranges, for every numeric parameter -----------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_numeric_default(name: str) -> None:
+    default, _, _ = NUMERIC[name]
+    assert CATALOGUE[name].default == default
+    assert ServerParameters.from_mapping({})[name] == default
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_numeric_range_ends_accepted(name: str) -> None:
+    _, lo, hi = NUMERIC[name]
+    spec = lookup(name)
+    assert spec.parse(lo) == lo
+    assert spec.parse(str(lo)) == lo
+    if hi is None:
+        assert spec.maximum is None
+        assert spec.parse(10**6) == 10**6
+    else:
+        assert spec.parse(hi) == hi
+        assert spec.parse(f" {hi} ") == hi
+
+
+@pytest.mark.parametrize("name", sorted(NUMERIC))
+def test_numeric_one_past_each_end_refused(name: str) -> None:
+    _, lo, hi = NUMERIC[name]
+    range_text = f"{lo}..{hi}" if hi is not None else f"{lo} or more"
+    message = refusal(name, lo - 1)
+    assert f'server parameter "{name}" = {lo - 1}: allowed {range_text}' in message
+    if hi is not None:
+        message = refusal(name, hi + 1)
+        assert f'server parameter "{name}" = {hi + 1}: allowed {range_text}' in message
+
+
+def test_ts_timeout_message_quotes_the_reference() -> None:
+    assert refusal("Switchover TS Timeout", 3) == (
+        'server parameter "Switchover TS Timeout" = 3: allowed 5..60 seconds '
+        '(reference: "Set this value between 5 - 60 seconds")'
+    )
+    assert "allowed 5..60 seconds" in refusal("Switchover TS Timeout", 61)
+
+
+@pytest.mark.parametrize(
+    "name, good, bad",
+    [
+        ("Switchover TS Timeout", [5, 10, 60], [4, 61]),
+        ("Switchover Notifier Reconnect Delay", [5, 60], [4, 61, 0]),
+        ("Switchover Primary Monitor Retry Count", [1, 50], [0, 51]),
+        ("Switchover Unreachable Primary Ping Count", [-1, 0, 3, 1000], [-2]),
+        ("Switchover Reconnect Timeout", [0, 30, 100000], [-1]),
+        ("Switchover Max TS Failures", [1, 2], [0]),
+        ("Switchover TS Failure Retry Delay", [1], [0]),
+        ("Switchover QoS DSCP", [0, 34, 63], [64, -1]),
+        ("Switchover Unreachable Primary Ping Delay", [1, 300], [0, 301]),
+        ("Switchover Primary Monitor Timeout", [0, 300], [301]),
+    ],
+)
+def test_key_ranges(name: str, good: list[int], bad: list[int]) -> None:
+    for value in good:
+        assert lookup(name).parse(value) == value
+    for value in bad:
+        assert f'"{name}" = {value}: allowed' in refusal(name, value)
+
+
+def test_unbounded_ranges_are_worded_without_a_maximum() -> None:
+    message = refusal("Switchover Reconnect Timeout", -1)
+    assert "allowed 0 or more seconds" in message
+    assert "There is no maximum value" in message
+    assert "allowed -1 or more" in refusal("Switchover Unreachable Primary Ping Count", -2)
+
+
+@pytest.mark.parametrize("raw", ["10.5", 10.5, "ten", "", True, None, [10]])
+def test_seconds_must_be_whole_numbers(raw: object) -> None:
+    message = refusal("Switchover TS Timeout", raw)
+    assert "not a whole number of seconds" in message
+    assert "5..60 seconds" in message
+
+
+def test_integral_floats_and_padded_text_are_whole_seconds() -> None:
+    assert lookup("Switchover TS Timeout").parse(10.0) == 10
+    assert lookup("Switchover TS Timeout").parse(" 12 ") == 12
+    assert lookup("Switchover TS Timeout").parse("+12") == 12
+
+
+# --- booleans ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Yes", True), ("yes", True), ("YES", True), ("No", False), ("no", False),
+        ("1", True), ("0", False), ("On", True), ("off", False), ("True", True),
+        ("false", False), (" Yes ", True), (True, True), (False, False), (1, True), (0, False),
+    ],
+)
+def test_bool_forms(raw: object, expected: bool) -> None:
+    assert lookup("Switchover Use QoS for Ping").parse(raw) is expected
+    assert lookup("Mail Interaction Recovery Enabled").parse(raw) is expected
+
+
+@pytest.mark.parametrize("raw", ["2", 2, "-1", "maybe", "", "y", 1.0])
+def test_plain_bool_refuses_other_values(raw: object) -> None:
+    message = refusal("Switchover Disable Gateway Ping", raw)
+    assert 'server parameter "Switchover Disable Gateway Ping"' in message
+    assert "Yes/No, 1/0, On/Off or True/False" in message
+    assert "non-zero" not in message
+
+
+@pytest.mark.parametrize("name", RECOVERY_FLAGS)
+@pytest.mark.parametrize("raw", ["2", 7, "-1", " 42 ", "01"])
+def test_recovery_flags_take_any_non_zero_integer(name: str, raw: object) -> None:
+    assert lookup(name).parse(raw) is True
+
+
+@pytest.mark.parametrize("name", RECOVERY_FLAGS)
+def test_recovery_flags_default_off_and_zero_is_off(name: str) -> None:
+    assert CATALOGUE[name].default is False
+    assert lookup(name).parse("0") is False
+    assert lookup(name).parse(0) is False
+    assert "any non-zero integer" in refusal(name, "enabled")
+
+
+def test_filter_flag_is_not_a_recovery_enabled_flag() -> None:
+    assert "Yes/No" in refusal("Mail Interaction Recovery Filter Enabled", "2")
+
+
+def test_bool_defaults_from_the_reference() -> None:
+    params = ServerParameters.from_mapping({})
+    assert params["Switchover Disable Gateway Ping"] is True
+    assert params["Switchover Use QoS for Ping"] is False
+    assert params["Switchover Ping on Aux Connection"] is False
+    assert params["ForceSwitchoverFQDNs"] is False
+    assert params["StatServer_DisableQPSLoggingOnBackup"] is False
+    assert params["Mail Interaction Recovery Filter Enabled"] is False
+
+
+# --- lists ------------------------------------------------------------------------------
+
+
+def test_dirlist_reference_example_translated() -> None:
+    value = lookup("CustomMirrorDir").parse("/I3/Server/Data1;+/I3/IC/Server/Data2")
+    assert value == (("/I3/Server/Data1", False), ("/I3/IC/Server/Data2", True))
+
+
+def test_dirlist_trims_spaces_and_drops_empty_items() -> None:
+    value = lookup("InitialMirrorDir").parse(" /I3/IC/Server/Data1 ;; + /I3/IC/Recordings/ ; ")
+    assert value == (("/I3/IC/Server/Data1", False), ("/I3/IC/Recordings", True))
+    assert lookup("InitialMirrorDir").parse("") == ()
+    assert lookup("InitialMirrorDir").parse(["+/a", "/b;/c"]) == (
+        ("/a", True), ("/b", False), ("/c", False),
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ("+", "'+' must be followed by a directory"),
+        ("/I3/a;+ ;/I3/b", "'+' must be followed by a directory"),
+        (r"D:\I3\IC\Server\Data1", "not an absolute POSIX directory"),
+        ("I3/IC/Server", "not an absolute POSIX directory"),
+        ("++/I3/IC", "not an absolute POSIX directory"),
+        ("/I3/../etc", "must not contain '..'"),
+        (42, "';'-separated list of absolute directories"),
+    ],
+)
+def test_dirlist_refusals(raw: object, problem: str) -> None:
+    message = refusal("CustomMirrorDir", raw)
+    assert message.startswith('server parameter "CustomMirrorDir" = ')
+    assert problem in message
+
+
+def test_custom_mirror_dir_default_is_the_eleven_default_directories() -> None:
+    default = CATALOGUE["CustomMirrorDir"].default
+    assert len(default) == 11
+    assert all(recursive for _, recursive in default)
+    paths = [path for path, _ in default]
+    assert paths[0] == "/I3/IC/Resources"
+    assert "/I3/IC/Certificates/LinesAuthority" in paths
+    assert paths[-1] == "/I3/IC/Server/Reports"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("txt; gif; myext", ("txt", "gif", "myext")),
+        (".TXT", ("txt",)),
+        ("Tmp;.bak; TMP", ("tmp", "bak")),
+        ("tar.gz", ("tar.gz",)),
+        ("", ()),
+    ],
+)
+def test_extlist(raw: str, expected: tuple[str, ...]) -> None:
+    assert lookup("MirrorExceptions").parse(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["*.txt", ".", "a/b", "my ext"])
+def test_extlist_refusals(raw: str) -> None:
+    message = refusal("MirrorExceptions", raw)
+    assert "is not a file extension" in message
+    assert "txt; gif; myext" in message
+
+
+def test_upgrade_exceptions_default_to_mirror_exceptions() -> None:
+    assert CATALOGUE["Custom Upgrade File Synchronization Exceptions"].default is None
+    assert CATALOGUE["Custom Upgrade File Synchronization Exceptions"].kind == "extlist"
+
+
+def test_appendix_c_defaults() -> None:
+    assert CATALOGUE["Custom Upgrade Synchronization Directories"].default == (
+        "${CONFIG}/Users", "${CONFIG}/Passwords", "${CONFIG}/Workgroups", "${CONFIG}/Roles",
+        "${CONFIG}/Default User", "${SERVER}/Workstations", "${CONFIG}/ProcessAutomation",
+    )
+    assert CATALOGUE["Custom Upgrade File Synchronization Directories"].default == (
+        ("/I3/IC/Flows", True),
+    )
+    assert CATALOGUE["Custom Upgrade Attribute Exceptions"].default == ()
+    assert CATALOGUE["Switchover Upgrade Higher DS Exclusions"].default == ()
+    assert CATALOGUE["Switchover Upgrade Higher File Exclusions"].default == ()
+
+
+def test_ds_path_list() -> None:
+    value = lookup("Custom Upgrade Synchronization Directories").parse(
+        "${CONFIG}/Users; ${CONFIG}/Passwords;"
+    )
+    assert value == ("${CONFIG}/Users", "${CONFIG}/Passwords")
+
+
+def test_attribute_exceptions_reference_example() -> None:
+    value = lookup("Custom Upgrade Attribute Exceptions").parse(
+        "User(Workgroups, Extension);Workgroup(Members, View User Queue List)"
+    )
+    assert value == (
+        ("User", ("Workgroups", "Extension")),
+        ("Workgroup", ("Members", "View User Queue List")),
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ("User", "has no attribute list in parentheses"),
+        ("User(Workgroups", "unbalanced or nested parentheses"),
+        ("User(a(b))", "unbalanced or nested parentheses"),
+        ("(Workgroups)", "names no DS class"),
+        ("User()", "lists no attributes"),
+        ("User(a,,b)", "has an empty attribute name"),
+        ("User(a) Workgroup(b)", "has text after ')'"),
+    ],
+)
+def test_attribute_exceptions_malformed(raw: str, problem: str) -> None:
+    message = refusal("Custom Upgrade Attribute Exceptions", raw)
+    assert message.startswith('server parameter "Custom Upgrade Attribute Exceptions"')
+    assert problem in message
+
+
+# --- names, addresses, paths ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["10.60.0.2", "::1", "nettest-b.example.com", "ICServer2"])
+def test_address_accepts_names_and_ips(raw: str) -> None:
+    assert lookup("Switchover NetTest A").parse(raw) == raw
+
+
+@pytest.mark.parametrize("raw", ["bad host", "999.1.1.1", "-lead.example", 7])
+def test_address_refusals(raw: object) -> None:
+    assert "host name or" in refusal("Switchover NetTest A", raw)
+
+
+def test_empty_address_means_not_configured() -> None:
+    assert lookup("Server A Address").parse("  ") is None
+
+
+@pytest.mark.parametrize("raw", ["", "   ", 5, "A;B"])
+def test_server_name_refusals(raw: object) -> None:
+    assert 'server parameter "SwitchoverServer A"' in refusal("SwitchoverServer A", raw)
+
+
+def test_default_mirrored_directories() -> None:
+    params = ServerParameters.from_mapping({})
+    assert params["Handler Path"] == "/I3/IC/Handlers"
+    assert params["Resource Path"] == "/I3/IC/Resources"
+    assert params["I3Tables Path"] == "/I3/IC/Server/I3Tables"
+    assert params["Switchover Monitoring"] == "TsServer"
+    assert "absolute POSIX" in refusal("Handler Path", r"D:\I3\IC\Handlers")
+
+
+# --- lookup -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["switchover ts timeout", "SWITCHOVER TS TIMEOUT", "  Switchover   TS\tTimeout "]
+)
+def test_lookup_ignores_case_and_spacing(name: str) -> None:
+    assert lookup(name).name == "Switchover TS Timeout"
+
+
+def test_lookup_unknown_suggests_the_closest_name() -> None:
+    with pytest.raises(ParamError) as info:
+        lookup("Switchover TS Timout")
+    assert str(info.value) == (
+        'unknown server parameter "Switchover TS Timout" '
+        '(did you mean "Switchover TS Timeout"?)'
+    )
+
+
+def test_lookup_unknown_without_a_close_name() -> None:
+    with pytest.raises(ParamError) as info:
+        lookup("Colour of the rack")
+    assert str(info.value) == 'unknown server parameter "Colour of the rack"'
+
+
+# --- ServerParameters -------------------------------------------------------------------
+
+
+def test_values_are_typed_and_read_case_insensitively() -> None:
+    params = ServerParameters.from_mapping(
+        {"switchover ts timeout": "15", "MirrorExceptions": "txt; GIF", "SwitchoverServer A": "S1"}
+    )
+    assert params["Switchover TS Timeout"] == 15
+    assert params["SWITCHOVER TS TIMEOUT"] == 15
+    assert params["mirrorexceptions"] == ("txt", "gif")
+    assert params["Switchover Reconnect Timeout"] == 30  # default
+    assert params.is_set("Switchover TS Timeout")
+    assert not params.is_set("Switchover Reconnect Timeout")
+    assert params.raw("Switchover TS Timeout") == "15"
+    assert params.raw("MirrorExceptions") == "txt; GIF"
+    assert params.raw("Switchover Reconnect Timeout") is None
+    assert params.as_dict() == {
+        "Switchover TS Timeout": 15,
+        "MirrorExceptions": ("txt", "gif"),
+        "SwitchoverServer A": "S1",
+    }
+
+
+def test_from_mapping_refuses_the_first_bad_value_with_its_message() -> None:
+    with pytest.raises(ParamError) as info:
+        ServerParameters.from_mapping({"Switchover TS Timeout": 3})
+    assert str(info.value).startswith('server parameter "Switchover TS Timeout" = 3: allowed')
+    with pytest.raises(ParamError, match="did you mean"):
+        ServerParameters.from_mapping({"Switchover TS Timout": 10})
+
+
+def test_from_mapping_refuses_a_name_given_twice() -> None:
+    with pytest.raises(ParamError, match="given twice"):
+        ServerParameters.from_mapping({"Switchover TS Timeout": 10, "switchover ts timeout": 12})
+
+
+def test_unknown_name_on_read_is_refused_but_get_and_in_are_safe() -> None:
+    params = ServerParameters.from_mapping({})
+    with pytest.raises(ParamError, match="unknown server parameter"):
+        params["Switchover TS Timout"]
+    assert params.get("nope", "fallback") == "fallback"
+    assert "switchover ts timeout" in params
+    assert "nope" not in params
+    assert len(params) == len(CATALOGUE)
+    assert set(params) == set(CATALOGUE)
+
+
+def test_parameters_are_immutable() -> None:
+    params = ServerParameters.from_mapping({"Switchover TS Timeout": 20})
+    with pytest.raises(TypeError):
+        params["Switchover TS Timeout"] = 30  # type: ignore[index]
+    params.as_dict()["Switchover TS Timeout"] = 30
+    assert params["Switchover TS Timeout"] == 20
+
+
+def test_with_values_and_changed() -> None:
+    before = ServerParameters.from_mapping({"Switchover TS Timeout": 20, "CustomMirrorDir": "+/a"})
+    after = before.with_values({"switchover ts timeout": 30, "Switchover Max TS Failures": "4"})
+    assert before["Switchover TS Timeout"] == 20  # unchanged original
+    assert after["Switchover TS Timeout"] == 30
+    assert after["CustomMirrorDir"] == (("/a", True),)
+    assert after.changed(before) == {"Switchover TS Timeout", "Switchover Max TS Failures"}
+    assert before.changed(before) == set()
+    unset = after.with_values({"CustomMirrorDir": None})
+    assert not unset.is_set("CustomMirrorDir")
+    assert unset.changed(after) == {"CustomMirrorDir"}
+    with pytest.raises(ParamError, match="allowed 5..60 seconds"):
+        before.with_values({"Switchover TS Timeout": 61})
+
+
+def test_setting_a_default_explicitly_is_not_a_change() -> None:
+    explicit = ServerParameters.from_mapping({"Switchover TS Timeout": 10})
+    assert explicit.changed(ServerParameters.from_mapping({})) == set()
+    assert explicit == ServerParameters.from_mapping({})
+
+
+# --- documentation ----------------------------------------------------------------------
+
+
+def test_docs_parameters_md_is_generated_from_the_catalogue() -> None:
+    assert DOCS.read_text(encoding="utf-8") == render_markdown(), (
+        "docs/parameters.md is stale: run `python -m switchover.params > docs/parameters.md`"
+    )
+
+
+def test_rendered_table_lists_every_parameter() -> None:
+    text = render_markdown()
+    for name in CATALOGUE:
+        assert f"| {name} |" in text
+    assert "| Switchover TS Timeout | seconds | `10` | 5..60 | yes |" in text
+    assert "| Switchover Reconnect Timeout | seconds | `30` | 0.. | no |" in text
