@@ -1,0 +1,5 @@
+"""Operator commands, one module each (name, help, arguments, execute)."""
+from switchover.commands import demo, keys, module, ping, query_backup, run, status, switch
+
+#: The order `switchover --help` lists them in.
+REGISTRY = (run, status, switch, query_backup, ping, module, keys, demo)

@@ -1,0 +1,245 @@
+"""One host process: starts the sockets and actors in order, stops them in reverse.
+
+The only place that sees every room. `switchover run` builds a `Host` and calls `run()`,
+which returns the process exit code once SIGTERM (or SIGINT) has stopped everything:
+actors stopped, sockets closed with linger, the ZeroMQ context destroyed last.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pykka
+import pykka.debug
+import zmq
+
+from actors.admin_commands import AdminCommands
+from actors.generation import GenerationStore
+from actors.main import MainDeps, SwitchoverMain
+from actors.messages import (
+    Begin,
+    ConnectionChanged,
+    DiscontinueRequest,
+    RequestSwitch,
+    Shutdown,
+)
+from actors.peer import PeerLinks
+from actors.shared import SharedState
+from switchover.clock import RealClock
+from switchover.config import Config
+from switchover.logs import EventLog, configure_logging
+from transport.admin import AdminServer
+from transport.notifier import Notifier
+from transport.security import Authenticator, generate_keypair, load_authorized, load_keypair
+from transport.switch import SwitchServer, switch_request
+
+log = logging.getLogger("SwitchoverMain")
+
+ALL_RIGHTS = frozenset({"status", "remote-control", "master"})
+
+
+def tcp(address: str, port: int) -> str:
+    return f"tcp://{address}:{port}"
+
+
+def operator_key_path(data_dir: Path) -> Path:
+    """Where the host leaves the local operator's key for the CLI (0600)."""
+    return data_dir / "operator.key_secret"
+
+
+def notifier_ipc(data_dir: Path) -> str:
+    return f"ipc://{data_dir / 'notifier.ipc'}"
+
+
+class Host:
+    def __init__(
+        self, config: Config, *, force_backup: bool = False, manual_switch_only: bool = False
+    ) -> None:
+        self.config = config
+        self.force_backup = force_backup
+        self.manual_switch_only = manual_switch_only
+        self._stop = threading.Event()
+        self._cleanup: list[tuple[str, Callable[[], Any]]] = []
+
+    def request_stop(self, *_: Any) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        """Start, wait for a stop signal, stop; the exit code is 0 on a clean stop."""
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGUSR1, lambda *_: pykka.debug.log_thread_tracebacks())
+        try:
+            self.start()
+            self._stop.wait()
+            log.info("SwitchoverMain: stop requested")
+        finally:
+            self.stop()
+        return 0
+
+    def _defer(self, name: str, stop: Callable[[], Any]) -> None:
+        self._cleanup.append((name, stop))
+
+    def start(self) -> None:
+        cfg = self.config
+        data_dir = cfg.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        configure_logging(data_dir / "switchover.log", server=cfg.server_name)
+        self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
+        self._defer("event log", self.events.close)
+        self.clock = RealClock(cfg.time_scale)
+        self._defer("clock", self.clock.stop)
+        self.ctx = zmq.Context()
+        self._defer("zmq context", lambda: self.ctx.term())
+        self.executor = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="host")
+        self._defer("executor", lambda: self.executor.shutdown(wait=True, cancel_futures=True))
+
+        keys = load_keypair(cfg.security.server_group_key)
+        operator = _operator_keys(data_dir)
+        self.auth = Authenticator(self.ctx)
+        self.auth.start()
+        self._defer("authenticator", self.auth.stop)
+        pair = {keys.public: frozenset({"peer"})}
+        self.auth.allow("notifier", pair)
+        self.auth.allow("switch", pair)
+        admins = dict(load_authorized(cfg.security.admin_keys)) if cfg.security.admin_keys else {}
+        admins[operator.public] = ALL_RIGHTS
+        self.auth.allow("admin", admins)
+
+        this, peer = cfg.this, cfg.peer
+        self.notifier = Notifier(
+            self.ctx,
+            remote_endpoints=_unique([tcp(this.address, this.main_port),
+                                      tcp(this.aux_address, this.aux_port)]),
+            local_endpoint=notifier_ipc(data_dir),
+            keys=keys,
+            authenticator=self.auth,
+            server_name=cfg.server_name,
+            heartbeat_interval=self.clock.real_seconds(1.0),
+            on_module=self._on_module,
+        )
+        self.notifier.start()
+        self._defer("notifier", self.notifier.stop)
+
+        self.shared = SharedState(server=cfg.server_name, state="Init", role="none")
+        self.links = PeerLinks(
+            self.ctx,
+            self.clock,
+            endpoints={"main": tcp(peer.address, peer.main_port),
+                       "aux": tcp(peer.aux_address, peer.aux_port)},
+            keys=keys,
+            server_public=keys.public,
+            sender="SwitchoverService",
+            on_state=lambda channel, up: self._tell_main(ConnectionChanged(channel, up)),
+            on_event=None,
+            reconnect_delay=cfg.parameters["Switchover Notifier Reconnect Delay"],
+        )
+        self._defer("peer links", self.links.stop)
+
+        self._peer_switch = tcp(peer.address, peer.switch_port)
+        self._keys = keys
+
+        self.generation = GenerationStore(data_dir / "generation.json")
+        self.main = SwitchoverMain.start(MainDeps(
+            config=cfg,
+            clock=self.clock,
+            events=self.events,
+            generation=self.generation,
+            shared=self.shared,
+            executor=self.executor,
+            peer_query=self.peer_query,
+            links=self.links,
+            force_backup=self.force_backup,
+            manual_switch_only=self.manual_switch_only,
+        ))
+        self._defer("SwitchoverMain", self._stop_main)
+
+        self.switch = SwitchServer(
+            self.ctx, endpoint=tcp(this.address, this.switch_port), keys=keys,
+            authenticator=self.auth, handler=self._on_switch_request,
+        )
+        self.switch.start()
+        self._defer("virtual switch", self.switch.stop)
+
+        commands = AdminCommands(self)
+        self.admin = AdminServer(
+            self.ctx, endpoint=tcp(this.address, this.admin_port), keys=keys,
+            authenticator=self.auth, handler=commands.handle,
+        )
+        self.admin.start()
+        self._defer("admin socket", self.admin.stop)
+        self.main.tell(Begin())
+
+    def stop(self) -> None:
+        while self._cleanup:
+            name, stop = self._cleanup.pop()
+            try:
+                stop()
+            except Exception:
+                log.exception("SwitchoverMain: stopping %s failed", name)
+        leftovers = pykka.ActorRegistry.get_all()
+        if leftovers:
+            log.error("SwitchoverMain: actors still running at exit (a bug): %s", leftovers)
+            pykka.ActorRegistry.stop_all()
+
+    def peer_query(self, request: Mapping[str, Any], timeout: float) -> Mapping[str, Any] | None:
+        """One request to the peer's virtual switch; None when it does not answer."""
+        return switch_request(
+            self.ctx, self._peer_switch, request, keys=self._keys,
+            server_public=self._keys.public, timeout=self.clock.real_seconds(timeout),
+        )
+
+    def _stop_main(self) -> None:
+        try:
+            self.main.ask(Shutdown(), timeout=5)
+        except pykka.ActorDeadError:
+            pass
+        self.main.stop(timeout=5)
+
+    def _tell_main(self, message: Any) -> None:
+        main = getattr(self, "main", None)
+        if main is not None and main.is_alive():
+            main.tell(message)
+
+    def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
+        if alive:
+            log.info("NotifierLib: module %s registered (pid %s)", name, info.get("pid"))
+        else:
+            log.warning("NotifierLib: module %s is gone (pid %s)", name, info.get("pid"))
+
+    def _on_switch_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The virtual switch: answered from the snapshot, never by waiting on an actor."""
+        op = request.get("op")
+        if op == "state":
+            return {"status": "ok", **self.shared.snapshot()}
+        if op == "discontinue":
+            server, generation = request.get("server"), request.get("generation")
+            if not isinstance(server, str) or not isinstance(generation, int):
+                return {"status": "error", "reason": "discontinue needs server and generation"}
+            self._tell_main(DiscontinueRequest(server, generation))
+            return {"status": "ok"}
+        if op == "switch":
+            if self.shared.snapshot().get("role") != "backup":
+                return {"status": "error", "reason": "this server is not the backup"}
+            origin = str(request.get("server", "peer"))
+            self._tell_main(RequestSwitch(bool(request.get("immediate")), origin))
+            return {"status": "ok"}
+        return {"status": "error", "reason": f"unknown virtual switch op {op!r}"}
+
+
+def _operator_keys(data_dir: Path):
+    """The local operator's keypair, made on first start; the CLI on this host reads it."""
+    secret = operator_key_path(data_dir)
+    if not secret.exists():
+        generate_keypair(data_dir, "operator")
+    os.chmod(secret, 0o600)
+    return load_keypair(secret)
+
+
+def _unique(endpoints: list[str]) -> list[str]:
+    return list(dict.fromkeys(endpoints))

@@ -1,0 +1,35 @@
+"""`switchover ping`: one "TS Diagnostic Ping" from the backup over main or aux."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+
+NAME = "ping"
+HELP = "from the backup, ping the active server's monitored module over one channel"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config(parser)
+    parser.add_argument("--channel", choices=("main", "aux"), default="main")
+    parser.add_argument("--target", help="module name (default: Switchover Monitoring)")
+    parser.add_argument("--json", action="store_true")
+
+
+def execute(args: argparse.Namespace) -> int:
+    config = config_or_exit(args.config)
+    try:
+        result = admin_call(config, "ping", {"channel": args.channel, "target": args.target})
+    except CommandFailed as exc:
+        print(f"switchover: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(result).decode())
+    else:
+        print(f"{result['target']} over {result['channel']}: {result['outcome']}"
+              + (f", pid {result['body'].get('pid')}" if result["body"].get("pid") else "")
+              + (f" ({result['detail']})" if result.get("detail") else ""))
+    return 0 if result["outcome"] == "ok" else 1

@@ -1,0 +1,26 @@
+"""`switchover run`: the host process a supervisor starts, one per server."""
+from __future__ import annotations
+
+import argparse
+
+from switchover.commands.common import add_config, config_or_exit
+
+NAME = "run"
+HELP = "run this server's host process (started by systemd or supervisord)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config(parser)
+    parser.add_argument("--force-backup", action="store_true",
+                        help="start as backup (the reference's /ForceBackup)")
+    parser.add_argument("--manual-switch-only", action="store_true",
+                        help="never switch automatically (the reference's /ManualSwitchOnly)")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from actors.host import Host
+
+    config = config_or_exit(args.config)
+    host = Host(config, force_backup=args.force_backup,
+                manual_switch_only=args.manual_switch_only)
+    return host.run()

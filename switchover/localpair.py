@@ -1,0 +1,193 @@
+"""A whole pair on 127.0.0.1: two host processes, their modules, their own dirs and ports.
+
+Used by `switchover demo`, the integration tests and the benchmarks, so all three start
+real processes the same way an operator's supervisor would: `switchover run --config`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from switchover.config import Config, load_config
+
+NAMES = ("ICServer1", "ICServer2")
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the kernel says are free now (bound and released together, so distinct)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+@dataclass
+class LocalPair:
+    base: Path
+    time_scale: float = 0.05
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    releases: Mapping[str, str] = field(default_factory=dict)
+    hooks: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
+    names: tuple[str, str] = NAMES
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        ports = free_ports(8)
+        self.ports = {
+            name: dict(zip(("switch_port", "main_port", "aux_port", "admin_port"),
+                           ports[i * 4:(i + 1) * 4]))
+            for i, name in enumerate(self.names)
+        }
+        self.keys_dir = self.base / "keys"
+        if not (self.keys_dir / "server-group.key_secret").exists():
+            from transport.security import generate_keypair
+
+            generate_keypair(self.keys_dir, "server-group")
+        for name in self.names:
+            self.write_config(name)
+
+    # --- configuration --------------------------------------------------------------
+
+    def config_path(self, name: str) -> Path:
+        return self.base / f"{name}.toml"
+
+    def config(self, name: str) -> Config:
+        return load_config(self.config_path(name))
+
+    def write_config(self, name: str) -> Path:
+        a, b = self.names
+        lines = [
+            "[server]",
+            f"name = {_toml_value(name)}",
+            f"data_dir = {_toml_value(str(self.base / name / 'data'))}",
+            f"root = {_toml_value(str(self.base / name / 'root'))}",
+            f"release = {_toml_value(self.releases.get(name, '2026.1.0'))}",
+            f"time_scale = {self.time_scale!r}",
+            "",
+        ]
+        for host in self.names:
+            lines.append(f"[servers.{host}]")
+            lines.append('address = "127.0.0.1"')
+            lines += [f"{key} = {port}" for key, port in self.ports[host].items()]
+            lines.append("")
+        lines += [
+            "[security]",
+            f"server_group_key = {_toml_value(str(self.keys_dir / 'server-group.key_secret'))}",
+            "",
+            "[hooks]",
+        ]
+        for kind, commands in self.hooks.get(name, {}).items():
+            lines.append(f"{kind} = {_toml_value(list(commands))}")
+        lines += ["", "[server_parameters]",
+                  f'"SwitchoverServer A" = {_toml_value(a)}',
+                  f'"SwitchoverServer B" = {_toml_value(b)}']
+        lines += [f"{_toml_value(k)} = {_toml_value(v)}" for k, v in self.parameters.items()]
+        path = self.config_path(name)
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    # --- processes ------------------------------------------------------------------
+
+    def _spawn(self, key: str, args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(self.base / log_name, "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "switchover.cli", *args],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+        log.close()
+        self.processes[key] = proc
+        return proc
+
+    def start_host(self, name: str, *flags: str) -> subprocess.Popen:
+        return self._spawn(name, ["run", "--config", str(self.config_path(name)), *flags],
+                           f"{name}.log")
+
+    def start_module(self, name: str, module: str = "TsServer", *flags: str) -> subprocess.Popen:
+        return self._spawn(f"{name}/{module}",
+                           ["module", "--config", str(self.config_path(name)),
+                            "--name", module, *flags],
+                           f"{name}-{module}.log")
+
+    def kill(self, key: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes[key]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    # --- observation ----------------------------------------------------------------
+
+    def status(self, name: str, timeout: float = 3.0) -> dict[str, Any] | None:
+        from switchover.commands.common import CommandFailed, admin_call
+
+        try:
+            return admin_call(self.config(name), "status", timeout=timeout)
+        except CommandFailed:
+            return None
+
+    def admin(self, name: str, command: str, args: Mapping[str, Any] | None = None,
+              timeout: float = 10.0) -> Any:
+        from switchover.commands.common import admin_call
+
+        return admin_call(self.config(name), command, args, timeout=timeout)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise TimeoutError(f"timed out after {timeout:.1f} s waiting for {what}")
+
+    def wait_state(self, name: str, state: str, timeout: float = 20.0) -> dict[str, Any]:
+        return self.wait_for(
+            lambda: (s := self.status(name, timeout=1.0)) and s["state"] == state and s,
+            timeout, f"{name} to reach state {state}",
+        )
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        from switchover.logs import read_events
+
+        return read_events(self.base / name / "data" / "events.jsonl")
+
+    def log_text(self, name: str) -> str:
+        path = self.base / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
