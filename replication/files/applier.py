@@ -1,0 +1,393 @@
+"""The backup's applier: turns the active's file operations into atomic local changes.
+
+Guarantees (see docs/files.md):
+
+- No partial file is ever visible. Bytes go to a hidden temporary file in the target's
+  own directory (`.<name>.so-tmp-<random>`); `commit` checks size and sha256, sets mode and
+  mtime on the open descriptor, fsyncs it, `os.replace`s it over the name and fsyncs the
+  directory. A crash leaves the old version or nothing; `cleanup_stale_temps` removes the
+  leftovers at start.
+- Nothing outside the mirrored directories is touched. Every path is logical (relative
+  to `root`), must be mirrored by the spec, and is reached by opening one directory at a
+  time with O_NOFOLLOW: a symlink anywhere on the way (say `Flows/x -> /etc`) is refused,
+  never written through.
+- The latest operation on a path wins: a newer `begin_file` supersedes an incomplete one,
+  and so do `delete`, `rename` and `rmdir_tree`; the superseded transfer can no longer
+  commit, so the result is one version or the other, never a mix.
+
+One owner (the FileMonitor actor) drives an Applier; it is not meant for several threads.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from replication.files.errors import (
+    ApplyError, MissingSource, OutsideMirror, Superseded, SymlinkRefused, VerifyError)
+from replication.files.spec import TEMP_MARKER, MirrorSpec, is_temp_name
+
+__all__ = ["Applier", "Incoming", "ApplyError", "MissingSource", "OutsideMirror",
+           "Superseded", "SymlinkRefused", "VerifyError"]
+
+WRITE_BUFFER = 1 << 20
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+
+
+def _tmp_name(name: str) -> str:
+    return f".{name[:200]}{TEMP_MARKER}{secrets.token_hex(6)}"
+
+
+class Incoming:
+    """One file being received: chunks in order, then `commit` or `abort`."""
+
+    def __init__(self, applier: Applier, path: PurePosixPath, size: int, mode: int,
+                 mtime_ns: int, sha256: str | None, parent_fd: int) -> None:
+        self.path, self.size, self.mode, self.mtime_ns = path, size, mode, mtime_ns
+        self.sha256 = sha256.lower() if sha256 else None
+        self.state: Literal["open", "committed", "aborted", "superseded"] = "open"
+        self.written = 0
+        self._applier, self._pfd = applier, parent_fd
+        self._hash = hashlib.sha256()
+        self.tmp_name = _tmp_name(path.name)
+        fd = os.open(self.tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                     | _CLOEXEC, 0o600, dir_fd=parent_fd)
+        self._file = open(fd, "wb", buffering=WRITE_BUFFER, closefd=True)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """(mtime_ns, size) as the sender read the file: identifies this transfer."""
+        return (self.mtime_ns, self.size)
+
+    def _check_open(self) -> None:
+        if self.state == "superseded":
+            raise Superseded(f"{self.path}: a later operation replaced this transfer")
+        if self.state != "open":
+            raise ApplyError(f"{self.path}: transfer already {self.state}")
+
+    def write(self, offset: int, chunk: bytes | memoryview, sha256: str | None = None) -> None:
+        """Append `chunk` at `offset`; offsets must follow on (the transport keeps order)."""
+        self._check_open()
+        if offset != self.written:
+            raise ApplyError(f"{self.path}: chunk at {offset}, expected {self.written}")
+        if self.written + len(chunk) > self.size:
+            raise VerifyError(f"{self.path}: more than the announced {self.size} bytes")
+        if sha256 is not None and hashlib.sha256(chunk).hexdigest() != sha256.lower():
+            raise VerifyError(f"{self.path}: chunk at {offset} fails its sha256")
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.written += len(chunk)
+
+    def commit(self, sha256: str | None = None) -> None:
+        """Verify, make durable, and put the new version in place in one rename."""
+        self._check_open()
+        want = (sha256 or self.sha256 or "").lower()
+        try:
+            if not want:
+                raise VerifyError(f"{self.path}: no sha256 to verify against")
+            if self.written != self.size:
+                raise VerifyError(f"{self.path}: got {self.written} of {self.size} bytes")
+            if self._hash.hexdigest() != want:
+                raise VerifyError(f"{self.path}: sha256 mismatch")
+            self._file.flush()
+            fd = self._file.fileno()
+            os.fchmod(fd, stat.S_IMODE(self.mode))
+            os.utime(fd, ns=(self.mtime_ns, self.mtime_ns))
+            os.fsync(fd)
+            self._file.close()
+            try:
+                os.replace(self.tmp_name, self.path.name,
+                           src_dir_fd=self._pfd, dst_dir_fd=self._pfd)
+            except OSError as e:
+                raise ApplyError(f"{self.path}: cannot replace: {e.strerror}") from e
+            os.fsync(self._pfd)
+        except BaseException:
+            self._discard("aborted")
+            raise
+        self.state = "committed"
+        self._release()
+
+    def abort(self) -> None:
+        """Drop the transfer; the old version (if any) stays as it was."""
+        if self.state == "open":
+            self._discard("aborted")
+
+    def _discard(self, state: Literal["aborted", "superseded"]) -> None:
+        self.state = state
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        try:
+            os.unlink(self.tmp_name, dir_fd=self._pfd)
+        except FileNotFoundError:
+            pass
+        self._release()
+
+    def _release(self) -> None:
+        if self._pfd >= 0:
+            os.close(self._pfd)
+            self._pfd = -1
+        self._applier._forget(self)
+
+
+class Applier:
+    """Applies file operations under `root`, only where `spec` mirrors."""
+
+    def __init__(self, root: Path | str, spec: MirrorSpec, *, dir_mode: int = 0o755) -> None:
+        self.root = Path(root)
+        self.spec = spec
+        self.dir_mode = dir_mode
+        self._incoming: dict[PurePosixPath, Incoming] = {}
+
+    # -- paths --------------------------------------------------------------------------
+
+    @staticmethod
+    def _split(relpath: str | PurePosixPath) -> tuple[str, ...]:
+        text = str(relpath)
+        parts = tuple(p for p in text.split("/") if p not in ("", "."))
+        if "\x00" in text or not parts:
+            raise OutsideMirror(f"{text!r}: not a path under the root")
+        if ".." in parts:
+            raise OutsideMirror(f"{text}: '..' is not allowed")
+        return parts
+
+    def _logical(self, relpath: str | PurePosixPath, is_dir: bool) -> PurePosixPath:
+        path = PurePosixPath("/", *self._split(relpath))
+        if is_temp_name(path.name):
+            raise OutsideMirror(f"{path}: reserved temporary name")
+        if self.spec.classify(path, is_dir) is None:
+            raise OutsideMirror(f"{path}: not in a mirrored directory")
+        return path
+
+    def _open_dir(self, parts: tuple[str, ...], create: bool) -> int | None:
+        """Open root/parts one component at a time, never following a symlink.
+
+        Missing directories are created when `create`, else the answer is None.
+        """
+        try:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+        except FileNotFoundError as e:
+            raise ApplyError(f"root {self.root} does not exist") from e
+        try:
+            for i, part in enumerate(parts):
+                nfd = self._step(fd, part, "/" + "/".join(parts[: i + 1]), create)
+                os.close(fd)
+                fd = nfd
+                if fd < 0:
+                    return None
+            return fd
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            raise
+
+    def _step(self, fd: int, part: str, where: str, create: bool) -> int:
+        """Open one child directory of `fd` (-1 if missing and not `create`)."""
+        try:
+            try:
+                return os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    return -1
+                try:
+                    os.mkdir(part, self.dir_mode, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                return os.open(part, _DIR_FLAGS, dir_fd=fd)
+        except OSError as e:
+            if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                raise
+            if stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
+                raise SymlinkRefused(f"{where}: is a symlink; refusing to follow it") from e
+            raise ApplyError(f"{where}: is not a directory") from e
+
+    def _parent(self, path: PurePosixPath, create: bool) -> int | None:
+        return self._open_dir(path.parent.parts[1:], create)
+
+    def _supersede(self, path: PurePosixPath, tree: bool = False) -> None:
+        for p, inc in list(self._incoming.items()):
+            if p == path or (tree and path in p.parents):
+                inc._discard("superseded")
+
+    def _forget(self, inc: Incoming) -> None:
+        if self._incoming.get(inc.path) is inc:
+            del self._incoming[inc.path]
+
+    # -- operations ---------------------------------------------------------------------
+
+    def begin_file(self, relpath: str | PurePosixPath, size: int, mode: int, mtime_ns: int,
+                   sha256: str | None = None) -> Incoming:
+        """Start receiving a version of a file; any incomplete older one is superseded."""
+        path = self._logical(relpath, False)
+        if size < 0:
+            raise ApplyError(f"{path}: negative size")
+        self._supersede(path)
+        pfd = self._parent(path, create=True)
+        assert pfd is not None
+        try:
+            inc = Incoming(self, path, size, mode, mtime_ns, sha256, pfd)
+        except BaseException:
+            os.close(pfd)
+            raise
+        self._incoming[path] = inc
+        return inc
+
+    def pending(self) -> list[Incoming]:
+        """Transfers not yet committed or aborted (e.g. to abort on disconnect)."""
+        return list(self._incoming.values())
+
+    def delete(self, relpath: str | PurePosixPath) -> bool:
+        """Remove a file (or a symlink, never its target); False if it was not there."""
+        path = self._logical(relpath, False)
+        self._supersede(path)
+        pfd = self._parent(path, create=False)
+        if pfd is None:
+            return False
+        try:
+            os.unlink(path.name, dir_fd=pfd)
+            os.fsync(pfd)
+            return True
+        except FileNotFoundError:
+            return False
+        except IsADirectoryError as e:
+            raise ApplyError(f"{path}: is a directory; use rmdir_tree") from e
+        finally:
+            os.close(pfd)
+
+    def rename(self, old: str | PurePosixPath, new: str | PurePosixPath) -> None:
+        """Move a file or directory within the mirror in one rename."""
+        is_dir = self._is_dir(old)
+        src = self._logical(old, is_dir)
+        dst = self._logical(new, is_dir)
+        self._supersede(src, tree=True)
+        self._supersede(dst, tree=True)
+        sfd = self._parent(src, create=False)
+        if sfd is None:
+            raise MissingSource(f"{src}: not on this server")
+        try:
+            dfd = self._parent(dst, create=True)
+            assert dfd is not None
+            try:
+                os.replace(src.name, dst.name, src_dir_fd=sfd, dst_dir_fd=dfd)
+                os.fsync(dfd)
+                os.fsync(sfd)
+            except FileNotFoundError as e:
+                raise MissingSource(f"{src}: not on this server") from e
+            except OSError as e:
+                raise ApplyError(f"{src} -> {dst}: {e.strerror}") from e
+            finally:
+                os.close(dfd)
+        finally:
+            os.close(sfd)
+
+    def _is_dir(self, relpath: str | PurePosixPath) -> bool:
+        """Whether the (unverified) path is a real directory here; used only to classify."""
+        try:
+            parts = self._split(relpath)
+            pfd = self._open_dir(parts[:-1], create=False)
+        except ApplyError:
+            return False
+        if pfd is None:
+            return False
+        try:
+            return stat.S_ISDIR(os.lstat(parts[-1], dir_fd=pfd).st_mode)
+        except OSError:
+            return False
+        finally:
+            os.close(pfd)
+
+    def mkdir(self, relpath: str | PurePosixPath, mode: int | None = None) -> None:
+        """Create a directory (and missing parents); an existing directory is fine."""
+        path = self._logical(relpath, True)
+        fd = self._open_dir(path.parts[1:], create=True)
+        assert fd is not None
+        try:
+            if mode is not None:
+                os.fchmod(fd, stat.S_IMODE(mode))
+        finally:
+            os.close(fd)
+
+    def rmdir_tree(self, relpath: str | PurePosixPath) -> bool:
+        """Remove a directory and everything in it (symlinks inside are unlinked, never
+        followed). Whatever is at the path goes; False if nothing was there."""
+        path = self._logical(relpath, True)
+        self._supersede(path, tree=True)
+        pfd = self._parent(path, create=False)
+        if pfd is None:
+            return False
+        try:
+            try:
+                st = os.lstat(path.name, dir_fd=pfd)
+            except FileNotFoundError:
+                return False
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path.name, dir_fd=pfd)
+            else:
+                os.unlink(path.name, dir_fd=pfd)
+            os.fsync(pfd)
+            return True
+        finally:
+            os.close(pfd)
+
+    def set_attrs(self, relpath: str | PurePosixPath, mode: int,
+                  mtime_ns: int | None = None) -> None:
+        """Set mode (and a file's mtime) without touching content: a Plan's `attrs`."""
+        is_dir = self._is_dir(relpath)
+        path = self._logical(relpath, is_dir)
+        pfd = self._parent(path, create=False)
+        if pfd is None:
+            raise MissingSource(f"{path}: not on this server")
+        try:
+            flags = _DIR_FLAGS if is_dir else _FILE_FLAGS
+            try:
+                fd = os.open(path.name, flags, dir_fd=pfd)
+            except FileNotFoundError as e:
+                raise MissingSource(f"{path}: not on this server") from e
+            except OSError as e:
+                if e.errno == errno.ELOOP:
+                    raise SymlinkRefused(f"{path}: is a symlink") from e
+                raise
+            try:
+                os.fchmod(fd, stat.S_IMODE(mode))
+                if mtime_ns is not None and not is_dir:
+                    os.utime(fd, ns=(mtime_ns, mtime_ns))
+            finally:
+                os.close(fd)
+        finally:
+            os.close(pfd)
+
+    def cleanup_stale_temps(self) -> int:
+        """Remove temporary files a killed run left in the mirrored directories."""
+        live = {(inc.path.parent, inc.tmp_name) for inc in self._incoming.values()}
+        removed = 0
+        for _kind, d in self.spec.dirs():
+            try:
+                fd = self._open_dir(d.path.parts[1:], create=False)
+            except ApplyError:
+                continue
+            if fd is None:
+                continue
+            try:
+                walk = (os.fwalk(".", dir_fd=fd, follow_symlinks=False) if d.recursive
+                        else iter([(".", [], os.listdir(fd), fd)]))
+                for rel, _dirs, files, dfd in walk:
+                    here = d.path / rel
+                    for name in files:
+                        if is_temp_name(name) and (here, name) not in live:
+                            try:
+                                if stat.S_ISREG(os.lstat(name, dir_fd=dfd).st_mode):
+                                    os.unlink(name, dir_fd=dfd)
+                                    removed += 1
+                            except FileNotFoundError:
+                                pass
+            finally:
+                os.close(fd)
+        return removed
