@@ -1,0 +1,379 @@
+"""The interaction store: shadows (on the backup) or originals (on the active), in SQLite.
+
+Both hosts keep one, fed by the same numbered operations, so both hold the same
+interactions and the same per-queue statistics ("Recovery of statistical data"). The
+active numbers each operation (`originate`) and sends it; the backup `apply`s it, drops
+what it has already seen by sequence number (an update stream overlapping a snapshot) and
+by id (a duplicate Create, a chat line resent with the same message id). When the backup
+becomes active, `promote` turns every shadow into a live interaction in one transaction.
+
+A store belongs to one thread (the InteractionRecovery actor's): open it in `on_start`.
+"""
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import orjson
+
+from . import rows
+from .model import (
+    TRANSCRIPT_TYPES,
+    AppendMessage,
+    Assign,
+    Close,
+    Create,
+    Interaction,
+    InteractionType,
+    InvalidOperation,
+    Op,
+    Requeue,
+    SaveDraft,
+    apply as apply_op,
+)
+from .promotion import promote_rows
+from .recovery import (
+    EnabledTypes,
+    PromotionAction,
+    PromotionResult,
+    shadowable,
+)
+from .rows import SnapshotHeader, SnapshotRecord, StatKey
+
+Blobs = Mapping[str, bytes]
+
+
+class _Discard(Exception):
+    """Rolls back a transaction whose operation turned out to change nothing."""
+
+
+class InteractionStore:
+    """SQLite (WAL) store of interactions, transcripts, files, streams and statistics."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db = rows.connect(self.path)
+        self._db.executescript(rows.SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- streams ----------------------------------------------------------------------
+
+    def seq(self, type_: InteractionType) -> int:
+        """The last sequence number applied from `type_`'s stream (0: none yet)."""
+        return rows.seq_of(self._db, type_)
+
+    def _set_seq(self, type_: InteractionType, seq: int) -> None:
+        self._db.execute(
+            "INSERT INTO streams (type, seq) VALUES (?, ?) ON CONFLICT DO UPDATE SET seq = ?",
+            (type_.value, seq, seq),
+        )
+
+    def apply(self, op: Op, blobs: Blobs | None = None) -> bool:
+        """Applies one operation from the active's stream; False if it changed nothing.
+
+        Nothing changes for an op already seen (its `seq` is not beyond the stream's),
+        a Create of an interaction already here, a line whose message id is already in the
+        transcript, or a change to an interaction this store does not hold (closed, or
+        never shadowed). `blobs` are the bytes of files the op refers to, by SHA-256.
+        An invalid op raises InvalidOperation and leaves the store as it was.
+        """
+        with self._tx():
+            return self._apply_numbered(op, blobs)
+
+    def apply_many(self, ops: Iterable[Op], blobs: Blobs | None = None) -> int:
+        """Applies a burst of the stream in one transaction; how many changed something.
+
+        All or nothing: one invalid op rolls the whole burst back, as for `apply`.
+        """
+        with self._tx():
+            return sum(self._apply_numbered(op, blobs) for op in ops)
+
+    def _apply_numbered(self, op: Op, blobs: Blobs | None) -> bool:
+        if op.seq < 1:
+            raise InvalidOperation(f"{op.key}: a replicated operation needs a sequence number")
+        if op.seq <= self.seq(op.type):
+            return False
+        self._set_seq(op.type, op.seq)
+        return self._apply(op, blobs, strict=False)
+
+    def originate(self, op: Op, blobs: Blobs | None = None) -> Op | None:
+        """On the active: numbers `op` in its stream and applies it; the op to send.
+
+        None for a duplicate (a chat line resent after a switchover with a message id the
+        transcript already holds), which then takes no sequence number. An operation on an
+        interaction the active does not hold is a caller's error and raises.
+        """
+        try:
+            with self._tx():
+                stamped = replace(op, seq=self.seq(op.type) + 1)
+                self._set_seq(op.type, stamped.seq)
+                if not self._apply(stamped, blobs, strict=True):
+                    raise _Discard
+                return stamped
+        except _Discard:
+            return None
+
+    def _apply(self, op: Op, blobs: Blobs | None, strict: bool) -> bool:
+        db = self._db
+        if isinstance(op, Create):
+            if self._head(op.key) is not None:
+                return False
+            self._insert(op.interaction, blobs)
+            self._bump(op.interaction, op.interaction.state.value, 1)
+            self._bump(op.interaction, rows.ENTERED, 1)
+            return True
+        head = self._head(op.key)
+        if head is None:
+            if strict:
+                raise InvalidOperation(f"{op.key}: no such interaction")
+            return False
+        if isinstance(op, AppendMessage):
+            if head.type is not op.type:
+                raise InvalidOperation(f"{op.key}: operation names a different interaction")
+            if head.type not in TRANSCRIPT_TYPES:
+                raise InvalidOperation(f"{op.key}: a {head.type} has no transcript")
+            cur = db.execute(rows.INSERT_LINE, (op.key, op.message_id, orjson.dumps(op.line)))
+            if cur.rowcount == 0:
+                return False
+            if op.line.file is not None:
+                self._put_refs(op.key, (op.line.file.sha256,), blobs)
+            return True
+        after = apply_op(head, op)
+        self._bump(head, head.state.value, -1)
+        if isinstance(op, Close):
+            self._bump(head, rows.CLOSED, 1)
+            self._delete_keys("SELECT ?", (op.key,))
+            return True
+        db.execute(
+            "UPDATE interactions SET state=?, queue_kind=?, queue=?, agent=?, workgroup=?, "
+            "queued_at=?, assigned_once=?, content=? WHERE key=?",
+            (after.state.value, after.queue_kind.value, after.queue, after.agent,
+             after.workgroup, after.queued_at, int(after.assigned_once),
+             rows.content_of(after), op.key),
+        )
+        self._bump(after, after.state.value, 1)
+        if isinstance(op, (Assign, Requeue)):
+            self._bump(after, rows.ENTERED, 1)
+        if isinstance(op, SaveDraft):
+            db.execute("DELETE FROM blob_refs WHERE key = ?", (op.key,))
+            self._put_refs(op.key, [a.sha256 for a in after.attachments()], blobs)
+            db.execute(rows.COLLECT_BLOBS)
+        return True
+
+    # --- rows -------------------------------------------------------------------------
+
+    def _head(self, key: str) -> Interaction | None:
+        """The interaction without its transcript: all an operation other than a line needs."""
+        found = self._db.execute(
+            f"SELECT {rows.COLUMNS} FROM interactions WHERE key = ?", (key,)
+        ).fetchone()
+        return rows.from_row(found) if found else None
+
+    def _insert(self, i: Interaction, blobs: Blobs | None) -> None:
+        self._db.execute(rows.INSERT_INTERACTION, rows.row_of(i))
+        if i.transcript:
+            self._db.executemany(
+                rows.INSERT_LINE, [(i.key, ln.line_id, orjson.dumps(ln)) for ln in i.transcript]
+            )
+        self._put_refs(i.key, [a.sha256 for a in i.attachments()], blobs)
+
+    def _put_refs(self, key: str, shas: Iterable[str], blobs: Blobs | None) -> None:
+        for sha in shas:
+            self._db.execute(rows.INSERT_REF, (key, sha))
+            if blobs and sha in blobs:
+                self._put_blob(sha, blobs[sha])
+
+    def _put_blob(self, sha: str, data: bytes) -> None:
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise InvalidOperation(f"file bytes do not match their SHA-256 {sha}")
+        self._db.execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?, ?)", (sha, data))
+
+    def _bump(self, i: Interaction, metric: str, n: int) -> None:
+        self._db.execute(rows.BUMP_STAT, (i.queue_kind.value, i.queue, i.type.value, metric, n))
+
+    def _delete_keys(self, select_keys: str, params: tuple[Any, ...]) -> None:
+        """Forgets the interactions `select_keys` names, with their lines and spare files."""
+        for table in ("lines", "blob_refs", "interactions"):
+            self._db.execute(f"DELETE FROM {table} WHERE key IN ({select_keys})", params)
+        self._db.execute(rows.COLLECT_BLOBS)
+
+    def blob(self, sha256: str) -> bytes | None:
+        found = self._db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return found[0] if found else None
+
+    def missing_blobs(self) -> list[str]:
+        """Files referred to whose bytes have not arrived (to ask the active for)."""
+        return [r[0] for r in self._db.execute(
+            "SELECT DISTINCT sha256 FROM blob_refs r WHERE NOT EXISTS "
+            "(SELECT 1 FROM blobs b WHERE b.sha256 = r.sha256) ORDER BY 1")]
+
+    def put_blob(self, data: bytes) -> str:
+        """Stores file bytes ahead of the operation that refers to them; their SHA-256."""
+        sha = hashlib.sha256(data).hexdigest()
+        with self._tx():
+            self._put_blob(sha, data)
+        return sha
+
+    # --- reading ----------------------------------------------------------------------
+
+    def get(self, key: str) -> Interaction | None:
+        head = self._head(key)
+        if head is None:
+            return None
+        lines = self._db.execute("SELECT body FROM lines WHERE key = ? ORDER BY pos", (key,))
+        return replace(head, transcript=tuple(rows.line_of(b) for (b,) in lines))
+
+    def list(self, type: InteractionType | None = None) -> list[Interaction]:  # noqa: A002
+        types = (type,) if type is not None else tuple(InteractionType)
+        return list(rows.interactions(self._db, types))
+
+    def count(self, type: InteractionType | None = None) -> int:
+        if type is None:
+            return self._db.execute("SELECT count(*) FROM interactions").fetchone()[0]
+        return self._db.execute(
+            "SELECT count(*) FROM interactions WHERE type = ?", (type.value,)).fetchone()[0]
+
+    def stats(self) -> dict[StatKey, int]:
+        """Per-queue counts by type and state, and the entered/closed totals (non-zero)."""
+        return {
+            StatKey(*r[:4]): r[4]
+            for r in self._db.execute("SELECT * FROM stats WHERE n != 0 ORDER BY 1, 2, 3, 4")
+        }
+
+    # --- full synchronisation ---------------------------------------------------------
+
+    def snapshot(
+        self,
+        types: Iterable[InteractionType],
+        keep: Callable[[Interaction], bool] | None = None,
+    ) -> Iterator[SnapshotHeader | SnapshotRecord]:
+        """A consistent copy of `types`: a header, then one record per interaction.
+
+        Read on a connection of its own inside one read transaction, so the copy is the
+        state at one sequence number per stream while this store goes on applying; updates
+        the backup receives meanwhile carry higher numbers and apply after the load. `keep`
+        filters at the source (the mail filter), saving the network the skipped emails.
+        """
+        wanted = tuple(sorted(set(types)))
+        db = rows.connect(self.path)
+        try:
+            db.execute("BEGIN")
+            seqs = {t: rows.seq_of(db, t) for t in wanted}
+            totals = tuple(
+                (StatKey(*r[:4]), r[4])
+                for r in db.execute(
+                    "SELECT * FROM stats WHERE metric LIKE 'total:%' AND n != 0 AND type IN "
+                    f"({','.join('?' * len(wanted))}) ORDER BY 1, 2, 3, 4",
+                    [t.value for t in wanted],
+                )
+            )
+            yield SnapshotHeader(types=wanted, seqs=seqs, totals=totals)
+            for interaction in rows.interactions(db, wanted):
+                if keep is not None and not keep(interaction):
+                    continue
+                blobs = tuple(
+                    (a.sha256, found[0])
+                    for a in interaction.attachments()
+                    if (found := db.execute("SELECT data FROM blobs WHERE sha256 = ?",
+                                            (a.sha256,)).fetchone())
+                )
+                yield SnapshotRecord(interaction=interaction, blobs=blobs)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def load_snapshot(
+        self,
+        items: Iterable[SnapshotHeader | SnapshotRecord],
+        keep: Callable[[Interaction], bool] | None = None,
+    ) -> int:
+        """Replaces the snapshot's types with its content, all or nothing; rows loaded.
+
+        If the load fails half way (the active is lost during the synchronisation), the
+        store keeps what it had before, and the next full synchronisation starts over.
+        """
+        it = iter(items)
+        header = next(it)
+        if not isinstance(header, SnapshotHeader):
+            raise InvalidOperation("a snapshot starts with its header")
+        loaded = 0
+        with self._tx():
+            for t in header.types:
+                self._drop(t)
+                self._set_seq(t, header.seqs.get(t, 0))
+            self._db.executemany(rows.BUMP_STAT, [(*k, n) for k, n in header.totals])
+            for record in it:
+                if not isinstance(record, SnapshotRecord):
+                    raise InvalidOperation("a snapshot has one header")
+                i = record.interaction
+                if i.type not in header.types or (keep is not None and not keep(i)):
+                    continue
+                self._insert(i, dict(record.blobs))
+                loaded += 1
+            for statement in rows.REBUILD_GAUGES:
+                self._db.execute(statement)
+        return loaded
+
+    def resync_filtered(
+        self,
+        items: Iterable[SnapshotHeader | SnapshotRecord],
+        enabled: EnabledTypes,
+        mail_filter: bool,
+    ) -> int:
+        """Drops the shadows of the snapshot's types and reloads those the filter keeps.
+
+        The active only reads (its `snapshot`), so nothing changes there: the reference's
+        "no visible impact on the active server".
+        """
+        return self.load_snapshot(items, keep=lambda i: shadowable(i, enabled, mail_filter))
+
+    def drop_type(self, type_: InteractionType) -> int:
+        """Forgets every shadow of a type (recovery disabled, or before a resync)."""
+        with self._tx():
+            return self._drop(type_)
+
+    def _drop(self, type_: InteractionType) -> int:
+        n = self.count(type_)
+        self._delete_keys("SELECT key FROM interactions WHERE type = ?", (type_.value,))
+        self._db.execute("DELETE FROM stats WHERE type = ?", (type_.value,))
+        self._db.execute("DELETE FROM streams WHERE type = ?", (type_.value,))
+        return n
+
+    # --- switchover -------------------------------------------------------------------
+
+    def promote(self, now: float) -> list[PromotionResult]:
+        """Makes every shadow live by PROMOTION_RULES, in one transaction; what was done.
+
+        Every interaction keeps its key and counts this recovery in `seqno`; CLOSE-d ones
+        are counted as closed and forgotten (see `promotion.promote_rows`).
+        """
+        with self._tx():
+            results = promote_rows(self._db)
+            self._delete_keys("SELECT key FROM temp.promoted WHERE action = ?",
+                              (PromotionAction.CLOSE.value,))
+            for statement in rows.REBUILD_GAUGES:
+                self._db.execute(statement)
+            self._db.execute("INSERT INTO meta VALUES ('promoted_at', ?) "
+                             "ON CONFLICT DO UPDATE SET value = excluded.value", (now,))
+            self._db.execute("DROP TABLE temp.promoted")
+        return results
+
+    def promoted_at(self) -> float | None:
+        """When this store last became the live one (None: never)."""
+        found = self._db.execute("SELECT value FROM meta WHERE name = 'promoted_at'").fetchone()
+        return found[0] if found else None
