@@ -1,0 +1,341 @@
+"""Notifier, channels, module client, switch and admin sockets on 127.0.0.1 with CURVE."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import zmq
+
+from transport import (
+    AdminServer,
+    AdminUnavailable,
+    Authenticator,
+    Channel,
+    CurveKeys,
+    ModuleClient,
+    Notifier,
+    SwitchServer,
+    admin_request,
+    generate_keypair,
+    load_authorized,
+    load_keypair,
+    switch_request,
+)
+from transport.envelope import MAX_ENVELOPE_BYTES, Envelope, decode, encode
+from transport.outcome import CONNECTION_LOST, OK, REJECTED, TIMEOUT
+from transport.security import curve_client
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
+
+HB = 0.05  # heartbeat interval (real seconds) for fast tests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    before = threading.active_count()
+    yield
+    assert wait_for(lambda: threading.active_count() <= before, 3.0), threading.enumerate()
+
+
+@pytest.fixture
+def ctx():
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+@pytest.fixture
+def group(tmp_path) -> CurveKeys:
+    _, secret = generate_keypair(tmp_path / "keys", "server-group")
+    assert (tmp_path / "keys").stat().st_mode & 0o777 == 0o700
+    assert secret.stat().st_mode & 0o777 == 0o600
+    return load_keypair(secret)
+
+
+@pytest.fixture
+def auth(ctx):
+    a = Authenticator(ctx)
+    a.start()
+    yield a
+    a.stop()
+
+
+class Host:
+    """One host's Notifier with a TsServer module, on fresh ports."""
+
+    def __init__(self, ctx, tmp_path: Path, keys, auth) -> None:
+        self.ctx, self.keys, self.auth = ctx, keys, auth
+        self.main = f"tcp://127.0.0.1:{free_port()}"
+        self.aux = f"tcp://127.0.0.1:{free_port()}"
+        self.local = f"ipc://{tmp_path}/notifier.ipc"
+        self.module_events: list[tuple[str, bool, dict]] = []
+        self.notifier: Notifier | None = None
+
+    def start_notifier(self) -> Notifier:
+        self.notifier = Notifier(
+            self.ctx, remote_endpoints=[self.main, self.aux], local_endpoint=self.local,
+            keys=self.keys, authenticator=self.auth, server_name="ICServer1",
+            heartbeat_interval=HB,
+            on_module=lambda name, up, info: self.module_events.append((name, up, dict(info))))
+        self.notifier.start()
+        return self.notifier
+
+    def channel(self, name: str, endpoint: str, keys=None, **kw) -> tuple[Channel, list]:
+        states: list[tuple[str, bool]] = []
+        ch = Channel(self.ctx, name=name, endpoint=endpoint, keys=keys or self.keys,
+                     server_public=self.keys.public, sender="SwitchoverService",
+                     on_state=lambda n, up: states.append((n, up)), heartbeat_interval=HB,
+                     reconnect_delay=0.1, **kw)
+        ch.start()
+        return ch, states
+
+
+@pytest.fixture
+def host(ctx, tmp_path, group, auth):
+    h = Host(ctx, tmp_path, group, auth)
+    h.start_notifier()
+    module = ModuleClient(ctx, endpoint=h.local, name="TsServer", heartbeat_interval=HB)
+    module.start()
+    h.module = module
+    assert wait_for(lambda: "TsServer" in h.notifier.modules())
+    yield h
+    module.stop()
+    if h.notifier is not None:
+        h.notifier.stop()
+
+
+def test_ipc_file_is_private(host, tmp_path):
+    assert (tmp_path / "notifier.ipc").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("which", ["main", "aux"])
+def test_ts_ping_answered_with_pid(host, which, caplog):
+    caplog.set_level(logging.DEBUG, logger="NotifierLib")
+    ch, states = host.channel(which, getattr(host, which))
+    try:
+        assert wait_for(lambda: ch.connected)
+        assert states == [(which, True)]
+        outcome = ch.request("TsServer", "TS Diagnostic Ping", timeout=2).result(3)
+        assert outcome.status == OK, outcome
+        assert outcome.response.body == {"pid": os.getpid()}
+        assert outcome.response.req_id >= 1
+        # an unknown target is rejected by the notifier, with the reason
+        other = ch.request("IpServer", "TS Diagnostic Ping", timeout=2).result(3)
+        assert other.status == REJECTED and "no module named IpServer" in other.detail
+    finally:
+        ch.stop()
+    text = caplog.text
+    assert "SENT Request SwitchoverService, Oid(*), Eid(TS Diagnostic Ping), ReqId(1)" in text
+    assert "CRoute::LogMessage : Request[SwitchoverService][*][TS Diagnostic Ping]RI[1]" in text
+    assert "to 1:TsServer" in text
+    assert "RECV Response SwitchoverService" in text
+
+
+def test_bad_frames_get_errors_and_the_loop_lives(host, caplog):
+    caplog.set_level(logging.WARNING, logger="NotifierLib")
+    sock = host.ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    curve_client(sock, host.keys, host.keys.public)
+    sock.connect(host.main)
+    try:
+        def ask(frames):
+            sock.send_multipart(frames)
+            assert sock.poll(3000), "no answer"
+            return decode(sock.recv_multipart())[0]
+
+        bad = ask([b"{this is not json"])
+        assert bad.status == "error" and "not JSON" in bad.body["reason"]
+        half = ask([orjson.dumps({"v": 1, "kind": "request", "eid": "X", "req_id": 77})])
+        assert (half.status, half.req_id, half.eid) == ("error", 77, "X")
+        assert "missing field 'sender'" in half.body["reason"]
+        big = ask([b"{" + b" " * (MAX_ENVELOPE_BYTES + 10) + b"}"])
+        assert big.status == "error" and "envelope too large" in big.body["reason"]
+        good = ask(encode(Envelope("request", "Raw", "TsServer", "TS Diagnostic Ping", 5)))
+        assert (good.status, good.req_id, good.body["pid"]) == ("ok", 5, os.getpid())
+    finally:
+        sock.close(0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("not JSON" in w for w in warnings)
+    assert any("envelope too large" in w for w in warnings)
+
+
+def test_wrong_curve_key_gets_no_answer(host, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="Security")
+    _, secret = generate_keypair(tmp_path / "other", "intruder")
+    intruder = load_keypair(secret)
+    ch, states = host.channel("main", host.main, keys=intruder)
+    try:
+        outcome = ch.request("TsServer", "TS Diagnostic Ping", timeout=0.5).result(3)
+        assert outcome.status == TIMEOUT
+        assert states == [] and not ch.connected
+    finally:
+        ch.stop()
+    z85 = intruder.public.decode()
+    assert f"rejected CURVE client key {z85} on notifier" in caplog.text
+
+
+def test_channel_follows_notifier_down_and_up(host):
+    waiting = []
+    host.notifier.register_service("SwitchoverService",
+                                   lambda env, bulk, reply: waiting.append(reply))
+    ch, states = host.channel("main", host.main)
+    try:
+        assert wait_for(lambda: ch.connected)
+        outstanding = ch.request("SwitchoverService", "Snapshot", timeout=10)
+        assert wait_for(lambda: waiting)
+        host.notifier.stop()
+        outcome = outstanding.result(3)
+        assert outcome.status == CONNECTION_LOST
+        assert states == [("main", True), ("main", False)]
+        assert not ch.connected
+        while_down = ch.request("TsServer", "TS Diagnostic Ping", timeout=1).result(1)
+        assert while_down.status == CONNECTION_LOST
+        host.start_notifier()
+        assert wait_for(lambda: ch.connected, 5)
+        assert states[-1] == ("main", True)
+        assert wait_for(lambda: "TsServer" in host.notifier.modules(), 3)  # re-registered
+        again = ch.request("TsServer", "TS Diagnostic Ping", timeout=2).result(3)
+        assert again.status == OK
+    finally:
+        ch.stop()
+
+
+def test_service_replies_from_another_thread(host):
+    def handler(env, bulk, reply):
+        threading.Timer(0.05, reply, kwargs={"body": {"echo": env.body["x"]},
+                                             "bulk": (bulk[0][::-1],)}).start()
+
+    host.notifier.register_service("SwitchoverService", handler)
+    ch, _ = host.channel("main", host.main)
+    try:
+        assert wait_for(lambda: ch.connected)
+        out = ch.request("SwitchoverService", "Echo", {"x": 3}, bulk=[b"abc"], timeout=2).result(3)
+        assert out.status == OK and out.response.body == {"echo": 3} and out.bulk == (b"cba",)
+    finally:
+        ch.stop()
+
+
+def test_module_death_and_events_reach_the_peer(host, ctx):
+    events = []
+    ch, _ = host.channel("main", host.main, on_event=lambda env, bulk: events.append(env))
+    try:
+        assert wait_for(lambda: ch.connected)
+        assert wait_for(lambda: host.notifier.peer_connected)
+        host.module.send_event("TsServer Started", {"pid": os.getpid()})
+        assert wait_for(lambda: events)
+        assert (events[0].eid, events[0].sender) == ("TsServer Started", "TsServer")
+        host.notifier.publish(Envelope("event", "Notifier", "*", "DS Change", body={"seq": 1}))
+        assert wait_for(lambda: len(events) == 2)
+        # a second module may not take a live name
+        dup = ModuleClient(ctx, endpoint=host.local, name="TsServer", heartbeat_interval=HB)
+        dup.start()
+        time.sleep(0.2)
+        assert not dup.registered
+        dup.stop()
+        host.module.stop()
+        assert wait_for(lambda: ("TsServer", False) in [(n, u) for n, u, _ in host.module_events])
+        assert host.module_events[-1][2]["reason"] == "unregistered"
+        gone = ch.request("TsServer", "TS Diagnostic Ping", timeout=1).result(2)
+        assert gone.status == REJECTED
+    finally:
+        ch.stop()
+
+
+def test_silent_module_is_reported(ctx, tmp_path, group, auth):
+    h = Host(ctx, tmp_path, group, auth)
+    h.start_notifier()
+    try:
+        raw = ctx.socket(zmq.DEALER)
+        raw.linger = 0
+        raw.connect(h.local)
+        raw.send_multipart(encode(Envelope("request", "Ghost", "Notifier", "Register", 1,
+                                           body={"name": "Ghost", "pid": 1})))
+        assert raw.poll(2000)
+        assert decode(raw.recv_multipart())[0].status == "ok"
+        assert wait_for(lambda: ("Ghost", False) in [(n, u) for n, u, _ in h.module_events])
+        assert h.module_events[-1][2]["reason"] == "silent"
+        raw.close(0)
+    finally:
+        h.notifier.stop()
+
+
+def test_switch_request(ctx, group, auth):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    assert switch_request(ctx, endpoint, {"command": "state"}, keys=group,
+                          server_public=group.public, timeout=0.3) is None
+    server = SwitchServer(ctx, endpoint=endpoint, keys=group, authenticator=auth,
+                          handler=lambda req: {"status": "ok", "state": "Primary",
+                                               "asked": req["command"]})
+    server.start()
+    try:
+        reply = switch_request(ctx, endpoint, {"command": "state"}, keys=group,
+                               server_public=group.public, timeout=2)
+        assert reply == {"status": "ok", "state": "Primary", "asked": "state"}
+    finally:
+        server.stop()
+
+
+def test_admin_rights(ctx, tmp_path, group, auth, caplog):
+    caplog.set_level(logging.WARNING, logger="Security")
+    admins = tmp_path / "admins"
+    _, op_secret = generate_keypair(admins, "alice", {"rights": "status, remote-control"})
+    _, ro_secret = generate_keypair(admins, "bob")
+    _, stranger_secret = generate_keypair(tmp_path / "elsewhere", "mallory")
+    rights = load_authorized(admins)
+    alice, bob = load_keypair(op_secret), load_keypair(ro_secret)
+    assert rights[alice.public] == {"status", "remote-control"}
+    assert rights[bob.public] == {"status"}
+    auth.allow("admin", rights)
+
+    def handler(command, args, rights):
+        if command == "boom":
+            raise RuntimeError("actor did not answer")
+        if command == "switch" and "remote-control" not in rights:
+            return {"status": "error", "errno": 403, "reason": "needs remote-control"}
+        return {"status": "ok", "result": {"command": command, "args": dict(args)}}
+
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    server = AdminServer(ctx, endpoint=endpoint, keys=group, authenticator=auth, handler=handler)
+    server.start()
+    try:
+        def ask(keys, command, args=None):
+            return admin_request(ctx, endpoint, command, args, client_keys=keys,
+                                 server_public=group.public, timeout=2)
+
+        ok = ask(alice, "switch", {"immediate": False})
+        assert ok == {"status": "ok", "errno": 0, "reason": "",
+                      "result": {"command": "switch", "args": {"immediate": False}}}
+        assert ask(bob, "switch")["errno"] == 403
+        assert ask(bob, "status")["status"] == "ok"
+        stranger = ask(load_keypair(stranger_secret), "status")
+        assert (stranger["status"], stranger["errno"]) == ("error", 403)
+        boom = ask(alice, "boom")
+        assert boom == {"status": "error", "errno": 500, "reason": "actor did not answer",
+                        "result": None}
+    finally:
+        server.stop()
+    assert "rejected CURVE client key" in caplog.text
+    with pytest.raises(AdminUnavailable):
+        admin_request(ctx, endpoint, "status", client_keys=alice, server_public=group.public,
+                      timeout=0.2)

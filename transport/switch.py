@@ -1,0 +1,133 @@
+"""The virtual switch (port 3633): the two hosts agree on roles through it.
+
+Init asks the peer "what is your state?"; a host that becomes active tells the other
+"you are no longer active"; manual switch requests travel here too. The server is a
+ROUTER (CURVE, ZAP domain "switch") whose handler runs on the loop thread and must be
+fast. `switch_request` is a one-shot DEALER: no answer within the timeout returns None,
+which is how Init learns that the peer is unreachable.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+import orjson
+import zmq
+
+from .envelope import MAX_ENVELOPE_BYTES
+from .loop import LINGER_MS, IOLoop, drain
+from .security import Authenticator, CurveKeys, curve_client, curve_server
+
+log = logging.getLogger("Switch")
+
+ZAP_DOMAIN = "switch"
+DEFAULT_PORT = 3633
+
+
+def _error(reason: str) -> dict[str, Any]:
+    return {"status": "error", "reason": reason}
+
+
+def parse_request(frame: bytes) -> dict[str, Any]:
+    """A switch request as a dict; ValueError saying what is wrong with it."""
+    if len(frame) > MAX_ENVELOPE_BYTES:
+        raise ValueError(f"request too large: {len(frame)} bytes (limit {MAX_ENVELOPE_BYTES})")
+    try:
+        obj = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"request is not JSON: {exc}") from None
+    if type(obj) is not dict:
+        raise ValueError(f"request must be a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+class SwitchServer(IOLoop):
+    """ROUTER answering switch requests with `handler(request) -> reply`."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context,
+        *,
+        endpoint: str,
+        keys: CurveKeys | None,
+        authenticator: Authenticator | None,
+        handler: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    ) -> None:
+        super().__init__(ctx, "switch")
+        self.endpoint = endpoint
+        self._keys = keys
+        self._authenticator = authenticator
+        self._handler = handler
+        self._sock: zmq.Socket | None = None
+
+    def setup(self) -> None:
+        sock = self.socket(zmq.ROUTER)
+        sock.maxmsgsize = MAX_ENVELOPE_BYTES * 2
+        if self._keys is not None:
+            auth = self._authenticator
+            if auth is not None and not auth.has_domain(ZAP_DOMAIN):
+                auth.allow(ZAP_DOMAIN, {self._keys.public: frozenset({"peer"})})
+            curve_server(sock, self._keys, ZAP_DOMAIN)
+        sock.bind(self.endpoint)
+        self._sock = sock
+        self.register(sock, lambda s: drain(s, self._on_message, self.name))
+
+    def _on_message(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            log.warning("switch: malformed request (%d frames)", len(frames))
+            reply: Mapping[str, Any] = _error(f"expected 1 request frame, got {len(frames) - 1}")
+        else:
+            try:
+                request = parse_request(frames[1])
+            except ValueError as exc:
+                log.warning("switch: %s", exc)
+                reply = _error(str(exc))
+            else:
+                try:
+                    reply = self._handler(request)
+                except Exception as exc:
+                    log.exception("switch handler failed on %r", request.get("command"))
+                    reply = _error(f"{type(exc).__name__}: {exc}")
+        try:
+            data = orjson.dumps(reply)
+        except TypeError as exc:
+            data = orjson.dumps(_error(f"reply cannot be encoded: {exc}"))
+        assert self._sock is not None
+        try:
+            self._sock.send_multipart([frames[0], data], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            log.debug("switch: reply not delivered: %s", exc)
+
+
+def switch_request(
+    ctx: zmq.Context,
+    endpoint: str,
+    request: Mapping[str, Any],
+    *,
+    keys: CurveKeys | None,
+    server_public: bytes | None,
+    timeout: float,
+) -> Mapping[str, Any] | None:
+    """Ask the peer's switch once; its reply, or None if nothing came within `timeout`.
+
+    The socket lives and dies inside this call, on the caller's thread.
+    """
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = LINGER_MS
+    try:
+        sock.maxmsgsize = MAX_ENVELOPE_BYTES * 2
+        if keys is not None:
+            if server_public is None:
+                raise ValueError("a CURVE switch request needs the server's public key")
+            curve_client(sock, keys, server_public)
+        sock.connect(endpoint)
+        sock.send(orjson.dumps(request))
+        if not sock.poll(max(0, int(timeout * 1000))):
+            return None
+        try:
+            return parse_request(sock.recv())
+        except ValueError as exc:
+            log.warning("switch: bad reply from %s: %s", endpoint, exc)
+            return None
+    finally:
+        sock.close(0)
