@@ -25,15 +25,19 @@ from actors.messages import (
     Begin,
     ConnectionChanged,
     DiscontinueRequest,
+    PostEvent,
     RequestSwitch,
     Shutdown,
 )
+from actors.network import IcmpProber
+from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from actors.peer import PeerLinks
 from actors.shared import SharedState
 from switchover.clock import RealClock
-from switchover.config import Config
+from switchover.config import Config, ConfigError, load_config
 from switchover.logs import EventLog, configure_logging
 from transport.admin import AdminServer
+from transport.envelope import Envelope
 from transport.notifier import Notifier
 from transport.security import Authenticator, generate_keypair, load_authorized, load_keypair
 from transport.switch import SwitchServer, switch_request
@@ -74,6 +78,7 @@ class Host:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGUSR1, lambda *_: pykka.debug.log_thread_tracebacks())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload())
         try:
             self.start()
             self._stop.wait()
@@ -112,6 +117,7 @@ class Host:
         self.auth.allow("admin", admins)
 
         this, peer = cfg.this, cfg.peer
+        self.shared = SharedState(server=cfg.server_name, state="Init", role="none")
         self.notifier = Notifier(
             self.ctx,
             remote_endpoints=_unique([tcp(this.address, this.main_port),
@@ -126,7 +132,6 @@ class Host:
         self.notifier.start()
         self._defer("notifier", self.notifier.stop)
 
-        self.shared = SharedState(server=cfg.server_name, state="Init", role="none")
         self.links = PeerLinks(
             self.ctx,
             self.clock,
@@ -136,7 +141,7 @@ class Host:
             server_public=keys.public,
             sender="SwitchoverService",
             on_state=lambda channel, up: self._tell_main(ConnectionChanged(channel, up)),
-            on_event=None,
+            on_event=self._on_peer_event,
             reconnect_delay=cfg.parameters["Switchover Notifier Reconnect Delay"],
         )
         self._defer("peer links", self.links.stop)
@@ -144,6 +149,16 @@ class Host:
         self._peer_switch = tcp(peer.address, peer.switch_port)
         self._keys = keys
 
+        self.sysmonitor = SysMonitor.start(
+            clock=self.clock,
+            links=self.links,
+            prober=IcmpProber(time_scale=cfg.time_scale),
+            params=cfg.parameters,
+            this_server=cfg.server_name,
+            primary_address=peer.address,
+            post=lambda event: self._tell_main(PostEvent(event)),
+        )
+        self._defer("SysMonitor", lambda: self.sysmonitor.stop(timeout=5))
         self.generation = GenerationStore(data_dir / "generation.json")
         self.main = SwitchoverMain.start(MainDeps(
             config=cfg,
@@ -156,6 +171,7 @@ class Host:
             links=self.links,
             force_backup=self.force_backup,
             manual_switch_only=self.manual_switch_only,
+            sysmonitor=self.sysmonitor,
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -206,11 +222,49 @@ class Host:
         if main is not None and main.is_alive():
             main.tell(message)
 
+    def reload(self) -> None:
+        """SIGHUP: re-read the config; changed server parameters apply without restart.
+
+        Only the parameters are taken from the new file (addresses, ports and keys need a
+        restart); the dynamically monitored ones reach the running monitors at once.
+        """
+        try:
+            fresh = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("SwitchoverMain: reload refused, keeping the running configuration: %s",
+                      exc)
+            return
+        changed = fresh.parameters.changed(self.config.parameters)
+        log.info("SwitchoverMain: configuration reloaded; parameters changed: %s",
+                 ", ".join(sorted(changed)) or "none")
+        if changed:
+            self.config = fresh
+            message = ParametersChanged(fresh.parameters)
+            self.sysmonitor.tell(message)
+            self._tell_main(message)
+
     def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
+        """A module left or joined this host's Notifier; the backup hears of a loss at once."""
+        pid = info.get("pid") or 0
         if alive:
-            log.info("NotifierLib: module %s registered (pid %s)", name, info.get("pid"))
-        else:
-            log.warning("NotifierLib: module %s is gone (pid %s)", name, info.get("pid"))
+            log.info("NotifierLib: module %s registered (pid %s)", name, pid)
+            return
+        log.warning("NotifierLib: module %s is gone (pid %s, %s)", name, pid,
+                    info.get("reason", "unknown"))
+        if self.shared.snapshot().get("role") == "active":
+            self.notifier.publish(Envelope(
+                kind="event", sender="SwitchoverService", target="SwitchoverService",
+                eid="Module Lost",
+                body={"module": name, "pid": int(pid), "reason": str(info.get("reason", ""))},
+            ))
+
+    def _on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        if env.eid == "Module Lost":
+            body = env.body
+            monitored = self.config.parameters["Switchover Monitoring"]
+            if body.get("module") == monitored:
+                self.sysmonitor.tell(ModuleLost(str(body.get("module")), int(body.get("pid") or 0),
+                                                str(body.get("reason", ""))))
 
     def _on_switch_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
         """The virtual switch: answered from the snapshot, never by waiting on an actor."""

@@ -25,13 +25,17 @@ from actors.messages import (
     DiscontinueRequest,
     GetStatus,
     PeerAnswer,
+    PostEvent,
+    RequestSwitch,
     Shutdown,
     Tick,
 )
 from actors.shared import SharedState
+from actors.sysmonitor import ParametersChanged
 from switchover.clock import Clock, TimerHandle
 from switchover.config import Config, release_key
 from switchover.logs import EventLog
+from transport.outcome import Outcome
 
 log = logging.getLogger("SwitchoverStates")
 
@@ -65,6 +69,8 @@ class SwitchoverMain(pykka.ThreadingActor):
         self.reason = "starting"
         self.upgrade: str | None = None
         self.peer: dict[str, Any] = {"name": deps.config.peer.name, "reachable": None}
+        self.switch_scheduled: str | None = None
+        self.params = deps.config.parameters
         self._timers: dict[str, TimerHandle] = {}
         self._watching = False
         self._publish()
@@ -84,7 +90,13 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._timers.clear()
 
     def _context(self) -> sm.Context:
-        return sm.Context(manual_switch_only=self.d.manual_switch_only)
+        p = self.params
+        return sm.Context(
+            manual_switch_only=self.d.manual_switch_only,
+            reconnect_timeout=float(p["Switchover Reconnect Timeout"]),
+            unreachable_switch_allowed=int(p["Switchover Unreachable Primary Ping Count"]) != -1,
+            switch_scheduled=self.switch_scheduled,
+        )
 
     def _cancel(self, name: str) -> None:
         old = self._timers.pop(name, None)
@@ -133,6 +145,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
         for action in transition.actions:
             self._execute(action, before)
+        if transition.state is sm.State.RECONNECTING and before is not sm.State.RECONNECTING:
+            self._later("reconnect-probe", self._reconnect_delay())
         self._publish()
         return transition
 
@@ -144,7 +158,17 @@ class SwitchoverMain(pykka.ThreadingActor):
         elif isinstance(action, sm.StartMonitors):
             self._start_watching(monitors=True)
         elif isinstance(action, sm.StopMonitors):
-            self._stop_watching()
+            if self.d.sysmonitor is not None:
+                self.d.sysmonitor.tell(sm.StopMonitors())
+        elif isinstance(action, sm.StartReconnectTimer):
+            log.info("SwitchoverState::StartReconnectTimer: %s", action.message)
+            self._later("reconnect", action.seconds)
+        elif isinstance(action, sm.CancelReconnectTimer):
+            self._cancel("reconnect")
+        elif isinstance(action, sm.Resync):
+            self.d.events.record("info", f"Re-synchronizing with the primary {self.d.config.peer.name}")
+        elif isinstance(action, sm.ScheduleSwitchAfterStartup):
+            self.switch_scheduled = action.reason
         elif isinstance(action, sm.GoStale):
             self._go_stale(action.reason)
         else:
@@ -152,6 +176,8 @@ class SwitchoverMain(pykka.ThreadingActor):
 
     def _become_active(self, reason: str, switched: bool) -> None:
         self._stop_watching()
+        self._cancel("reconnect")
+        self._cancel("reconnect-probe")
         generation = self.d.generation.advance()
         if switched:
             self.d.events.record("error", reason, reason=reason)
@@ -172,6 +198,7 @@ class SwitchoverMain(pykka.ThreadingActor):
 
     def _go_stale(self, reason: str) -> None:
         self._cancel("probe")
+        self._stop_watching()
         self.d.events.record(
             "error",
             f"Switchover Service: {self.d.config.server_name} is stale (inactive) until "
@@ -185,6 +212,27 @@ class SwitchoverMain(pykka.ThreadingActor):
             self.d.links.start()
         if monitors and self.d.sysmonitor is not None:
             self.d.sysmonitor.tell(sm.StartMonitors())
+
+    def _reconnect_delay(self) -> float:
+        return float(self.params["Switchover Notifier Reconnect Delay"])
+
+    def _probe_reconnect(self) -> None:
+        """In Reconnecting, ask the primary's Notifier whether it is back (main, else aux)."""
+        links = self.d.links
+        channel = "main" if links.connected("main") or not links.connected("aux") else "aux"
+        timeout = float(self.params["Switchover TS Timeout"]) / 2
+        future = links.request(channel, "Notifier", "Ping", timeout=timeout)
+        ref = self.actor_ref
+
+        def done(f: concurrent.futures.Future) -> None:
+            try:
+                outcome: Outcome = f.result()
+            except Exception:
+                return
+            if ref.is_alive():
+                ref.tell(Tick("reconnected" if outcome.ok else "reconnect-failed"))
+
+        future.add_done_callback(done)
 
     def _stop_watching(self) -> None:
         if self.d.sysmonitor is not None:
@@ -306,11 +354,21 @@ class SwitchoverMain(pykka.ThreadingActor):
             self._tell_peer_discontinue(ours)
 
     def _on_tick(self, message: Tick) -> None:
-        self._timers.pop(message.name, None)
-        if message.name == "init" and self.state is sm.State.INIT:
+        name = message.name
+        self._timers.pop(name, None)
+        reconnecting = self.state is sm.State.RECONNECTING
+        if name == "init" and self.state is sm.State.INIT:
             self._query_peer("init")
-        elif message.name == "probe" and self.state is sm.State.PRIMARY:
+        elif name == "probe" and self.state is sm.State.PRIMARY:
             self._query_peer("probe")
+        elif name == "reconnect" and reconnecting:
+            self._apply(sm.ReconnectExpired())
+        elif name == "reconnect-probe" and reconnecting:
+            self._probe_reconnect()
+        elif name == "reconnect-failed" and reconnecting:
+            self._later("reconnect-probe", self._reconnect_delay())
+        elif name == "reconnected" and reconnecting:
+            self._apply(sm.ConnectionsRestored())
 
     def _on_connection(self, message: ConnectionChanged) -> None:
         if self.d.connections.get(message.channel) == message.up:
@@ -352,8 +410,27 @@ class SwitchoverMain(pykka.ThreadingActor):
             {"main": None, "aux": None},
         }
 
+    def _on_post_event(self, message: PostEvent) -> None:
+        self._apply(message.event)
+
+    def _on_request_switch(self, message: RequestSwitch) -> dict[str, Any]:
+        if self.state not in sm.BACKUP_STATES:
+            return {"accepted": False,
+                    "message": f"{self.d.config.server_name} is {self.state.value}, not a backup"}
+        self.d.events.record(
+            "warning", f"Manual switchover requested by {message.origin}"
+            + (" (immediate)" if message.immediate else ""),
+        )
+        transition = self._apply(sm.ManualSwitch(message.immediate))
+        accepted = self.state is sm.State.PRIMARY
+        return {"accepted": accepted, "message": transition.reason}
+
+    def _on_parameters(self, message: Any) -> None:
+        self.params = message.params
+
     def _on_shutdown(self, _: Shutdown) -> None:
         self._apply(sm.Stop())
+        self._stop_watching()
 
 
 def _role(state: sm.State) -> str:
@@ -374,4 +451,7 @@ _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
     DiscontinueRequest: SwitchoverMain._on_discontinue,
     GetStatus: SwitchoverMain._on_status,
     Shutdown: SwitchoverMain._on_shutdown,
+    PostEvent: SwitchoverMain._on_post_event,
+    ParametersChanged: SwitchoverMain._on_parameters,
+    RequestSwitch: SwitchoverMain._on_request_switch,
 }

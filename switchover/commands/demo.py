@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -78,7 +79,7 @@ def execute(args: argparse.Namespace) -> int:
             print(f"    event log {b}: {entry['message']}")
         pair.wait_state(a, "Inactive", timeout=30)
         _say(f"{a} was told it is no longer active: it is stale until restarted")
-        pair.kill(a, sig=15)
+        pair.kill(a, sig=signal.SIGTERM)
         pair.start_host(a)
         pair.wait_state(a, "Backup", timeout=30)
         _say(f"{a} restarted: it rejoined as the backup of {b}")
