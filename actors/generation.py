@@ -14,6 +14,12 @@ from pathlib import Path
 import orjson
 
 
+def rank(generation: int, letter: str) -> tuple[int, bool]:
+    """Order two actives: higher generation first; on a tie SwitchoverServer A stays
+    (the reference's "comes up as active first")."""
+    return (generation, letter == "A")
+
+
 class GenerationStore:
     def __init__(self, path: Path) -> None:
         self._path = path

@@ -273,9 +273,12 @@ class Host:
             return {"status": "ok", **self.shared.snapshot()}
         if op == "discontinue":
             server, generation = request.get("server"), request.get("generation")
-            if not isinstance(server, str) or not isinstance(generation, int):
-                return {"status": "error", "reason": "discontinue needs server and generation"}
-            self._tell_main(DiscontinueRequest(server, generation))
+            letter = request.get("letter")
+            if not (isinstance(server, str) and isinstance(generation, int)
+                    and letter in ("A", "B")):
+                return {"status": "error",
+                        "reason": "discontinue needs server, generation and letter (A or B)"}
+            self._tell_main(DiscontinueRequest(server, generation, letter))
             return {"status": "ok"}
         if op == "switch":
             if self.shared.snapshot().get("role") != "backup":

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 import pykka
 
 from actors import statemachine as sm
-from actors.generation import GenerationStore
+from actors.generation import GenerationStore, rank
 from actors.hooks import run_hooks
 from actors.messages import (
     Begin,
@@ -143,6 +143,8 @@ class SwitchoverMain(pykka.ThreadingActor):
                 "SwitchoverState::State%s: %s, going to State%s",
                 before.value, transition.reason, transition.state.value,
             )
+        if transition.state in sm.BACKUP_STATES:
+            self._open_links()  # mirroring goes on in every backup state, manual mode too
         for action in transition.actions:
             self._execute(action, before)
         if transition.state is sm.State.RECONNECTING and before is not sm.State.RECONNECTING:
@@ -156,7 +158,9 @@ class SwitchoverMain(pykka.ThreadingActor):
         elif isinstance(action, sm.BecomeActive):
             self._become_active(action.reason, switched=before in sm.BACKUP_STATES)
         elif isinstance(action, sm.StartMonitors):
-            self._start_watching(monitors=True)
+            self._open_links()
+            if self.d.sysmonitor is not None:
+                self.d.sysmonitor.tell(sm.StartMonitors())
         elif isinstance(action, sm.StopMonitors):
             if self.d.sysmonitor is not None:
                 self.d.sysmonitor.tell(sm.StopMonitors())
@@ -206,12 +210,10 @@ class SwitchoverMain(pykka.ThreadingActor):
         )
         run_hooks("discontinue", self.d.config.hooks.discontinue, self._hook_env(reason))
 
-    def _start_watching(self, monitors: bool) -> None:
+    def _open_links(self) -> None:
         if not self._watching:
             self._watching = True
             self.d.links.start()
-        if monitors and self.d.sysmonitor is not None:
-            self.d.sysmonitor.tell(sm.StartMonitors())
 
     def _reconnect_delay(self) -> float:
         return float(self.params["Switchover Notifier Reconnect Delay"])
@@ -247,6 +249,7 @@ class SwitchoverMain(pykka.ThreadingActor):
             "op": "discontinue",
             "server": self.d.config.server_name,
             "generation": generation,
+            "letter": self.d.config.letter,
         }
         self._in_background(lambda: self.d.peer_query(request, INIT_QUERY_TIMEOUT), lambda _: None)
 
@@ -344,7 +347,7 @@ class SwitchoverMain(pykka.ThreadingActor):
         theirs = int(reply.get("generation") or 0)
         ours = self.d.generation.value
         cfg = self.d.config
-        if (theirs, reply.get("letter") == "A") > (ours, cfg.letter == "A"):
+        if rank(theirs, str(reply.get("letter"))) > rank(ours, cfg.letter):
             self._apply(sm.Discontinue(cfg.peer.name, theirs))
         else:
             log.warning(
@@ -384,7 +387,8 @@ class SwitchoverMain(pykka.ThreadingActor):
 
     def _on_discontinue(self, message: DiscontinueRequest) -> None:
         ours = self.d.generation.value
-        if self.state is sm.State.PRIMARY and message.generation > ours:
+        newer = rank(message.generation, message.letter) > rank(ours, self.d.config.letter)
+        if self.state is sm.State.PRIMARY and newer:
             self._apply(sm.Discontinue(message.server, message.generation))
         elif self.state is sm.State.PRIMARY:
             log.warning(

@@ -30,6 +30,7 @@ class DiscontinueRequest:
 
     server: str
     generation: int
+    letter: str
 
 
 @dataclass(frozen=True)

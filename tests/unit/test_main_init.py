@@ -160,9 +160,9 @@ def test_manual_switch_only_mode_is_reported(tmp_path: Path) -> None:
 def test_discontinue_from_newer_active_makes_this_server_stale(tmp_path: Path) -> None:
     ref, _, _, deps = start(tmp_path, Peer(None))
     ours = status(ref)["generation"]
-    ref.ask(DiscontinueRequest("ICServer2", ours - 1 if ours > 1 else 0))
+    ref.ask(DiscontinueRequest("ICServer2", ours, "B"))  # a tie: A stays
     assert status(ref)["state"] == "Primary"
-    ref.ask(DiscontinueRequest("ICServer2", ours + 1))
+    ref.ask(DiscontinueRequest("ICServer2", ours + 1, "B"))
     result = status(ref)
     assert result["state"] == "Inactive" and result["role"] == "stale"
     assert any("stale" in e["message"] for e in deps.events.recent())
@@ -193,7 +193,8 @@ def test_two_actives_meet_the_newer_tells_the_older(tmp_path: Path) -> None:
     clock.advance(5.0)
     status(ref)
     assert status(ref)["state"] == "Primary"
-    assert {"op": "discontinue", "server": "ICServer1", "generation": 10} in peer.requests
+    assert {"op": "discontinue", "server": "ICServer1", "generation": 10,
+            "letter": "A"} in peer.requests
 
 
 def test_unknown_tick_is_ignored(tmp_path: Path) -> None:
