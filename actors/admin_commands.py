@@ -33,8 +33,11 @@ class AdminCommands:
 
     def handle(self, command: str, args: Mapping[str, Any], rights: frozenset[str]) -> Mapping:
         entry = self._commands.get(command)
+        for service in self.host.services:
+            entry = entry or service.commands().get(command)
         if entry is None:
-            known = ", ".join(sorted(self._commands))
+            known = ", ".join(sorted({*self._commands, *(
+                name for service in self.host.services for name in service.commands())}))
             return _error(404, f"unknown command {command!r} (known: {known})")
         needed, run = entry
         if command == "switch" and args.get("immediate"):
@@ -54,13 +57,17 @@ class AdminCommands:
             warnings.append(f"automatic switching is off: {status['mode']}")
         if status["state"] == "Inactive":
             warnings.append("this server is stale: restart it to rejoin as backup")
+        replication = {
+            "ds": {"state": "not running: DS replication is not built yet"},
+            "files": {"state": "not running: file mirroring is not built yet"},
+            "interactions": {"state": "not running: interaction recovery is not built yet"},
+        }
+        for service in host.services:
+            replication[service.name] = dict(service.health())
+            warnings += service.warnings()
         status.update(
             modules={name: dict(info) for name, info in host.notifier.modules().items()},
-            replication={
-                "ds": "not running: DS replication is not built yet",
-                "files": "not running: file mirroring is not built yet",
-                "interactions": "not running: interaction recovery is not built yet",
-            },
+            replication=replication,
             warnings=warnings,
             messages=[f"{m['time']} {m['message']}" for m in host.events.recent()[-10:]],
         )

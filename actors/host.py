@@ -31,11 +31,14 @@ from actors.messages import (
 )
 from actors.network import IcmpProber
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
+from replication.service import ReplicationService, ServiceContext
+from replication.services import SERVICES
 from actors.peer import PeerLinks
 from actors.shared import SharedState
 from switchover.clock import RealClock
 from switchover.config import Config, ConfigError, load_config
 from switchover.logs import EventLog, configure_logging
+from switchover.params import ServerParameters
 from transport.admin import AdminServer
 from transport.envelope import Envelope
 from transport.notifier import Notifier
@@ -68,6 +71,8 @@ class Host:
         self.force_backup = force_backup
         self.manual_switch_only = manual_switch_only
         self._stop = threading.Event()
+        self.params = config.parameters
+        self.services: list[ReplicationService] = []
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
 
     def request_stop(self, *_: Any) -> None:
@@ -172,8 +177,20 @@ class Host:
             force_backup=self.force_backup,
             manual_switch_only=self.manual_switch_only,
             sysmonitor=self.sysmonitor,
+            on_role=self._on_role,
+            on_resync=lambda: [service.resync() for service in self.services],
         ))
         self._defer("SwitchoverMain", self._stop_main)
+
+        context = ServiceContext(
+            config=cfg, clock=self.clock, events=self.events, notifier=self.notifier,
+            links=self.links, executor=self.executor, params=lambda: self.params,
+            set_params=self.set_params,
+        )
+        self.services = [factory(context) for factory in SERVICES]
+        for service in self.services:
+            service.start()
+            self._defer(f"{service.name} replication", service.stop)
 
         self.switch = SwitchServer(
             self.ctx, endpoint=tcp(this.address, this.switch_port), keys=keys,
@@ -222,6 +239,19 @@ class Host:
         if main is not None and main.is_alive():
             main.tell(message)
 
+    def set_params(self, params: ServerParameters) -> None:
+        """New parameters in force (a SIGHUP reload, or DS when it holds them)."""
+        if not params.changed(self.params):
+            return
+        self.params = params
+        message = ParametersChanged(params)
+        self.sysmonitor.tell(message)
+        self._tell_main(message)
+
+    def _on_role(self, role: str, upgrade: str | None) -> None:
+        for service in self.services:
+            service.on_role(role, upgrade)
+
     def reload(self) -> None:
         """SIGHUP: re-read the config; changed server parameters apply without restart.
 
@@ -237,11 +267,8 @@ class Host:
         changed = fresh.parameters.changed(self.config.parameters)
         log.info("SwitchoverMain: configuration reloaded; parameters changed: %s",
                  ", ".join(sorted(changed)) or "none")
-        if changed:
-            self.config = fresh
-            message = ParametersChanged(fresh.parameters)
-            self.sysmonitor.tell(message)
-            self._tell_main(message)
+        self.config = fresh
+        self.set_params(fresh.parameters)
 
     def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
         """A module left or joined this host's Notifier; the backup hears of a loss at once."""
@@ -259,6 +286,9 @@ class Host:
             ))
 
     def _on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        for service in self.services:
+            if service.on_peer_event(env, bulk):
+                return
         if env.eid == "Module Lost":
             body = env.body
             monitored = self.config.parameters["Switchover Monitoring"]

@@ -58,6 +58,10 @@ class MainDeps:
     force_backup: bool = False
     manual_switch_only: bool = False
     sysmonitor: Any = None  # pykka.ActorRef of SysMonitor, when monitors exist
+    #: Told every role change ("active", "backup", "stale", "stopping") with the upgrade
+    #: state, and every Resync; the host passes both on to the replication services.
+    on_role: Callable[[str, str | None], None] = lambda role, upgrade: None
+    on_resync: Callable[[], None] = lambda: None
     connections: dict[str, bool] = field(default_factory=lambda: {"main": False, "aux": False})
 
 
@@ -138,6 +142,8 @@ class SwitchoverMain(pykka.ThreadingActor):
         transition = sm.step(before, event, self._context())
         self.state = transition.state
         self.reason = transition.reason
+        if _role(before) != _role(transition.state):
+            self.d.on_role(_role(transition.state), self.upgrade)
         if before is not transition.state:
             log.info(
                 "SwitchoverState::State%s: %s, going to State%s",
@@ -170,7 +176,10 @@ class SwitchoverMain(pykka.ThreadingActor):
         elif isinstance(action, sm.CancelReconnectTimer):
             self._cancel("reconnect")
         elif isinstance(action, sm.Resync):
-            self.d.events.record("info", f"Re-synchronizing with the primary {self.d.config.peer.name}")
+            self.d.events.record(
+                "info", f"Re-synchronizing with the primary {self.d.config.peer.name}"
+            )
+            self.d.on_resync()
         elif isinstance(action, sm.ScheduleSwitchAfterStartup):
             self.switch_scheduled = action.reason
         elif isinstance(action, sm.GoStale):
@@ -444,6 +453,8 @@ def _role(state: sm.State) -> str:
         return "backup"
     if state is sm.State.INACTIVE:
         return "stale"
+    if state is sm.State.STOPPING:
+        return "stopping"
     return "none"
 
 

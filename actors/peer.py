@@ -8,7 +8,7 @@ seconds into real seconds with the clock.
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import zmq
 
@@ -74,6 +74,7 @@ class PeerLinks:
         *,
         timeout: float,
         body: Mapping[str, Any] | None = None,
+        bulk: Sequence[bytes] = (),
     ) -> concurrent.futures.Future[Outcome]:
         """Send on one channel; `timeout` is in reference seconds."""
         chan = self._channels.get(channel)
@@ -81,7 +82,8 @@ class PeerLinks:
             future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
             future.set_result(Outcome(CONNECTION_LOST, detail=f"no channel {channel!r}"))
             return future
-        return chan.request(target, eid, body, timeout=self._clock.real_seconds(timeout))
+        return chan.request(target, eid, body, timeout=self._clock.real_seconds(timeout),
+                            bulk=bulk)
 
     def cancel_all(self) -> None:
         for channel in self._channels.values():

@@ -53,7 +53,9 @@ def render(status: dict[str, Any]) -> str:
     for name, info in sorted(status.get("modules", {}).items()):
         lines.append(f"module      {name} pid {info.get('pid')}")
     for kind, health in status.get("replication", {}).items():
-        lines.append(f"replication {kind}: {health}")
+        details = ", ".join(f"{k} {v}" for k, v in health.items() if k != "state")
+        lines.append(f"replication {kind}: {health.get('state')}"
+                     + (f" ({details})" if details else ""))
     lines += [f"WARNING     {w}" for w in status.get("warnings", [])]
     if status.get("messages"):
         lines.append("status messages:")

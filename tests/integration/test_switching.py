@@ -172,3 +172,27 @@ def test_active_frozen_then_back_reconnects_and_resynchronizes(make_pair) -> Non
                for e in pair.events(b))
     assert "Switch Initiated" not in pair.log_text(b)
     assert pair.status(a)["state"] == "Primary"
+
+
+def test_commence_and_discontinue_hooks_run_on_a_switch(make_pair, short_tmp) -> None:
+    """The reference's Switchover Event initiator: Commence on the server that becomes
+    active, Discontinue on the one that ceases operations."""
+    marks = short_tmp / "marks"
+    marks.mkdir()
+    hooks = {
+        name: {
+            "commence": [f'echo "$SWITCHOVER_REASON" >> {marks}/{name}.commence'],
+            "discontinue": [f'echo "$SWITCHOVER_REASON" >> {marks}/{name}.discontinue'],
+        }
+        for name in ("ICServer1", "ICServer2")
+    }
+    pair = make_pair(time_scale=SCALE, hooks=hooks)
+    a, b = up(pair)
+    pair.wait_for(lambda: (marks / f"{a}.commence").exists(), 10, "A's commence hook at start")
+    pair.kill(f"{a}/TsServer")
+    pair.wait_state(b, "Primary", timeout=30)
+    pair.wait_for(lambda: (marks / f"{b}.commence").exists(), 10, "B's commence hook")
+    assert (marks / f"{b}.commence").read_text().strip() == "TS Ping Failure"
+    pair.wait_state(a, "Inactive", timeout=20)
+    pair.wait_for(lambda: (marks / f"{a}.discontinue").exists(), 10, "A's discontinue hook")
+    assert "no longer active" in (marks / f"{a}.discontinue").read_text()

@@ -1,0 +1,9 @@
+"""Which replication services a host runs, in start order (stopped in reverse)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from replication.service import ReplicationService, ServiceContext
+
+#: Factories taking the host's ServiceContext; each builds one service.
+SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = ()
