@@ -56,3 +56,13 @@ def admin_call(config: Config, command: str, args: Mapping[str, Any] | None = No
     if reply.get("status") != "ok":
         raise CommandFailed(f"{command} refused ({reply.get('errno')}): {reply.get('reason')}")
     return reply.get("result")
+
+
+def call_or_exit(config: Config, command: str, args: Mapping[str, Any] | None = None,
+                 exit_code: int = 1) -> Any:
+    """`admin_call` for a command's main request: a failure ends the command clearly."""
+    try:
+        return admin_call(config, command, args)
+    except CommandFailed as exc:
+        print(f"switchover: {exc}", file=sys.stderr)
+        raise SystemExit(exit_code) from None

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 import orjson
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import add_config, call_or_exit, config_or_exit
 
 NAME = "ping"
 HELP = "from the backup, ping the active server's monitored module over one channel"
@@ -20,12 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    try:
-        result = admin_call(config, "ping", {"channel": args.channel, "target": args.target})
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
+    result = call_or_exit(config_or_exit(args.config), "ping",
+                          {"channel": args.channel, "target": args.target})
     if args.json:
         print(orjson.dumps(result).decode())
     else:

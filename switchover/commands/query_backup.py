@@ -6,9 +6,8 @@ stale, starting), 2 when its host process does not answer.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import add_config, call_or_exit, config_or_exit
 
 NAME = "query-backup"
 HELP = "exit 0 if this server is the backup, 1 if not (the reference's Query Backup tool)"
@@ -20,12 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    try:
-        status = admin_call(config, "status")
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 2
+    status = call_or_exit(config_or_exit(args.config), "status", exit_code=2)
     backup = status["role"] == "backup"
     if not args.quiet:
         print("True" if backup else "False")

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import add_config, call_or_exit, config_or_exit
 
 NAME = "status"
 HELP = "show both servers' roles and states, connections, mode and replication health"
@@ -19,12 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    try:
-        status = admin_call(config, "status")
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
+    status = call_or_exit(config_or_exit(args.config), "status")
     if args.json:
         sys.stdout.write(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
