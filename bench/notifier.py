@@ -2,9 +2,13 @@
 
 A main Channel (this process) asks "TS Diagnostic Ping" of a ModuleClient (its own
 process) through a Notifier (its own process), as the backup does of the active. The
-same count runs sequentially and with several requests in flight, with CURVE off and on,
-and a bare DEALER/ROUTER echo (server in its own process) gives the ceiling on this
-machine. Rerun with:  ./dev bench notifier  [--count 5000] [--inflight 32]
+same count runs sequentially and with several requests in flight, with CURVE off and on.
+Two bare pyzmq rows give the limits on this machine: the echo (client and a ROUTER echo
+in its own process: 2 processes, 1 hop) and the relay (client, a ROUTER relay process and
+a DEALER echo process: the Notifier path's 3 processes and 2 hops, with no envelopes, no
+loop threads and no JSON). Each configuration runs --runs times (fresh processes each
+time); the table gives the median of each column and the spread of req/s.
+Rerun with:  ./dev bench notifier  [--count 5000] [--inflight 32] [--runs 3]
 """
 from __future__ import annotations
 
@@ -55,6 +59,14 @@ def serve(args: argparse.Namespace) -> None:
                         keys=keys, authenticator=auth, server_name="bench")
     elif args.role == "module":
         loop = ModuleClient(ctx, endpoint=args.local, name="TsServer")
+    elif args.role in ("relay", "relay-echo"):
+        target = relay if args.role == "relay" else relay_echo
+        started = threading.Event()
+        threading.Thread(target=target, args=(ctx, args, keys, started), daemon=True).start()
+        started.wait(10)
+        print("READY", flush=True)
+        sys.stdin.read()
+        os._exit(0)
     else:
         loop = None
         threading.Thread(target=echo, args=(ctx, args.endpoint, keys), daemon=True).start()
@@ -77,6 +89,44 @@ def echo(ctx: zmq.Context, endpoint: str, keys) -> None:
     if keys is not None:
         curve_server(sock, keys, "bench")  # no authenticator here: any client key
     sock.bind(endpoint)
+    while True:
+        sock.send_multipart(sock.recv_multipart())
+
+
+def relay(ctx: zmq.Context, args: argparse.Namespace, keys, started: threading.Event) -> None:
+    """The Notifier's forwarding with nothing else: remote ROUTER <-> local ROUTER."""
+    remote = ctx.socket(zmq.ROUTER)
+    remote.linger = 0
+    if keys is not None:
+        curve_server(remote, keys, "bench")
+    remote.bind(args.endpoint)
+    local = ctx.socket(zmq.ROUTER)
+    local.linger = 0
+    local.bind(args.local)
+    started.set()
+    module = local.recv_multipart()[0]  # the echo says hello first
+    poller = zmq.Poller()
+    poller.register(remote, zmq.POLLIN)
+    poller.register(local, zmq.POLLIN)
+    while True:
+        for sock, _ in poller.poll(1000):
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if sock is remote:
+                    local.send_multipart([module, *frames])
+                else:
+                    remote.send_multipart(frames[1:])
+
+
+def relay_echo(ctx: zmq.Context, args: argparse.Namespace, keys, started: threading.Event) -> None:
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(args.local)
+    sock.send(b"hello")
+    started.set()
     while True:
         sock.send_multipart(sock.recv_multipart())
 
@@ -111,7 +161,8 @@ def summary(name: str, lat: list[float], elapsed: float) -> dict:
             "rate": len(lat) / elapsed}
 
 
-def bare(ctx: zmq.Context, endpoint: str, keys, count: int, inflight: int) -> dict:
+def bare(ctx: zmq.Context, endpoint: str, keys, count: int, inflight: int,
+         name: str = "bare echo") -> dict:
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0
     if keys is not None:
@@ -138,7 +189,7 @@ def bare(ctx: zmq.Context, endpoint: str, keys, count: int, inflight: int) -> di
             nxt += 1
     elapsed = time.perf_counter() - t0
     sock.close(0)
-    return summary(f"bare echo, {inflight} in flight", lat, elapsed)
+    return summary(f"{name}, {inflight} in flight", lat, elapsed)
 
 
 def through_notifier(channel: Channel, count: int, inflight: int) -> dict:
@@ -198,6 +249,17 @@ def run(count: int, inflight: int) -> list[tuple[str, dict]]:
                     rows.append((label, bare(ctx, echo_ep, use, count, n)))
             finally:
                 finish(proc)
+            relay_ep = f"tcp://127.0.0.1:{free_port()}"
+            relay_local = f"ipc://{tmp}/relay-{int(curve)}.ipc"
+            relay_proc = spawn("relay", "--endpoint", relay_ep, "--local", relay_local,
+                               *key_args)
+            relay_echo_proc = spawn("relay-echo", "--local", relay_local)
+            try:
+                for n in (1, inflight):
+                    rows.append((label, bare(ctx, relay_ep, use, count, n, "bare relay")))
+            finally:
+                finish(relay_echo_proc)
+                finish(relay_proc)
             main = f"tcp://127.0.0.1:{free_port()}"
             local = f"ipc://{tmp}/notifier-{int(curve)}.ipc"
             notifier = spawn("notifier", "--endpoint", main, "--local", local, *key_args)
@@ -228,12 +290,27 @@ def run(count: int, inflight: int) -> list[tuple[str, dict]]:
     return rows
 
 
+def median_rows(runs: list[list[tuple[str, dict]]]) -> list[tuple[str, dict]]:
+    """Each row's median over the runs, with the lowest and highest req/s seen."""
+    out = []
+    for i, (label, first) in enumerate(runs[0]):
+        same = [run[i][1] for run in runs]
+        rates = [r["rate"] for r in same]
+        out.append((label, {"name": first["name"], "n": first["n"],
+                            "p50": statistics.median(r["p50"] for r in same),
+                            "p99": statistics.median(r["p99"] for r in same),
+                            "rate": statistics.median(rates),
+                            "low": min(rates), "high": max(rates)}))
+    return out
+
+
 def table(rows: list[tuple[str, dict]]) -> str:
-    out = [f"{'security':<10} {'path':<26} {'count':>6} {'p50 us':>8} {'p99 us':>8} {'req/s':>9}",
-           "-" * 72]
+    out = [f"{'security':<10} {'path':<26} {'count':>6} {'p50 us':>8} {'p99 us':>8} {'req/s':>9}"
+           f" {'req/s spread':>15}", "-" * 88]
     for label, r in rows:
+        spread = f"{r['low']:.0f}-{r['high']:.0f}" if "low" in r else ""
         out.append(f"{label:<10} {r['name']:<26} {r['n']:>6} {r['p50']:>8.0f} {r['p99']:>8.0f} "
-                   f"{r['rate']:>9.0f}")
+                   f"{r['rate']:>9.0f} {spread:>15}")
     return "\n".join(out)
 
 
@@ -241,7 +318,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--inflight", type=int, default=32)
-    parser.add_argument("--serve", dest="role", choices=["notifier", "module", "echo"])
+    parser.add_argument("--runs", type=int, default=3,
+                        help="repeat every configuration; report medians (default 3)")
+    parser.add_argument("--serve", dest="role",
+                        choices=["notifier", "module", "echo", "relay", "relay-echo"])
     parser.add_argument("--endpoint")
     parser.add_argument("--local")
     parser.add_argument("--keys")
@@ -249,11 +329,15 @@ def main() -> None:
     if args.role:
         serve(args)
         return
-    rows = run(args.count, args.inflight)
+    runs = [run(args.count, args.inflight) for _ in range(max(1, args.runs))]
     print(f"Notifier round trip (TS Diagnostic Ping), loopback, {os.cpu_count()} CPUs, "
-          f"pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}")
-    print(table(rows))
-    print("\nrerun: ./dev bench notifier  [--count N] [--inflight N]")
+          f"pyzmq {zmq.__version__}, libzmq {zmq.zmq_version()}, "
+          f"median of {len(runs)} runs")
+    print("bare echo: 2 processes, 1 hop (client -> echo).  bare relay and notifier: "
+          "3 processes, 2 hops\n(client -> notifier -> module); notifier adds the Channel's "
+          "loop thread in the client.")
+    print(table(median_rows(runs)))
+    print("\nrerun: ./dev bench notifier  [--count N] [--inflight N] [--runs N]")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from .envelope import (
     encode,
     payload_size,
 )
-from .loop import IOLoop, drain
+from .loop import IOLoop, drain, send_frames
 from .outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 from .security import CurveKeys, curve_client
 
@@ -46,7 +46,7 @@ HEARTBEAT_EID = "Heartbeat"
 NOTIFIER = "Notifier"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Request:
     future: Future[Outcome]
     env: Envelope
@@ -226,7 +226,7 @@ class Channel(IOLoop):
         if self._sock is None:
             return False
         try:
-            self._sock.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(self._sock, frames)
             return True
         except zmq.ZMQError as exc:
             log.debug("%s: send failed: %s", self.channel_name, exc)
@@ -239,7 +239,15 @@ class Channel(IOLoop):
             self._finish(rid, Outcome(CONNECTION_LOST,
                                       detail=f"{self.channel_name} connection is down"))
             return
-        heapq.heappush(self._timeouts, (deadline, rid))
+        heap = self._timeouts
+        if len(heap) > 2 * len(self._pending) + 64:
+            # Answered requests leave their deadline behind; drop those now and then so
+            # the heap stays the size of what is really outstanding.
+            with self._plock:
+                live = self._pending.keys() & {r for _, r in heap}
+            heap[:] = [item for item in heap if item[1] in live]
+            heapq.heapify(heap)
+        heapq.heappush(heap, (deadline, rid))
         if self._sock is None:
             # Not connected yet and between two attempts: goes out with the next socket.
             self._unsent.append((rid, frames))

@@ -4,7 +4,9 @@ Frame 0 is a small orjson object mirroring the reference's Notifier vocabulary (
 target, oid, eid, request id); any further frames are binary bulk data (file chunks,
 snapshots) so large payloads never pass through JSON. `decode` is the only door into the
 process for peer-supplied bytes, so it checks everything and says exactly what was wrong:
-a loop turns that message into a rejection and a log line instead of dying.
+a loop turns that message into a rejection and a log line instead of dying. `parse` is
+the same door for a hop that only routes (the Notifier): the same checks, the fields
+without an Envelope, and `encode_fields` to send them on.
 """
 from __future__ import annotations
 
@@ -108,17 +110,25 @@ def encode(env: Envelope, bulk: Sequence[bytes] = ()) -> list[bytes]:
     The limits are checked here too, so an oversize message fails in the sender with a
     clear error instead of being refused by the peer.
     """
+    return encode_fields(env.kind, env.sender, env.target, env.eid, env.req_id, env.oid,
+                         env.status, env.body, bulk)
+
+
+def encode_fields(kind: str, sender: str, target: str, eid: str, req_id: int, oid: str,
+                  status: str | None, body: Mapping[str, Any] | None,
+                  bulk: Sequence[bytes] = ()) -> list[bytes]:
+    """`encode` from the fields themselves, for a hop that forwards without an Envelope."""
     head = orjson.dumps(
         {
             "v": PROTOCOL_VERSION,
-            "kind": env.kind,
-            "sender": env.sender,
-            "target": env.target,
-            "oid": env.oid,
-            "eid": env.eid,
-            "req_id": env.req_id,
-            "status": env.status,
-            "body": env.body,
+            "kind": kind,
+            "sender": sender,
+            "target": target,
+            "oid": oid,
+            "eid": eid,
+            "req_id": req_id,
+            "status": status,
+            "body": body if body is not None else EMPTY_BODY,
         }
     )
     if len(head) > MAX_ENVELOPE_BYTES:
@@ -142,18 +152,16 @@ def _check_bulk(bulk: Sequence[Any]) -> None:
             )
 
 
-def _field(obj: dict[str, Any], name: str, types: type | tuple[type, ...], what: str) -> Any:
-    try:
-        value = obj[name]
-    except KeyError:
-        raise EnvelopeError(f"missing field {name!r}") from None
-    if not isinstance(value, types) or isinstance(value, bool) and types is int:
-        raise EnvelopeError(f"field {name!r} must be {what}, got {type(value).__name__}")
-    return value
+#: The fields of a checked envelope, in Envelope's order; `body` is a plain dict or None.
+Fields = tuple[str, str, str, str, int, str, "str | None", "dict[str, Any] | None"]
 
 
-def decode(frames: Sequence[bytes]) -> tuple[Envelope, tuple[bytes, ...]]:
-    """Parse and validate a received message; raise EnvelopeError naming the fault."""
+def parse(frames: Sequence[bytes]) -> tuple[Fields, tuple[bytes, ...]]:
+    """Check a received message exactly as `decode` does; return its fields and bulk.
+
+    For a hop that only routes (the Notifier forwarding to a module and back), so it can
+    refuse anything `decode` would refuse without building an Envelope it would throw away.
+    """
     if not frames:
         raise EnvelopeError("empty message: no envelope frame")
     head = frames[0]
@@ -170,40 +178,61 @@ def decode(frames: Sequence[bytes]) -> tuple[Envelope, tuple[bytes, ...]]:
         raise EnvelopeError(f"envelope is not JSON: {exc}") from None
     if type(obj) is not dict:
         raise EnvelopeError(f"envelope must be a JSON object, got {type(obj).__name__}")
-    if "v" not in obj:
+    get = obj.get
+    version = get("v", _MISSING)
+    if version is _MISSING:
         raise EnvelopeError("missing field 'v' (protocol version)")
-    version = obj["v"]
     if version != PROTOCOL_VERSION or isinstance(version, bool):
         raise EnvelopeError(
             f"unsupported protocol version {version!r} (expected {PROTOCOL_VERSION})"
         )
-    kind = _field(obj, "kind", str, "a string")
+    kind = get("kind", _MISSING)
+    if type(kind) is not str:
+        _bad_field("kind", kind, "a string")
     if kind not in KINDS:
         raise EnvelopeError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
-    sender = _field(obj, "sender", str, "a string")
-    target = _field(obj, "target", str, "a string")
-    eid = _field(obj, "eid", str, "a string")
-    req_id = obj.get("req_id", 0)
+    sender = get("sender", _MISSING)
+    if type(sender) is not str:
+        _bad_field("sender", sender, "a string")
+    target = get("target", _MISSING)
+    if type(target) is not str:
+        _bad_field("target", target, "a string")
+    eid = get("eid", _MISSING)
+    if type(eid) is not str:
+        _bad_field("eid", eid, "a string")
+    req_id = get("req_id", 0)
     if type(req_id) is not int:
         raise EnvelopeError(f"field 'req_id' must be an integer, got {type(req_id).__name__}")
-    oid = obj.get("oid", "*")
+    oid = get("oid", "*")
     if type(oid) is not str:
         raise EnvelopeError(f"field 'oid' must be a string, got {type(oid).__name__}")
-    status = obj.get("status")
+    status = get("status")
     if status is not None and type(status) is not str:
         raise EnvelopeError(
             f"field 'status' must be a string or null, got {type(status).__name__}"
         )
     if kind == RESPONSE and status is None:
         raise EnvelopeError("missing field 'status' (required in a response)")
-    body = obj.get("body")
-    if body is None:
-        body = EMPTY_BODY
-    elif type(body) is not dict:
+    body = get("body")
+    if body is not None and type(body) is not dict:
         raise EnvelopeError(f"field 'body' must be an object, got {type(body).__name__}")
-    else:
-        body = FrozenDict(body) if body else EMPTY_BODY
-    return Envelope(kind, sender, target, eid, req_id, oid, status, body), bulk
+    return (kind, sender, target, eid, req_id, oid, status, body), bulk
+
+
+_MISSING: Any = object()
+
+
+def _bad_field(name: str, value: Any, what: str) -> None:
+    if value is _MISSING:
+        raise EnvelopeError(f"missing field {name!r}")
+    raise EnvelopeError(f"field {name!r} must be {what}, got {type(value).__name__}")
+
+
+def decode(frames: Sequence[bytes]) -> tuple[Envelope, tuple[bytes, ...]]:
+    """Parse and validate a received message; raise EnvelopeError naming the fault."""
+    (kind, sender, target, eid, req_id, oid, status, body), bulk = parse(frames)
+    return Envelope(kind, sender, target, eid, req_id, oid, status,
+                    FrozenDict(body) if body else EMPTY_BODY), bulk
 
 
 def salvage(head: bytes) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from .envelope import (
     encode,
     payload_size,
 )
-from .loop import IOLoop, drain
+from .loop import IOLoop, drain, send_frames
 
 log = logging.getLogger("NotifierLib")
 
@@ -134,7 +134,7 @@ class ModuleClient(IOLoop):
         if self._sock is None:
             return
         try:
-            self._sock.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(self._sock, frames)
         except zmq.ZMQError as exc:
             log.debug("%s: send failed: %s", self.module_name, exc)
 

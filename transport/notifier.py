@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import zmq
 
 from .envelope import (
+    EMPTY_BODY,
     EVENT,
     MAX_BULK_BYTES,
     MAX_ENVELOPE_BYTES,
@@ -26,13 +27,15 @@ from .envelope import (
     RESPONSE,
     Envelope,
     EnvelopeError,
-    decode,
+    FrozenDict,
     describe_route,
     encode,
+    encode_fields,
+    parse,
     payload_size,
     salvage,
 )
-from .loop import IOLoop, drain
+from .loop import IOLoop, drain, send_frames
 from .routing import Pending, RouteError, RouteTable
 from .security import Authenticator, CurveKeys, curve_server
 
@@ -56,6 +59,13 @@ def ipc_path(endpoint: str) -> str | None:
     if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
         return endpoint[len("ipc://"):]
     return None
+
+
+def _envelope(kind: str, sender: str, target: str, eid: str, req_id: int, oid: str,
+              status: str | None, body: dict[str, Any] | None) -> Envelope:
+    """The Envelope of checked fields (see `parse`), for the paths that need one."""
+    return Envelope(kind, sender, target, eid, req_id, oid, status,
+                    FrozenDict(body) if body else EMPTY_BODY)
 
 
 class Notifier(IOLoop):
@@ -221,74 +231,92 @@ class Notifier(IOLoop):
             log.info("remote peer connected")
             self._callback(self._on_peer, True)
         try:
-            env, bulk = decode(frames[1:])
+            fields, bulk = parse(frames[1:])
         except EnvelopeError as exc:
             self._bad(REMOTE, ident, frames[1:], exc)
             return
-        if env.kind == REQUEST:
-            self._request(REMOTE, ident, env, bulk)
-        elif env.kind == RESPONSE:
+        kind = fields[0]
+        if kind == REQUEST:
+            self._request(REMOTE, ident, fields, bulk)
+        elif kind == RESPONSE:
             log.warning("unexpected response from the remote peer: %s[%s] RI[%d]",
-                        env.eid, env.sender, env.req_id)
+                        fields[3], fields[1], fields[4])
         else:
-            log.debug("event %s from the remote peer ignored", env.eid)
+            log.debug("event %s from the remote peer ignored", fields[3])
 
     def _on_local(self, frames: list[bytes]) -> None:
         ident = frames[0]
         entry = self._table.heard(ident, time.monotonic())
         try:
-            env, bulk = decode(frames[1:])
+            fields, bulk = parse(frames[1:])
         except EnvelopeError as exc:
             self._bad(LOCAL, ident, frames[1:], exc)
             return
-        if env.kind == REQUEST:
-            self._request(LOCAL, ident, env, bulk)
-        elif env.kind == RESPONSE:
-            pending = self._table.complete(env.req_id)
+        kind, sender, target, eid, req_id, oid, status, body = fields
+        if kind == REQUEST:
+            self._request(LOCAL, ident, fields, bulk)
+        elif kind == RESPONSE:
+            pending = self._table.complete(req_id)
             if pending is None:
                 log.warning("response %s RI[%d] from %s matches no request (late or unknown)",
-                            env.eid, env.req_id, env.sender)
+                            eid, req_id, sender)
                 return
-            out = Envelope(RESPONSE, env.sender, env.target, env.eid, pending.req_id,
-                           env.oid, env.status, env.body)
+            # Forwarded with the origin's own req_id; nothing else changes on the way.
             if log.isEnabledFor(logging.DEBUG):
-                origin = self._label(pending.origin, pending.identity, out.target)
-                where = f"{entry.route_id if entry else ''}:{env.sender}"
+                out = _envelope(RESPONSE, sender, target, eid, pending.req_id, oid, status,
+                                body)
+                origin = self._label(pending.origin, pending.identity, target)
+                where = f"{entry.route_id if entry else ''}:{sender}"
                 log.debug("CRoute::LogMessage : %s", describe_route(
                     out, payload_size(out, bulk), self._route_of(pending), where, origin))
-            self._send(pending.origin, [pending.identity, *encode(out, bulk)])
+            try:
+                out_frames = encode_fields(RESPONSE, sender, target, eid, pending.req_id, oid,
+                                           status, body, bulk)
+            except EnvelopeError as exc:  # a longer req_id pushed it over the limit
+                log.warning("response %s RI[%d] from %s cannot be forwarded: %s",
+                            eid, req_id, sender, exc)
+                out_frames = encode_fields(RESPONSE, sender, target, eid, pending.req_id, oid,
+                                           "error", {"reason": str(exc)})
+            self._send(pending.origin, [pending.identity, *out_frames])
         else:  # event
             if entry is None:
-                log.warning("event %s from an unregistered local connection dropped", env.eid)
+                log.warning("event %s from an unregistered local connection dropped", eid)
                 return
-            self._publish(encode(env, bulk))
+            self._publish(encode_fields(*fields, bulk))
 
-    def _request(self, origin: str, ident: bytes, env: Envelope,
-                 bulk: tuple[bytes, ...]) -> None:
-        if env.target == NOTIFIER:
-            self._own(origin, ident, env)
+    def _request(self, origin: str, ident: bytes, fields: tuple, bulk: tuple[bytes, ...]) -> None:
+        kind, sender, target, eid, req_id, oid, status, body = fields
+        if target == NOTIFIER:
+            self._own(origin, ident, _envelope(*fields))
             return
         try:
-            route = self._table.resolve(env.target)
+            route = self._table.resolve(target)
         except RouteError as exc:
-            log.warning("request %s for %s from %s rejected: %s",
-                        env.eid, env.target, env.sender, exc)
-            self._answer(origin, ident, env, "rejected", {"reason": str(exc)})
+            log.warning("request %s for %s from %s rejected: %s", eid, target, sender, exc)
+            self._answer(origin, ident, _envelope(*fields), "rejected", {"reason": str(exc)})
             return
         if route.kind == "module":
             try:
-                rid = self._table.begin(origin, ident, env.req_id, route.name, time.monotonic())
+                rid = self._table.begin(origin, ident, req_id, route.name, time.monotonic())
             except RouteError as exc:
-                self._answer(origin, ident, env, "rejected", {"reason": str(exc)})
+                self._answer(origin, ident, _envelope(*fields), "rejected",
+                             {"reason": str(exc)})
                 return
-            fwd = Envelope(REQUEST, env.sender, env.target, env.eid, rid, env.oid,
-                           env.status, env.body)
             if log.isEnabledFor(logging.DEBUG):
+                env = _envelope(*fields)
                 log.debug("CRoute::LogMessage : %s", describe_route(
-                    env, payload_size(env, bulk), "", self._label(origin, ident, env.sender),
+                    env, payload_size(env, bulk), "", self._label(origin, ident, sender),
                     f"{route.route_id}:{route.name}"))
-            self._send(LOCAL, [route.identity, *encode(fwd, bulk)])
+            try:
+                out_frames = encode_fields(REQUEST, sender, target, eid, rid, oid, status,
+                                           body, bulk)
+            except EnvelopeError as exc:  # a longer req_id pushed it over the limit
+                self._table.complete(rid)
+                self._answer(origin, ident, _envelope(*fields), "error", {"reason": str(exc)})
+                return
+            self._send(LOCAL, [route.identity, *out_frames])
             return
+        env = _envelope(*fields)
         handler = self._services[route.name]
         reply = self._make_reply(origin, ident, env)
         try:
@@ -390,7 +418,7 @@ class Notifier(IOLoop):
         if sock is None:
             return
         try:
-            sock.send_multipart(frames, zmq.NOBLOCK)
+            send_frames(sock, frames)
         except zmq.ZMQError as exc:
             log.debug("cannot deliver to %s %s: %s", origin, frames[0].hex(), exc)
 

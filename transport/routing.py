@@ -41,7 +41,7 @@ class ModuleEntry:
                 "registered_at": self.registered_at, "last_seen": self.last_seen}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Pending:
     """A forwarded request waiting for its response."""
 
@@ -70,6 +70,7 @@ class RouteTable:
         self._modules: dict[str, ModuleEntry] = {}
         self._by_identity: dict[bytes, ModuleEntry] = {}
         self._services: dict[str, int] = {}
+        self._routes: dict[str, Route] = {}  # resolve()'s answers, kept with the names
         self._pending: dict[int, Pending] = {}
         self._ids = itertools.count(1)
         self._route_ids = itertools.count(1)
@@ -81,10 +82,12 @@ class RouteTable:
     def add_service(self, name: str) -> None:
         if name in self._modules or name in self._services:
             raise RouteError(f"name {name!r} is already registered")
-        self._services[name] = next(self._route_ids)
+        rid = self._services[name] = next(self._route_ids)
+        self._routes[name] = Route("service", name, b"", rid)
 
     def remove_service(self, name: str) -> None:
-        self._services.pop(name, None)
+        if self._services.pop(name, None) is not None:
+            self._routes.pop(name, None)
 
     def register(self, name: str, identity: bytes, pid: int | None, now: float) -> ModuleEntry:
         """Register a module; a live name held by another connection is refused.
@@ -107,6 +110,7 @@ class RouteTable:
         entry = ModuleEntry(name, identity, pid, now, now, next(self._route_ids))
         self._modules[name] = entry
         self._by_identity[identity] = entry
+        self._routes[name] = Route("module", name, identity, entry.route_id)
         return entry
 
     def unregister(self, identity: bytes) -> tuple[ModuleEntry | None, list[Pending]]:
@@ -115,6 +119,7 @@ class RouteTable:
         if entry is None:
             return None, []
         del self._modules[entry.name]
+        self._routes.pop(entry.name, None)
         return entry, self._orphans(entry.name)
 
     def heard(self, identity: bytes, now: float) -> ModuleEntry | None:
@@ -146,12 +151,10 @@ class RouteTable:
 
     def resolve(self, target: str) -> Route:
         """Where a request for `target` goes; RouteError when nothing by that name."""
-        entry = self._modules.get(target)
-        if entry is not None:
-            return Route("module", target, entry.identity, entry.route_id)
-        if target in self._services:
-            return Route("service", target, b"", self._services[target])
-        raise RouteError(f"no module named {target}")
+        route = self._routes.get(target)
+        if route is None:
+            raise RouteError(f"no module named {target}")
+        return route
 
     # -- request ids ----------------------------------------------------------------------
 

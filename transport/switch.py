@@ -15,7 +15,7 @@ import orjson
 import zmq
 
 from .envelope import MAX_ENVELOPE_BYTES
-from .loop import LINGER_MS, IOLoop, drain
+from .loop import LINGER_MS, IOLoop, drain, send_frames
 from .security import Authenticator, CurveKeys, curve_client, curve_server
 
 log = logging.getLogger("Switch")
@@ -94,7 +94,7 @@ class SwitchServer(IOLoop):
             data = orjson.dumps(_error(f"reply cannot be encoded: {exc}"))
         assert self._sock is not None
         try:
-            self._sock.send_multipart([frames[0], data], zmq.NOBLOCK)
+            send_frames(self._sock, [frames[0], data])
         except zmq.ZMQError as exc:
             log.debug("switch: reply not delivered: %s", exc)
 

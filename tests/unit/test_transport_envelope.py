@@ -15,6 +15,8 @@ from transport.envelope import (
     describe,
     describe_route,
     encode,
+    encode_fields,
+    parse,
     payload_size,
     salvage,
 )
@@ -132,3 +134,27 @@ def test_salvage_reads_what_it_can():
     got = salvage(orjson.dumps({"v": 9, "sender": "S", "eid": "E", "req_id": 4, "kind": "x"}))
     assert (got["sender"], got["eid"], got["req_id"], got["kind"]) == ("S", "E", 4, "x")
     assert salvage(orjson.dumps({"req_id": "4"}))["req_id"] == 0
+
+
+@pytest.mark.parametrize("frames", [
+    [], [b"{not json"], [b"[1, 2]"], raw(v=...), raw(v=2), raw(kind=...), raw(kind="shout"),
+    raw(sender=...), raw(target=7), raw(eid=None), raw(req_id="5"), raw(req_id=True),
+    raw(oid=1), raw(status=3), raw(kind="response"), raw(body=[1]),
+])
+def test_parse_refuses_exactly_what_decode_refuses(frames):
+    with pytest.raises(EnvelopeError) as by_decode:
+        decode(frames)
+    with pytest.raises(EnvelopeError) as by_parse:
+        parse(frames)
+    assert str(by_parse.value) == str(by_decode.value)
+
+
+def test_parse_gives_the_fields_and_encode_fields_matches_encode():
+    env = ping(body={"n": 1}, oid="obj", status=None)
+    fields, bulk = parse(encode(env, [b"x"]))
+    assert fields == ("request", "SwitchoverService", "TsServer", "TS Diagnostic Ping", 5328,
+                      "obj", None, {"n": 1}) and bulk == (b"x",)
+    assert encode_fields(*fields, bulk) == encode(env, [b"x"])
+    bare, _ = parse(raw(oid=..., req_id=..., body=...))
+    assert (bare[4], bare[5], bare[7]) == (0, "*", None)  # decode's defaults
+    assert encode_fields(*bare)[0] == encode(decode(raw(oid=..., req_id=..., body=...))[0])[0]

@@ -78,3 +78,16 @@ def test_pending_is_bounded_and_swept(table):
         table.begin("remote", b"main", 5, "TsServer", now=1.0)
     table.begin("remote", b"main", 5, "TsServer", now=61.0)  # the old ones were swept
     assert table.pending_count() == 1
+
+
+def test_resolve_follows_registration_changes(table):
+    first = table.resolve("TsServer")
+    assert table.resolve("TsServer") is first  # one Route per registration, not per request
+    table.unregister(b"ts")
+    with pytest.raises(RouteError, match="no module named TsServer"):
+        table.resolve("TsServer")
+    table.register("TsServer", b"ts2", 71, now=1.0)
+    assert table.resolve("TsServer").identity == b"ts2"
+    table.remove_service("SwitchoverService")
+    with pytest.raises(RouteError):
+        table.resolve("SwitchoverService")

@@ -1,0 +1,315 @@
+"""The client library an application embeds to create and change interactions.
+
+It talks to the "InteractionRecovery" service of whichever server is active, over a
+Notifier connection (a `Channel`). Three rules make a switchover invisible to the
+application, beyond the reference's "All chat responses typed during the switchover are
+maintained":
+
+1. **Last used first.** It connects to the server it last used (remembered in a small
+   state file when given one), then to the other: the reference's client-side caching.
+2. **Every call has an id.** The client makes a request id per call; the server applies
+   an id once, on the active and, through replication, on the backup that replaces it.
+3. **Resend what was not acknowledged.** On a timeout, a lost connection or a "not
+   active" answer, the client moves to the other server and resends, in their original
+   order, every call not yet acknowledged, until one server acknowledges them (or
+   `give_up` seconds pass with no server answering). A call the active applied but did
+   not get to acknowledge is thus applied exactly once.
+
+Plain dicts only: this module imports nothing outside transport/.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+import zmq
+
+from .channel import Channel
+from .outcome import Outcome
+from .security import CurveKeys
+
+log = logging.getLogger("InteractionClient")
+
+SERVICE = "InteractionRecovery"
+
+
+class InteractionError(Exception):
+    """The active refused the call itself (unknown interaction, malformed request)."""
+
+
+class Unavailable(Exception):
+    """No server acknowledged the call within `give_up` seconds."""
+
+
+class Link(Protocol):
+    """What the client needs of a connection (a `Channel`; a fake in unit tests)."""
+
+    def request(self, target: str, eid: str, body: Mapping[str, Any] | None = None, *,
+                timeout: float, bulk: Sequence[bytes] = ()) -> Future[Outcome]: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class _Call:
+    rid: str
+    eid: str
+    body: dict[str, Any]
+    bulk: tuple[bytes, ...]
+    result: Future = field(default_factory=Future)
+    sent_gen: int = -1
+
+
+def attachment(name: str, data: bytes) -> tuple[dict[str, Any], bytes]:
+    """An attachment's description for a request, and the bytes that travel beside it."""
+    return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, data
+
+
+class InteractionClient:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        keys: CurveKeys | None,
+        server_public: bytes | None,
+        name: str = "Application",
+        *,
+        state_path: str | Path | None = None,
+        timeout: float = 2.0,
+        give_up: float = 120.0,
+        connect: Callable[[str], Link] | None = None,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("an interaction client needs at least one server endpoint")
+        self.name = name
+        self._timeout = timeout
+        self._give_up = give_up
+        self._state_path = Path(state_path) if state_path else None
+        self._keys, self._server_public = keys, server_public
+        self._ctx: zmq.Context | None = None
+        self._connect = connect or self._channel
+        last = self._load_last()
+        self.endpoints = [last, *[e for e in endpoints if e != last]] if last in endpoints \
+            else list(endpoints)
+        self._index = 0
+        self._gen = 0
+        self._lock = threading.RLock()
+        self._pending: dict[str, _Call] = {}  # insertion order = order of the calls
+        self._ids = itertools.count(1)
+        self._prefix = f"{name}-{uuid.uuid4().hex[:12]}"
+        self._failing_since: float | None = None
+        self._tried_since_ok = 0
+        self._closed = False
+        self.failovers = 0
+        self._link: Link | None = self._connect(self.endpoints[0])
+
+    @property
+    def endpoint(self) -> str:
+        """The server this client is talking to now."""
+        return self.endpoints[self._index]
+
+    # --- the application's calls ------------------------------------------------------
+
+    def create(self, interaction: Mapping[str, Any], files: Sequence[bytes] = (),
+               wait: bool = True) -> Any:
+        return self.call("create", {"interaction": dict(interaction)}, files, wait=wait)
+
+    def update_state(self, key: str, state: str, wait: bool = True) -> Any:
+        return self.call("update_state", {"key": key, "state": state}, wait=wait)
+
+    def assign(self, key: str, agent: str, state: str = "offering", wait: bool = True) -> Any:
+        return self.call("assign", {"key": key, "agent": agent, "state": state}, wait=wait)
+
+    def requeue(self, key: str, queue_kind: str, queue: str, state: str = "queued",
+                wait: bool = True) -> Any:
+        return self.call("requeue", {"key": key, "queue_kind": queue_kind, "queue": queue,
+                                     "state": state}, wait=wait)
+
+    def append_message(self, key: str, message_id: str, text: str, author: str = "",
+                       kind: str = "text", file: tuple[str, bytes] | None = None,
+                       wait: bool = True) -> Any:
+        """A chat/SMS/social line; `message_id` is what makes a resent line land once."""
+        line: dict[str, Any] = {"line_id": message_id, "author": author, "text": text,
+                                "kind": kind, "timestamp": time.time()}
+        bulk: tuple[bytes, ...] = ()
+        if file is not None:
+            line["file"], data = attachment(*file)
+            bulk = (data,)
+        return self.call("append_message", {"key": key, "line": line}, bulk, wait=wait)
+
+    def save_draft(self, key: str, draft: Mapping[str, Any], files: Sequence[bytes] = (),
+                   wait: bool = True) -> Any:
+        return self.call("save_draft", {"key": key, "draft": dict(draft)}, files, wait=wait)
+
+    def close(self, key: str, wait: bool = True) -> Any:
+        return self.call("close", {"key": key}, wait=wait)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.call("get", {"key": key})["interaction"]
+
+    def list(self, type: str | None = None) -> list[dict[str, Any]]:  # noqa: A002
+        return self.call("list", {"type": type} if type else {})["interactions"]
+
+    def stats(self) -> list[list[Any]]:
+        return self.call("stats", {})["stats"]
+
+    def call(self, eid: str, body: Mapping[str, Any], bulk: Sequence[bytes] = (),
+             wait: bool = True) -> Any:
+        """Send one call; its response body, or a Future of it when `wait` is False."""
+        if self._closed:
+            raise RuntimeError("interaction client closed")
+        rid = f"{self._prefix}-{next(self._ids)}"
+        call = _Call(rid, eid, {**body, "rid": rid}, tuple(bulk))
+        with self._lock:
+            self._pending[rid] = call
+            if self._link is not None and self._failing_since is None:
+                self._send(call)
+        if not wait:
+            return call.result
+        return call.result.result(timeout=self._give_up + 5 * self._timeout)
+
+    def pending(self) -> int:
+        """Calls sent and not yet acknowledged."""
+        with self._lock:
+            return len(self._pending)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            link, self._link = self._link, None
+            calls, self._pending = list(self._pending.values()), {}
+        if link is not None:
+            link.stop()
+        for call in calls:
+            _set(call.result, exc=Unavailable("interaction client closed"))
+        if self._ctx is not None:
+            self._ctx.destroy(linger=0)
+
+    # --- sending and failing over -----------------------------------------------------
+
+    def _send(self, call: _Call) -> None:
+        """Under the lock."""
+        gen, link = self._gen, self._link
+        assert link is not None
+        call.sent_gen = gen
+        future = link.request(SERVICE, call.eid, call.body, timeout=self._timeout,
+                              bulk=call.bulk)
+        future.add_done_callback(lambda f, rid=call.rid: self._outcome(rid, gen, f.result()))
+
+    def _outcome(self, rid: str, gen: int, outcome: Outcome) -> None:
+        body = dict(outcome.response.body) if outcome.response is not None else {}
+        with self._lock:
+            call = self._pending.get(rid)
+            if call is None:
+                return
+            if outcome.ok:
+                del self._pending[rid]
+                self._succeeded(gen)
+                _set(call.result, value=body)
+                return
+            if outcome.status in ("rejected", "error") and body.get("code") in ("invalid",
+                                                                                "error"):
+                del self._pending[rid]
+                _set(call.result, exc=InteractionError(body.get("reason", outcome.detail)))
+                return
+            if gen != self._gen:
+                return  # already resent on the newer connection
+            log.warning("%s: %s on %s (%s): trying the other server", self.name, call.eid,
+                        self.endpoint, f"{outcome.status} {outcome.detail}".strip())
+            self._begin_failover()
+
+    def _succeeded(self, gen: int) -> None:
+        if gen == self._gen:
+            self._failing_since = None
+            self._tried_since_ok = 0
+            self._save_last(self.endpoint)
+
+    def _begin_failover(self) -> None:
+        """Under the lock: drop the connection now, connect to the next server soon."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        self._gen += 1
+        self._tried_since_ok += 1
+        link, self._link = self._link, None
+        gen = self._gen
+        # Once every server has been tried, pause before each further round.
+        delay = 0.0 if self._tried_since_ok < len(self.endpoints) else min(
+            1.0, 0.05 * self._tried_since_ok)
+        threading.Thread(target=self._failover, args=(gen, link, delay),
+                         name="interaction-client-failover", daemon=True).start()
+
+    def _failover(self, gen: int, old: Link | None, delay: float) -> None:
+        if old is not None:
+            old.stop()  # its outstanding futures complete as cancelled, with an old gen
+        if delay:
+            time.sleep(delay)
+        with self._lock:
+            if gen != self._gen or self._closed:
+                return
+            if self._failing_since is not None and \
+                    time.monotonic() - self._failing_since > self._give_up:
+                calls, self._pending = list(self._pending.values()), {}
+                for call in calls:
+                    _set(call.result, exc=Unavailable(
+                        f"no server acknowledged within {self._give_up:.0f} s"))
+                self._failing_since = None
+                self._tried_since_ok = 0
+            self._index = (self._index + 1) % len(self.endpoints)
+            self.failovers += 1
+            self._link = self._connect(self.endpoint)
+            for call in list(self._pending.values()):
+                if self._link is None or gen != self._gen:
+                    break  # a resend failed at once: the next failover resends the rest
+                if call.sent_gen < gen:
+                    self._send(call)
+
+    # --- the connection and the remembered server -------------------------------------
+
+    def _channel(self, endpoint: str) -> Link:
+        if self._ctx is None:
+            self._ctx = zmq.Context()
+        interval = max(0.05, self._timeout / 3)
+        channel = Channel(self._ctx, name="interactions", endpoint=endpoint, keys=self._keys,
+                          server_public=self._server_public, sender=self.name,
+                          on_state=lambda *_: None, heartbeat_interval=interval,
+                          reconnect_delay=interval)
+        channel.start()
+        return channel
+
+    def _load_last(self) -> str | None:
+        if self._state_path is None or not self._state_path.exists():
+            return None
+        try:
+            return json.loads(self._state_path.read_text()).get("last")
+        except (OSError, ValueError):
+            return None
+
+    def _save_last(self, endpoint: str) -> None:
+        if self._state_path is None or getattr(self, "_saved", None) == endpoint:
+            return
+        self._saved = endpoint
+        try:
+            tmp = self._state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"last": endpoint}))
+            tmp.replace(self._state_path)
+        except OSError as exc:
+            log.warning("%s: cannot remember the server in %s: %s", self.name,
+                        self._state_path, exc)
+
+
+def _set(future: Future, value: Any = None, exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)
