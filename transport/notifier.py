@@ -17,6 +17,7 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from .envelope import (
     EMPTY_BODY,
@@ -35,7 +36,7 @@ from .envelope import (
     payload_size,
     salvage,
 )
-from .loop import IOLoop, drain, send_frames
+from .loop import BATCH, IOLoop, drain, send_frames
 from .routing import Pending, RouteError, RouteTable
 from .security import Authenticator, CurveKeys, curve_server
 
@@ -179,11 +180,22 @@ class Notifier(IOLoop):
             os.chmod(path, 0o600)
         self._remote, self._local = remote, local
         self.register(remote, lambda s: drain(s, self._on_remote, self.name))
-        self.register(local, lambda s: drain(s, self._on_local, self.name))
+        self.register(local, self._drain_local)
+        # A module's process that dies closes its connection at once; the monitor tells
+        # which descriptor closed, and SRCFD tells which descriptor a module spoke on.
+        self._local_fds: dict[int, bytes] = {}
+        self._fd_of_last: int | None = None
+        monitor = local.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self._local_monitor = monitor
+        self.register(monitor, self._on_local_monitor)
         log.info("Notifier %s listening on %s (remote) and %s (local)", self.server_name,
                  ", ".join(self._remote_endpoints), self._local_endpoint)
 
     def teardown(self) -> None:
+        monitor = getattr(self, "_local_monitor", None)
+        if monitor is not None:
+            self._local.disable_monitor()
+            self.close_socket(monitor)
         path = ipc_path(self._local_endpoint)
         if path:
             try:
@@ -243,6 +255,33 @@ class Notifier(IOLoop):
                         fields[3], fields[1], fields[4])
         else:
             log.debug("event %s from the remote peer ignored", fields[3])
+
+    def _drain_local(self, sock: zmq.Socket) -> None:
+        """Like `drain`, keeping each message's source descriptor (module traffic is light)."""
+        for _ in range(BATCH):
+            try:
+                parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._fd_of_last = parts[-1].get(zmq.SRCFD)
+            try:
+                self._on_local([part.bytes for part in parts])
+            except Exception:
+                log.exception("%s: message handler failed", self.name)
+
+    def _on_local_monitor(self, sock: zmq.Socket) -> None:
+        while sock.poll(0):
+            event = recv_monitor_message(sock)
+            if event["event"] != zmq.EVENT_DISCONNECTED:
+                continue
+            ident = self._local_fds.pop(event["value"], None)
+            if ident is None:
+                continue
+            entry, orphans = self._table.unregister(ident)
+            if entry is not None:
+                log.warning("module %s (pid %s) connection closed: unregistered",
+                            entry.name, entry.pid)
+                self._module_gone(entry.info(), "connection closed", orphans)
 
     def _on_local(self, frames: list[bytes]) -> None:
         ident = frames[0]
@@ -350,6 +389,8 @@ class Notifier(IOLoop):
                 return
             self._answer(origin, ident, env, "ok",
                          {"name": name, "route_id": entry.route_id, "server": self.server_name})
+            if self._fd_of_last is not None:
+                self._local_fds[self._fd_of_last] = ident
             if known is None:
                 log.info("module %s registered (pid %s)", name, pid)
                 self._modules_snapshot = self._table.modules()

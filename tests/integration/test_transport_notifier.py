@@ -339,3 +339,38 @@ def test_admin_rights(ctx, tmp_path, group, auth, caplog):
     with pytest.raises(AdminUnavailable):
         admin_request(ctx, endpoint, "status", client_keys=alice, server_public=group.public,
                       timeout=0.2)
+
+
+def test_killed_module_process_is_reported_at_once(ctx, tmp_path, group, auth):
+    """A module whose process dies is reported when its connection closes, not after
+    the heartbeat silence (here 100 s): the fast path's first step."""
+    import signal
+    import subprocess
+    import sys
+
+    h = Host(ctx, tmp_path, group, auth)
+    h.notifier = Notifier(
+        ctx, remote_endpoints=[h.main], local_endpoint=h.local, keys=group,
+        authenticator=auth, server_name="ICServer1", heartbeat_interval=20.0,
+        on_module=lambda name, up, info: h.module_events.append((name, up, dict(info))))
+    h.notifier.start()
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import time, zmq\n"
+        "from transport.module_client import ModuleClient\n"
+        f"m = ModuleClient(zmq.Context(), endpoint={h.local!r}, name='TsServer',"
+        " heartbeat_interval=20.0)\n"
+        "m.start()\n"
+        "time.sleep(60)\n")])
+    try:
+        assert wait_for(lambda: "TsServer" in h.notifier.modules(), 10)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=5)
+        assert wait_for(lambda: ("TsServer", False) in [(n, u) for n, u, _ in h.module_events],
+                        10)
+        assert h.module_events[-1][2]["reason"] == "connection closed"
+        assert h.module_events[-1][2]["pid"] == child.pid
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=5)
+        h.notifier.stop()
