@@ -3,7 +3,8 @@
 Two real host processes and their TsServer modules, on 127.0.0.1 with their own ports
 and data dirs, at a time scale that makes the reference's 10 s TS timeouts short. The
 module on the active is SIGKILLed; the backup detects it, says why, and takes over; the
-old active goes stale and, restarted, rejoins as backup.
+old active goes stale and, restarted, rejoins as backup; then the new active's whole
+host process is SIGKILLed and the backup takes over after the reconnect timeout.
 """
 from __future__ import annotations
 
@@ -84,6 +85,14 @@ def execute(args: argparse.Namespace) -> int:
         pair.wait_state(a, "Backup", timeout=30)
         _say(f"{a} restarted: it rejoined as the backup of {b}")
         _show(pair, a)
+        _say(f"SIGKILL the whole host process of the active server {b}")
+        killed_at = time.monotonic()
+        pair.kill(b)
+        pair.wait_state(a, "Primary", timeout=120)
+        _say(f"{a} is the active server again, {time.monotonic() - killed_at:.2f} s after the "
+             f"kill: it waited out the Switchover Reconnect Timeout (30 s x {args.time_scale})")
+        for entry in pair.events(a)[-2:]:
+            print(f"    event log {a}: {entry['message']}")
         _say(f"done in {time.monotonic() - started:.1f} s")
         return 0
     except TimeoutError as exc:
