@@ -49,6 +49,10 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Unix domain socket paths are limited to 107 bytes on Linux.
+MAX_IPC_PATH = 107
+
+
 class ConfigError(ValueError):
     """A configuration the host refuses to start with; the message says how to fix it."""
 
@@ -358,6 +362,10 @@ class _Parser:
         server = self.table(data, "server", required=True)
         name = self.text("server", server, "name")
         data_dir = self.resolve(self.text("server", server, "data_dir"))
+        if len(str(data_dir / "notifier.ipc")) > MAX_IPC_PATH:
+            raise self.fail("server", "data_dir", str(data_dir),
+                            f"too long: the Notifier's socket {data_dir}/notifier.ipc must stay "
+                            f"under {MAX_IPC_PATH} characters (a Unix socket path limit)")
         root = self.resolve(self.text("server", server, "root", "/"))
         release = self.release(server)
         time_scale = self.time_scale(server)

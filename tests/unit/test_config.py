@@ -430,3 +430,11 @@ def test_parse_config_does_not_mutate_its_input(tmp_path: Path) -> None:
     snapshot = copy.deepcopy(data)
     parse_config(data, tmp_path / "a.toml")
     assert data == snapshot
+
+
+def test_data_dir_too_long_for_the_notifier_socket(tmp_path: Path) -> None:
+    data = example()
+    data["server"]["data_dir"] = "/var/lib/" + "d" * 100
+    message = refused(tmp_path, data)
+    assert "[server] data_dir" in message and "notifier.ipc" in message
+    assert "under 107 characters" in message
