@@ -2,22 +2,66 @@
 
 Used by `switchover demo`, the integration tests and the benchmarks, so all three start
 real processes the same way an operator's supervisor would: `switchover run --config`.
+Optionally each host gets its own address (`addresses`) and network namespace (`netns`):
+its processes then start under `ip netns exec NS` and admin calls to it are made from
+inside that namespace (tests/netns, bench/failover.py).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from switchover.config import Config, load_config
 
 NAMES = ("ICServer1", "ICServer2")
+#: The address every host binds when `LocalPair.addresses` names none for it.
+LOOPBACK = "127.0.0.1"
+#: setns(2) flag for a network namespace.
+CLONE_NEWNET = 0x40000000
+
+T = TypeVar("T")
+
+
+def run_in_netns(netns: str | None, fn: Callable[[], T], timeout: float = 30.0) -> T:
+    """Call `fn` on a fresh thread that has joined the network namespace `netns`.
+
+    A network namespace belongs to a thread (setns(2)), and the threads a thread starts
+    inherit it; so sockets `fn` opens, including the I/O threads of a ZeroMQ context it
+    creates, live in `netns`. The thread ends with `fn`, so no other work ever runs in
+    the namespace. `None` calls `fn` here. Needs CAP_SYS_ADMIN (root).
+    """
+    if not netns:
+        return fn()
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            with open(f"/run/netns/{netns}", "rb") as handle:
+                if libc.setns(handle.fileno(), CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"setns into {netns}: {os.strerror(err)}")
+            result["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"netns-{netns}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"call in network namespace {netns} took over {timeout:.1f} s")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def free_ports(count: int) -> list[int]:
@@ -54,6 +98,11 @@ class LocalPair:
     hooks: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
     names: tuple[str, str] = NAMES
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: Per host: the address its sockets bind and its peer connects to (default loopback).
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    #: Per host: a network namespace its processes run in (`ip netns exec NS ...`) and
+    #: in which this object's admin calls to it are made (see :func:`run_in_netns`).
+    netns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
@@ -72,6 +121,14 @@ class LocalPair:
             self.write_config(name)
 
     # --- configuration --------------------------------------------------------------
+
+    def address(self, name: str) -> str:
+        return self.addresses.get(name, LOOPBACK)
+
+    def command_prefix(self, name: str) -> list[str]:
+        """What a host's processes are started under: `ip netns exec NS` or nothing."""
+        netns = self.netns.get(name)
+        return ["ip", "netns", "exec", netns] if netns else []
 
     def config_path(self, name: str) -> Path:
         return self.base / f"{name}.toml"
@@ -92,7 +149,7 @@ class LocalPair:
         ]
         for host in self.names:
             lines.append(f"[servers.{host}]")
-            lines.append('address = "127.0.0.1"')
+            lines.append(f"address = {_toml_value(self.address(host))}")
             lines += [f"{key} = {port}" for key, port in self.ports[host].items()]
             lines.append("")
         lines += [
@@ -113,11 +170,13 @@ class LocalPair:
 
     # --- processes ------------------------------------------------------------------
 
-    def _spawn(self, key: str, args: list[str], log_name: str) -> subprocess.Popen:
+    def _spawn(self, key: str, args: list[str], log_name: str,
+               host: str | None = None) -> subprocess.Popen:
         log = open(self.base / log_name, "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        prefix = self.command_prefix(host) if host else []
         proc = subprocess.Popen(
-            [sys.executable, "-m", "switchover.cli", *args],
+            [*prefix, sys.executable, "-m", "switchover.cli", *args],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         log.close()
@@ -126,13 +185,13 @@ class LocalPair:
 
     def start_host(self, name: str, *flags: str) -> subprocess.Popen:
         return self._spawn(name, ["run", "--config", str(self.config_path(name)), *flags],
-                           f"{name}.log")
+                           f"{name}.log", host=name)
 
     def start_module(self, name: str, module: str = "TsServer", *flags: str) -> subprocess.Popen:
         return self._spawn(f"{name}/{module}",
                            ["module", "--config", str(self.config_path(name)),
                             "--name", module, *flags],
-                           f"{name}-{module}.log")
+                           f"{name}-{module}.log", host=name)
 
     def kill(self, key: str, sig: int = signal.SIGKILL) -> None:
         proc = self.processes[key]
@@ -158,7 +217,11 @@ class LocalPair:
         from switchover.commands.common import CommandFailed, admin_call
 
         try:
-            return admin_call(self.config(name), "status", timeout=timeout)
+            return run_in_netns(
+                self.netns.get(name),
+                lambda: admin_call(self.config(name), "status", timeout=timeout),
+                timeout=timeout + 10,
+            )
         except CommandFailed:
             return None
 
@@ -166,7 +229,11 @@ class LocalPair:
               timeout: float = 10.0) -> Any:
         from switchover.commands.common import admin_call
 
-        return admin_call(self.config(name), command, args, timeout=timeout)
+        return run_in_netns(
+            self.netns.get(name),
+            lambda: admin_call(self.config(name), command, args, timeout=timeout),
+            timeout=timeout + 10,
+        )
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from .envelope import (
     EVENT,
@@ -163,6 +164,11 @@ class Channel(IOLoop):
         if self._keys is not None:
             assert self._server_public is not None
             curve_client(sock, self._keys, self._server_public)
+        # A peer process that dies closes its TCP connection: the monitor says so at
+        # once, where heartbeat silence would take `heartbeat_liveness` intervals.
+        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.register(monitor, self._on_monitor)
+        self._monitor = monitor
         sock.connect(self.endpoint)
         self.register(sock, lambda s: drain(s, self._on_message, self.name))
         self._sock = sock
@@ -179,6 +185,8 @@ class Channel(IOLoop):
 
     def _close(self, now: float) -> None:
         if self._sock is not None:
+            self._sock.disable_monitor()
+            self.close_socket(self._monitor)
             self.close_socket(self._sock)
             self._sock = None
         self._reconnect_at = now + self._reconnect_delay
@@ -190,14 +198,7 @@ class Channel(IOLoop):
             self._open()
         if self._connected:
             if now - self._last_heard > self._silence:
-                log.warning("%s connection to %s lost: nothing heard for %.1fs",
-                            self.channel_name, self.endpoint, now - self._last_heard)
-                self._connected = False
-                self._down = True
-                self._fail_all(CONNECTION_LOST, f"{self.channel_name} connection lost")
-                self._unsent.clear()
-                self._close(now)
-                self._state(False)
+                self._lose(now, f"nothing heard for {now - self._last_heard:.1f}s")
                 return min(self._reconnect_at, self._expire(now))
         elif now - self._sock_born > self._silence and self._last_heard < self._sock_born:
             # Never answered on this socket: start afresh (new peer, wedged handshake).
@@ -213,6 +214,22 @@ class Channel(IOLoop):
         else:
             deadline = min(deadline, self._sock_born + self._silence)
         return deadline
+
+    def _lose(self, now: float, why: str) -> None:
+        log.warning("%s connection to %s lost: %s", self.channel_name, self.endpoint, why)
+        self._connected = False
+        self._down = True
+        self._fail_all(CONNECTION_LOST, f"{self.channel_name} connection lost")
+        self._unsent.clear()
+        self._close(now)
+        self._state(False)
+
+    def _on_monitor(self, sock: zmq.Socket) -> None:
+        while sock.poll(0):
+            event = recv_monitor_message(sock)
+            if event["event"] == zmq.EVENT_DISCONNECTED and self._connected:
+                self._lose(time.monotonic(), "the peer closed the connection")
+                return
 
     def _expire(self, now: float) -> float:
         """Time out due requests; return the next request deadline (inf if none)."""

@@ -374,3 +374,41 @@ def test_killed_module_process_is_reported_at_once(ctx, tmp_path, group, auth):
             child.kill()
             child.wait(timeout=5)
         h.notifier.stop()
+
+
+def test_channel_sees_a_killed_peer_process_at_once(ctx, tmp_path, group, auth, caplog):
+    """A host process that dies closes its TCP connections; the backup's channel reports
+    the loss then, not after the heartbeat silence (here 60 s)."""
+    import signal
+    import subprocess
+    import sys
+
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    secret = tmp_path / "keys" / "server-group.key_secret"
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import time, zmq\n"
+        "from pathlib import Path\n"
+        "from transport import Notifier, load_keypair\n"
+        f"keys = load_keypair(Path({str(secret)!r}))\n"
+        f"n = Notifier(zmq.Context(), remote_endpoints=[{endpoint!r}],"
+        f" local_endpoint='ipc://{tmp_path}/peer.ipc', keys=keys, authenticator=None,"
+        " server_name='ICServer1', heartbeat_interval=20.0)\n"
+        "n.start()\n"
+        "time.sleep(120)\n")])
+    states: list[tuple[str, bool]] = []
+    ch = Channel(ctx, name="main", endpoint=endpoint, keys=group, server_public=group.public,
+                 sender="SwitchoverService", on_state=lambda n, up: states.append((n, up)),
+                 heartbeat_interval=20.0, reconnect_delay=0.1)
+    ch.start()
+    try:
+        assert wait_for(lambda: ("main", True) in states, 10)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=5)
+        with caplog.at_level(logging.WARNING, logger="NotifierLib"):
+            assert wait_for(lambda: ("main", False) in states, 10)
+        assert "the peer closed the connection" in caplog.text
+    finally:
+        ch.stop()
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=5)
