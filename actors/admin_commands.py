@@ -9,17 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from actors.messages import GetStatus, RequestSwitch
+from replication.service import ServiceCommandError
 
 if TYPE_CHECKING:
     from actors.host import Host
 
 ASK_TIMEOUT = 5.0
-
-
-class CommandError(Exception):
-    def __init__(self, errno: int, reason: str) -> None:
-        super().__init__(reason)
-        self.errno = errno
 
 
 class AdminCommands:
@@ -46,8 +41,10 @@ class AdminCommands:
             return _error(403, f"command {command!r} needs the {needed!r} right")
         try:
             return {"status": "ok", "errno": 0, "reason": "", "result": run(args)}
-        except CommandError as exc:
+        except ServiceCommandError as exc:
             return _error(exc.errno, str(exc))
+        except ValueError as exc:  # the services' refusals of bad input (DS paths, values)
+            return _error(400, str(exc))
 
     def status(self, _: Mapping[str, Any]) -> dict[str, Any]:
         host = self.host
@@ -77,11 +74,11 @@ class AdminCommands:
         """Send one "TS Diagnostic Ping" to the active's module over a chosen channel."""
         channel = args.get("channel", "main")
         if channel not in ("main", "aux"):
-            raise CommandError(400, f"channel must be main or aux, not {channel!r}")
+            raise ServiceCommandError(400, f"channel must be main or aux, not {channel!r}")
         target = args.get("target") or self.host.config.parameters["Switchover Monitoring"]
         timeout = float(self.host.config.parameters["Switchover TS Timeout"])
         if self.host.shared.snapshot().get("role") != "backup":
-            raise CommandError(409, "only the backup pings the active server's module")
+            raise ServiceCommandError(409, "only the backup pings the active server's module")
         future = self.host.links.request(channel, target, "TS Diagnostic Ping", timeout=timeout)
         outcome = future.result(timeout=self.host.clock.real_seconds(timeout) + ASK_TIMEOUT)
         body = dict(outcome.response.body) if outcome.response is not None else {}
@@ -97,17 +94,17 @@ class AdminCommands:
         if role == "backup":
             reply = host.main.ask(RequestSwitch(immediate, "operator"), timeout=ASK_TIMEOUT)
             if not reply["accepted"]:
-                raise CommandError(409, reply["message"])
+                raise ServiceCommandError(409, reply["message"])
             return reply
         if role != "active":
-            raise CommandError(409, f"{host.config.server_name} is {role}: nothing to switch")
+            raise ServiceCommandError(409, f"{host.config.server_name} is {role}: nothing to switch")
         answer = host.peer_query({"op": "switch", "immediate": immediate,
                                   "server": host.config.server_name}, ASK_TIMEOUT)
         peer = host.config.peer.name
         if answer is None:
-            raise CommandError(503, f"the backup {peer} does not answer on the virtual switch")
+            raise ServiceCommandError(503, f"the backup {peer} does not answer on the virtual switch")
         if answer.get("status") != "ok":
-            raise CommandError(409, f"{peer} refused: {answer.get('reason')}")
+            raise ServiceCommandError(409, f"{peer} refused: {answer.get('reason')}")
         return {"accepted": True, "message": f"switch requested on the backup {peer}"}
 
 

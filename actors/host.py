@@ -9,7 +9,9 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -178,7 +180,7 @@ class Host:
             manual_switch_only=self.manual_switch_only,
             sysmonitor=self.sysmonitor,
             on_role=self._on_role,
-            on_resync=lambda: [service.resync() for service in self.services],
+            on_resync=lambda: self._each_service("resync"),
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -249,8 +251,15 @@ class Host:
         self._tell_main(message)
 
     def _on_role(self, role: str, upgrade: str | None) -> None:
+        self._each_service("on_role", role, upgrade)
+
+    def _each_service(self, method: str, *args: Any) -> None:
+        """Tell every service; one service's failure must not stop SwitchoverMain."""
         for service in self.services:
-            service.on_role(role, upgrade)
+            try:
+                getattr(service, method)(*args)
+            except Exception:
+                log.exception("SwitchoverMain: %s replication failed in %s", service.name, method)
 
     def reload(self) -> None:
         """SIGHUP: re-read the config; changed server parameters apply without restart.
@@ -320,10 +329,20 @@ class Host:
 
 
 def _operator_keys(data_dir: Path):
-    """The local operator's keypair, made on first start; the CLI on this host reads it."""
+    """The local operator's keypair, made on first start; the CLI on this host reads it.
+
+    Made in a private directory and renamed into place, so a CLI reading the key while
+    the host starts never sees half a file.
+    """
     secret = operator_key_path(data_dir)
     if not secret.exists():
-        generate_keypair(data_dir, "operator")
+        scratch = Path(tempfile.mkdtemp(prefix=".operator-", dir=data_dir))
+        try:
+            public, made = generate_keypair(scratch, "operator")
+            os.replace(public, data_dir / public.name)
+            os.replace(made, secret)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     os.chmod(secret, 0o600)
     return load_keypair(secret)
 

@@ -26,6 +26,14 @@ ACTIVE, BACKUP, STALE, STOPPING = "active", "backup", "stale", "stopping"
 AdminCommand = tuple[str, Callable[[Mapping[str, Any]], Any]]  # (right needed, run)
 
 
+class ServiceCommandError(Exception):
+    """An admin command's clear refusal (e.g. 409: a write on the backup), not a crash."""
+
+    def __init__(self, errno: int, reason: str) -> None:
+        super().__init__(reason)
+        self.errno = errno
+
+
 class PeerRequests(Protocol):
     """The backup's two channels to the active's Notifier (timeouts in reference seconds)."""
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from replication.ds.service import DSService
 from replication.service import ReplicationService, ServiceContext
 
 #: Factories taking the host's ServiceContext; each builds one service.
-SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = ()
+SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = (DSService,)

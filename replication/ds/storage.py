@@ -174,31 +174,42 @@ class Storage:
 
     def apply(self, cs: ChangeSet, flt: DSFilter | None) -> ChangeSet | None:
         with self.tx():
-            if self.meta_int("synced", 1) != 1:
-                raise GapError("DS store is in the middle of a resync; finish "
-                               "compare-and-update before applying the stream")
-            seq, chain = self.meta_int("seq"), self.meta_bytes("chain", GENESIS)
-            if cs.seq <= seq:
-                row = self.db.execute("SELECT chain FROM changelog WHERE seq=?",
-                                      (cs.seq,)).fetchone()
-                differs = row is not None and row[0] != cs.chain
-                if differs or (cs.seq == seq and chain != cs.chain):
-                    raise GapError(f"change {cs.seq} differs from the one applied here: "
-                                   "the histories diverged")
-                return None
-            if cs.seq != seq + 1:
-                raise GapError(f"expected change {seq + 1}, received {cs.seq}: "
-                               f"{cs.seq - seq - 1} change(s) missing")
-            data = encode_ops(cs.ops)
-            if next_chain(chain, data) != cs.chain:
-                raise GapError(f"change {cs.seq} does not follow this store's history "
-                               "(the servers' histories diverged)")
-            ops = cs.ops if flt is None else self._filter(cs.ops, flt)
-            self._apply_effect(ops)
-            self._log(cs.seq, cs.chain, data if flt is None else encode_ops(ops), len(ops))
-            self.set_meta(seq=cs.seq, chain=cs.chain)
-            self._trim(cs.seq)
+            return self.apply_in_tx(cs, flt)
+
+    def apply_in_tx(self, cs: ChangeSet, flt: DSFilter | None) -> ChangeSet | None:
+        """`apply` inside a transaction the caller holds (several change sets in one)."""
+        if self.meta_int("synced", 1) != 1:
+            raise GapError("DS store is in the middle of a resync; finish "
+                           "compare-and-update before applying the stream")
+        seq, chain = self.meta_int("seq"), self.meta_bytes("chain", GENESIS)
+        if cs.seq <= seq:
+            row = self.db.execute("SELECT chain FROM changelog WHERE seq=?",
+                                  (cs.seq,)).fetchone()
+            differs = row is not None and row[0] != cs.chain
+            if differs or (cs.seq == seq and chain != cs.chain):
+                raise GapError(f"change {cs.seq} differs from the one applied here: "
+                               "the histories diverged")
+            return None
+        if cs.seq != seq + 1:
+            raise GapError(f"expected change {seq + 1}, received {cs.seq}: "
+                           f"{cs.seq - seq - 1} change(s) missing")
+        data = encode_ops(cs.ops)
+        if next_chain(chain, data) != cs.chain:
+            raise GapError(f"change {cs.seq} does not follow this store's history "
+                           "(the servers' histories diverged)")
+        ops = cs.ops if flt is None else self._filter(cs.ops, flt)
+        self._apply_effect(ops)
+        self._log(cs.seq, cs.chain, data if flt is None else encode_ops(ops), len(ops))
+        self.set_meta(seq=cs.seq, chain=cs.chain)
+        self._trim(cs.seq)
         return ChangeSet(cs.seq, ops, cs.chain)
+
+    def local_write(self, ops: tuple[Op, ...]) -> None:
+        with self.tx():
+            if self.meta_int("synced", 1) != 1:
+                raise GapError("DS store is in the middle of a resync; try again when it "
+                               "has finished")
+            self._apply_effect(ops)
 
     def sync_batch(self, ops: tuple[Op, ...], flt: DSFilter | None) -> None:
         with self.tx():
@@ -211,7 +222,8 @@ class Storage:
             self.set_meta(seq=seq, chain=chain, floor=seq, floor_chain=chain, synced=1,
                           log_ops=0)
 
-    def changes_since(self, seq: int, chain: bytes | None, limit: int) -> list[ChangeSet]:
+    def changes_since(self, seq: int, chain: bytes | None, limit: int,
+                      max_ops: int | None = None) -> list[ChangeSet]:
         head, floor = self.meta_int("seq"), self.meta_int("floor")
         if seq > head:
             raise GapError(f"asked for changes after {seq}, but this store is at {head}")
@@ -227,10 +239,15 @@ class Storage:
             if ours != chain:
                 raise GapError(f"history at change {seq} differs from this store's: "
                                "the servers' histories diverged")
-        rows = self.db.execute("SELECT seq, chain, ops FROM changelog WHERE seq > ? "
-                               "ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
-        return [ChangeSet(s, ops_from_json(orjson.loads(o), trusted=True), c)
-                for s, c, o in rows]
+        out: list[ChangeSet] = []
+        total = 0
+        for s, c, n, o in self.db.execute("SELECT seq, chain, nops, ops FROM changelog "
+                                          "WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)):
+            if out and max_ops is not None and total + n > max_ops:
+                break
+            total += n
+            out.append(ChangeSet(s, ops_from_json(orjson.loads(o), trusted=True), c))
+        return out
 
     # -- internals --------------------------------------------------------------------
 

@@ -57,6 +57,14 @@ class DSStore:
         with self._lock:
             self._db.close()
 
+    def set_durability(self, durability: str) -> None:
+        """Switch between "full" (fsync every commit) and "normal" at run time: a follower
+        that recompares with the active after every restart can run "normal"."""
+        if durability not in ("full", "normal"):
+            raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
+        with self._lock:
+            self._db.db.execute(f"PRAGMA synchronous={durability.upper()}")
+
     def __enter__(self) -> "DSStore":
         return self
 
@@ -125,6 +133,17 @@ class DSStore:
                 return
             after = rows[-1].path
 
+    def walk_page(self, prefix: str, after: str | None, limit: int) -> list[Entry]:
+        """One page of `walk`: entries at or below `prefix` after path `after`."""
+        with self._lock:
+            return self._db.walk_chunk(normalize(prefix), after, limit)
+
+    def snapshot_head(self) -> tuple[int, bytes, bytes, int]:
+        """(seq, chain, root tree hash, entry count) of one moment, for a follower."""
+        with self._lock:
+            seq, chain = self.head
+            return seq, chain, self.subtree_hash(ROOT) or b"", self.count()
+
     def count(self) -> int:
         with self._lock:
             return self._db.count()
@@ -189,15 +208,16 @@ class DSStore:
         self._notify(sets)
         return sets
 
-    def changes_since(self, seq: int, chain: bytes | None = None,
-                      limit: int = 1000) -> list[ChangeSet]:
-        """Change sets after `seq`, oldest first, at most `limit` (ask again for more).
+    def changes_since(self, seq: int, chain: bytes | None = None, limit: int = 1000,
+                      max_ops: int | None = None) -> list[ChangeSet]:
+        """Change sets after `seq`, oldest first, at most `limit` (ask again for more) and,
+        beyond the first, at most `max_ops` operations in all.
 
         Raises `GapError` when the log no longer reaches back to `seq`, when `seq` is
         ahead of this store, or when `chain` shows the asker's history diverged from ours.
         """
         with self._lock:
-            return self._db.changes_since(seq, chain, limit)
+            return self._db.changes_since(seq, chain, limit, max_ops)
 
     def apply(self, cs: ChangeSet, flt: DSFilter | None = None) -> bool:
         """Apply a change set received from the active; False if it was already applied.
@@ -210,6 +230,35 @@ class DSStore:
         if applied is not None:
             self._notify([applied])
         return applied is not None
+
+    def apply_many(self, sets: Sequence[ChangeSet], flt: DSFilter | None = None) -> int:
+        """Apply consecutive change sets in one transaction (a follower under load);
+        returns how many were new. Already applied ones are skipped as in `apply`; a gap
+        or a diverged history raises `GapError` and applies none of them."""
+        applied: list[ChangeSet] = []
+        with self._lock:
+            with self._db.tx():
+                for cs in sets:
+                    done = self._db.apply_in_tx(cs, flt)
+                    if done is not None:
+                        applied.append(done)
+        self._notify(applied)
+        return len(applied)
+
+    def write_local(self, ops: Sequence[Op]) -> ChangeSet:
+        """An operator's override on a follower: applied and guarded like `write`, but
+        neither numbered nor logged, so the stream from the active continues; the next
+        compare-and-update finds the difference by hash and overwrites it."""
+        ops = tuple(ops)
+        check_ops(ops)
+        for guard in self._guards:
+            guard(ops)
+        with self._lock:
+            self._db.local_write(ops)
+            seq, chain = self.head
+        cs = ChangeSet(seq, ops, chain)
+        self._notify([cs])
+        return cs
 
     def sync_batch(self, ops: Sequence[Op], flt: DSFilter | None = None) -> None:
         """Write repairs found by compare-and-update, unlogged; marks the store unsynced."""

@@ -1,0 +1,271 @@
+"""The DSServer wire protocol: what the backup asks the active, and how answers travel.
+
+Every request goes to the active's Notifier service "DSServer". Small fields ride in the
+JSON body; anything that grows with the tree (path lists, hash listings, entries, change
+sets) rides in binary bulk frames, because a body is limited to 64 KiB and JSON would
+double the size of 16-byte hashes. A level listing is two kinds of frames: one orjson
+list of ``[parent, [names...]]`` and the hashes as raw 48-byte records (own, kids, tree)
+in the same order, split into frames of at most `FRAME_BYTES`.
+
+`RemoteTree` is the backup's view of the active's tree: it implements the `Source`
+protocol of compare-and-update over a `Call` (one request, bounded by "Switchover DS
+Request Timeout"), counts what it transfers for the status view and the benchmark, and
+stops between two requests when its resync is cancelled.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import orjson
+
+from .changes import ChangeSet, Put, ops_from_json, ops_to_json
+from .hashtree import NodeHash
+from .storage import GapError
+from .tree import ROOT, DSError, Entry, name_of, normalize, parent_of
+
+SERVICE = "DSServer"
+EVENT = "DS Change"
+HEAD, LEVEL, GET, WALK, CHANGES, ACK = (
+    "DS Head", "DS Level", "DS Get", "DS Walk", "DS Changes", "DS Ack")
+
+#: Bulk frames stay well under the transport's 8 MiB limit per frame.
+FRAME_BYTES = 4 * 1024 * 1024
+#: Entries per walk page, change sets per changes page.
+WALK_PAGE = 2000
+CHANGES_PAGE = 2000
+NODE = 48
+
+
+class RemoteError(Exception):
+    """A DSServer request failed (timeout, refusal, connection lost)."""
+
+
+class Cancelled(Exception):
+    """The resync that issued the request was superseded or stopped."""
+
+
+#: ``call(eid, body, bulk) -> (body, bulk)``; raises RemoteError (or GapError for a
+#: refused changes request whose reason is a gap).
+Call = Callable[[str, Mapping[str, Any], Sequence[bytes]], tuple[Mapping[str, Any],
+                                                                 tuple[bytes, ...]]]
+
+
+@dataclass(frozen=True)
+class Head:
+    """The active's position and root hash, read together under its store lock."""
+
+    seq: int
+    chain: bytes
+    root: bytes
+    server: str
+
+
+# -- encodings shared by both sides ----------------------------------------------------
+
+
+def split(blob: bytes) -> list[bytes]:
+    return [blob[i:i + FRAME_BYTES] for i in range(0, len(blob), FRAME_BYTES)] or [b""]
+
+
+def encode_level(level: Mapping[str, Mapping[str, NodeHash]]) -> list[bytes]:
+    names: list[list] = []
+    hashes: list[bytes] = []
+    for parent, kids in level.items():
+        names.append([parent, list(kids)])
+        for node in kids.values():
+            hashes.append(node.own + node.kids + node.tree)
+    return [orjson.dumps(names), *split(b"".join(hashes))]
+
+
+def decode_level(frames: Sequence[bytes]) -> dict[str, dict[str, NodeHash]]:
+    try:
+        names = orjson.loads(frames[0])
+        blob = b"".join(frames[1:])
+        out: dict[str, dict[str, NodeHash]] = {}
+        i = 0
+        for parent, kids in names:
+            level: dict[str, NodeHash] = {}
+            for name in kids:
+                rec = blob[i:i + NODE]
+                level[name] = NodeHash(rec[:16], rec[16:32], rec[32:48])
+                i += NODE
+            out[parent] = level
+    except (orjson.JSONDecodeError, IndexError, TypeError, ValueError) as exc:
+        raise DSError(f"malformed level listing: {exc}") from None
+    if i != len(blob):
+        raise DSError(f"malformed level listing: {len(blob) - i} stray hash bytes")
+    return out
+
+
+def pack_changes(sets: Sequence[ChangeSet], max_frames: int = 16,
+                 max_ops: int = 5000) -> list[bytes]:
+    """Change sets as length-prefixed records packed into frames of at most
+    `FRAME_BYTES`; what does not fit in `max_frames` or `max_ops` (at least one change
+    set) is left for the next request, so no answer holds a loop for long."""
+    frames: list[bytes] = []
+    current: list[bytes] = []
+    size = ops = 0
+    for cs in sets:
+        if ops and ops + len(cs.ops) > max_ops:
+            break
+        ops += len(cs.ops)
+        data = cs.encode()
+        if current and size + len(data) + 4 > FRAME_BYTES:
+            frames.append(b"".join(current))
+            current, size = [], 0
+            if len(frames) == max_frames:
+                return frames
+        current += [len(data).to_bytes(4, "big"), data]
+        size += len(data) + 4
+    if current:
+        frames.append(b"".join(current))
+    return frames
+
+
+def unpack_changes(frames: Sequence[bytes]) -> list[ChangeSet]:
+    out: list[ChangeSet] = []
+    for frame in frames:
+        i = 0
+        while i < len(frame):
+            if i + 4 > len(frame):
+                raise DSError("malformed change frame: truncated length")
+            n = int.from_bytes(frame[i:i + 4], "big")
+            out.append(ChangeSet.decode(frame[i + 4:i + 4 + n]))
+            i += 4 + n
+    return out
+
+
+def encode_entries(entries: Sequence[Entry]) -> list[bytes]:
+    return [orjson.dumps(ops_to_json(Put(e) for e in entries))]
+
+
+def decode_entries(frames: Sequence[bytes]) -> list[Entry]:
+    """Entries from the peer. Built without validation: they only ever reach the store
+    through `DSStore.sync_batch`, whose `check_ops` validates every entry (once)."""
+    try:
+        raw = orjson.loads(frames[0]) if frames else []
+        ops = ops_from_json(raw, trusted=True)
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+        raise DSError(f"malformed entries: {exc}") from None
+    out: list[Entry] = []
+    for op in ops:
+        if not isinstance(op, Put):
+            raise DSError("malformed entries: a delete where entries were expected")
+        out.append(op.entry)
+    return out
+
+
+def encode_paths(paths: Sequence[str]) -> list[bytes]:
+    return [orjson.dumps(list(paths))]
+
+
+def decode_paths(frames: Sequence[bytes]) -> list[str]:
+    try:
+        raw = orjson.loads(frames[0]) if frames else []
+    except orjson.JSONDecodeError as exc:
+        raise DSError(f"malformed path list: {exc}") from None
+    if not isinstance(raw, list):
+        raise DSError("malformed path list: not a list")
+    return [normalize(p) for p in raw]
+
+
+# -- the backup's view of the active's tree --------------------------------------------
+
+
+class RemoteTree:
+    """`Source` and `TreeView` over DSServer requests; see the module docstring."""
+
+    def __init__(self, call: Call, cancel: threading.Event | None = None) -> None:
+        self._call = call
+        self._cancel = cancel or threading.Event()
+        self._head: Head | None = None
+        self.requests = 0
+        self.bytes = 0
+        self.compared = 0
+        self.fetched = 0
+
+    def request(self, eid: str, body: Mapping[str, Any] | None = None,
+                bulk: Sequence[bytes] = ()) -> tuple[Mapping[str, Any], tuple[bytes, ...]]:
+        if self._cancel.is_set():
+            raise Cancelled("resync cancelled")
+        sent = sum(map(len, bulk))
+        rbody, rbulk = self._call(eid, body or {}, bulk)
+        self.requests += 1
+        self.bytes += sent + sum(map(len, rbulk)) + len(orjson.dumps(dict(rbody)))
+        return rbody, rbulk
+
+    def head(self) -> Head:
+        body, _ = self.request(HEAD)
+        try:
+            head = Head(int(body["seq"]), bytes.fromhex(body["chain"]),
+                        bytes.fromhex(body["root"]), str(body.get("server") or ""))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DSError(f"malformed head from the active: {exc}") from None
+        self._head = head
+        return head
+
+    def subtree_hash(self, path: str) -> bytes | None:
+        if path == ROOT:
+            return (self._head or self.head()).root
+        parent = parent_of(path)
+        node = self.child_nodes([parent]).get(parent, {}).get(name_of(path))
+        return None if node is None else node.tree
+
+    def child_nodes(self, parents: Sequence[str]) -> dict[str, dict[str, NodeHash]]:
+        out: dict[str, dict[str, NodeHash]] = {}
+        parents = list(parents)
+        step = 20_000  # keeps the path list far below a frame
+        for i in range(0, len(parents), step):
+            _, bulk = self.request(LEVEL, None, encode_paths(parents[i:i + step]))
+            level = decode_level(bulk)
+            self.compared += sum(map(len, level.values()))
+            out.update(level)
+        return out
+
+    def get_many(self, paths: Sequence[str]) -> dict[str, Entry]:
+        out: dict[str, Entry] = {}
+        paths = list(paths)
+        for i in range(0, len(paths), WALK_PAGE):
+            _, bulk = self.request(GET, None, encode_paths(paths[i:i + WALK_PAGE]))
+            entries = decode_entries(bulk)
+            self.fetched += len(entries)
+            out.update((e.path, e) for e in entries)
+        return out
+
+    def walk(self, prefix: str) -> Iterator[Entry]:
+        """`prefix` and its subtree, page by page; the next page is already on its way
+        while the caller writes this one (a full sync overlaps network and disk)."""
+
+        def page(after: str | None) -> tuple[bool, list[Entry]]:
+            body, bulk = self.request(WALK, {"prefix": prefix, "after": after,
+                                             "limit": WALK_PAGE})
+            return bool(body.get("more")), decode_entries(bulk)
+
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ds-walk") as pool:
+            more, entries = page(None)
+            while True:
+                self.fetched += len(entries)
+                ahead = pool.submit(page, entries[-1].path) if more and entries else None
+                yield from entries
+                if ahead is None:
+                    return
+                more, entries = ahead.result()
+
+    def changes_since(self, seq: int, chain: bytes, upto: int) -> Iterator[ChangeSet]:
+        """Change sets seq+1 .. upto, page by page; GapError when the log cannot serve."""
+        while seq < upto:
+            body, bulk = self.request(CHANGES, {"seq": seq, "chain": chain.hex(),
+                                                "limit": min(CHANGES_PAGE, upto - seq)})
+            if body.get("gap"):
+                raise GapError(str(body.get("reason", "the active cannot serve the gap")))
+            sets = unpack_changes(bulk)
+            if not sets:
+                raise GapError(f"the active returned no changes after {seq}")
+            for cs in sets:
+                if cs.seq != seq + 1:
+                    raise GapError(f"the active sent change {cs.seq} after {seq}")
+                seq, chain = cs.seq, cs.chain
+                yield cs

@@ -1,0 +1,423 @@
+"""DSReplicator: the backup's follower of the active's DS stream (a Pykka actor).
+
+The order that loses nothing and applies nothing twice (the Clone pattern, docs/ds.md):
+
+1. the stream is "subscribed" before anything else: every "DS Change" event the channels
+   deliver is told to this actor and, while a resync runs, kept in `pending` by seq;
+2. the resync runs on a worker thread (it waits on the network, each request bounded by
+   "Switchover DS Request Timeout"): read the active's head, catch up from its change log
+   when this store is synced and unfiltered, and otherwise (or when the root hashes then
+   still differ) run compare-and-update, which ends with `mark_synced(head)`;
+3. back on the actor, the buffered change sets above the head are applied in seq order.
+
+Then each event is applied as exactly seq + 1. The same event arrives on both channels
+(and again after a replay): anything at or below the applied seq is dropped. An event
+from further ahead waits in `pending` for `GAP_GRACE` reference seconds (the other
+channel may still deliver the missing one); a gap that does not close, a change that
+does not follow this store's history, or a full buffer triggers a resync. Contiguous
+events are applied many per transaction, so a burst costs one fsync, not one per change.
+
+After each applied batch the actor acks its seq to the active (coalesced: one ack in
+flight), which is what synchronous replication waits for and what the active's status
+reports as lag.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pykka
+
+from switchover.clock import Clock, TimerHandle
+
+from .changes import ChangeSet
+from .protocol import Cancelled, RemoteTree
+from .storage import GapError
+from .store import DSStore
+from .sync import compare_and_update
+from .tree import ROOT, DSError, DSFilter
+
+log = logging.getLogger("DSReplicator")
+
+#: Reference seconds an out-of-order event waits for the missing ones.
+GAP_GRACE = 1.0
+#: Reference seconds before a failed resync is tried again.
+RETRY_DELAY = 2.0
+#: Change sets applied per transaction, and buffered before giving up on the stream.
+APPLY_BATCH = 1000
+MAX_PENDING = 200_000
+
+
+@dataclass(frozen=True)
+class Follow:
+    """This host became the backup: follow the active (`flt`: upgrade filter or None)."""
+
+    flt: DSFilter | None = None
+
+
+@dataclass(frozen=True)
+class Unfollow:
+    """This host is no longer the backup (active, stale or stopping)."""
+
+
+@dataclass(frozen=True)
+class Resync:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Position:
+    """Ask: (applied seq, syncing); also a barrier for everything told before it."""
+
+
+@dataclass(frozen=True)
+class _Drain:
+    pass
+
+
+@dataclass(frozen=True)
+class _ResyncDone:
+    gen: int
+    head_seq: int = 0
+    sentence: str = ""
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class _GapCheck:
+    gen: int
+
+
+@dataclass(frozen=True)
+class _AckDone:
+    seq: int
+    ok: bool
+
+
+@dataclass
+class ReplicatorStatus:
+    """What `health()` reads from any thread without asking the actor."""
+
+    following: bool = False
+    syncing: bool = False
+    applied: int = 0
+    active_seq: int = 0
+    error: str = ""
+    last_sync: str = ""
+    resyncs: int = 0
+    remote: RemoteTree | None = None
+    bytes_total: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            out = {k: v for k, v in vars(self).items() if k not in ("lock", "remote")}
+            remote = self.remote
+        if remote is not None:
+            out.update(compared=remote.compared, fetched=remote.fetched,
+                       bytes=out["bytes_total"] + remote.bytes)
+        return out
+
+    def set(self, **values: Any) -> None:
+        with self.lock:
+            for k, v in values.items():
+                setattr(self, k, v)
+
+
+@dataclass
+class ReplicatorDeps:
+    store: DSStore
+    clock: Clock
+    #: A RemoteTree for one resync, stopped by its cancel event.
+    remote: Callable[[threading.Event], RemoteTree]
+    #: Start work on another thread (the resync); returns a Future.
+    submit: Callable[..., concurrent.futures.Future]
+    #: Send "DS Ack" for a seq; the Future's result is truthy when the active took it.
+    send_ack: Callable[[str, int], concurrent.futures.Future] | None = None
+    #: Called on the actor after every resync (the service re-reads parameters).
+    on_synced: Callable[[], None] = lambda: None
+    status: ReplicatorStatus = field(default_factory=ReplicatorStatus)
+
+
+class DSReplicator(pykka.ThreadingActor):
+    """See the module docstring."""
+
+    def __init__(self, deps: ReplicatorDeps) -> None:
+        super().__init__()
+        self.d = deps
+        self.store = deps.store
+        self.following = False
+        self.flt: DSFilter | None = None
+        self.syncing = False
+        self.gen = 0
+        self.again: str | None = None
+        self.cancel: threading.Event | None = None
+        self.pending: dict[int, bytes] = {}
+        self.drain_scheduled = False
+        self.gap_timer: TimerHandle | None = None
+        self.retry_timer: TimerHandle | None = None
+        self.applied = self.store.seq
+        self.active_seq = 0
+        self.session = uuid.uuid4().hex
+        self.acked = 0
+        self.ack_in_flight = False
+
+    # -- messages -------------------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            handler = _HANDLERS.get(type(message))
+            if handler is None:
+                log.warning("DSReplicator: ignoring unknown message %r", message)
+                return None
+            return handler(self, message)
+        except Exception:  # a told message must not stop the actor
+            log.exception("DSReplicator: %r failed", type(message).__name__)
+            return None
+
+    def on_stop(self) -> None:
+        self._stop_following()
+
+    def _follow(self, msg: Follow) -> None:
+        self.following, self.flt = True, msg.flt
+        self.d.status.set(following=True, error="")
+        self._start_resync("this server became the backup")
+
+    def _unfollow(self, _: Unfollow) -> None:
+        self._stop_following()
+
+    def _stop_following(self) -> None:
+        self.following = False
+        self.gen += 1
+        if self.cancel is not None:
+            self.cancel.set()
+        for timer in (self.gap_timer, self.retry_timer):
+            if timer is not None:
+                timer.cancel()
+        self.gap_timer = self.retry_timer = None
+        self.pending.clear()
+        self.syncing, self.again = False, None
+        self.d.status.set(following=False, syncing=False, remote=None)
+
+    def _resync(self, msg: Resync) -> None:
+        if not self.following:
+            return
+        if self.syncing:
+            self.again = msg.reason
+            if self.cancel is not None:
+                self.cancel.set()
+            return
+        self._start_resync(msg.reason)
+
+    def _change(self, msg: Change) -> None:
+        if not self.following:
+            return
+        if msg.seq > self.active_seq:
+            self.active_seq = msg.seq
+            self.d.status.set(active_seq=msg.seq)
+        if msg.seq <= self.applied and not self.syncing:
+            return  # the same event on the other channel, or a replay
+        self.pending[msg.seq] = msg.data
+        if len(self.pending) > MAX_PENDING:
+            self.pending.clear()
+            self._resync(Resync(f"more than {MAX_PENDING} changes buffered"))
+            return
+        if not self.syncing and not self.drain_scheduled:
+            self.drain_scheduled = True
+            self.actor_ref.tell(_Drain())
+
+    def _drain(self, _: _Drain) -> None:
+        self.drain_scheduled = False
+        if not self.following or self.syncing:
+            return
+        nxt = self.applied + 1
+        batch: list[ChangeSet] = []
+        try:
+            while nxt in self.pending and len(batch) < APPLY_BATCH:
+                batch.append(ChangeSet.decode(self.pending.pop(nxt)))
+                nxt += 1
+            if batch:
+                self.store.apply_many(batch, self.flt)
+        except (GapError, DSError) as exc:
+            self._start_resync(f"change stream broken: {exc}")
+            return
+        if batch:
+            self._set_applied(batch[-1].seq)
+        for seq in [s for s in self.pending if s <= self.applied]:
+            del self.pending[seq]
+        if self.applied + 1 in self.pending:
+            self.drain_scheduled = True
+            self.actor_ref.tell(_Drain())
+        elif self.pending and self.gap_timer is None:
+            gen = self.gen
+            self.gap_timer = self.d.clock.call_later(
+                GAP_GRACE, lambda: self._tell(_GapCheck(gen)))
+        elif not self.pending and self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+        self._ack()
+
+    def _gap_check(self, msg: _GapCheck) -> None:
+        self.gap_timer = None
+        if msg.gen != self.gen or not self.following or self.syncing or not self.pending:
+            return
+        first = min(self.pending)
+        if first > self.applied + 1:
+            self._start_resync(f"gap in the change stream: expected change "
+                               f"{self.applied + 1}, received {first}")
+
+    # -- resync ---------------------------------------------------------------------------
+
+    def _start_resync(self, reason: str) -> None:
+        self.gen += 1
+        gen = self.gen
+        self.syncing, self.again = True, None
+        if self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+        if self.retry_timer is not None:
+            self.retry_timer.cancel()
+            self.retry_timer = None
+        self.cancel = cancel = threading.Event()
+        remote = self.d.remote(cancel)
+        status = self.d.status
+        status.set(syncing=True, remote=remote, error="")
+        log.info("DS resync started: %s", reason)
+        flt = self.flt
+        future = self.d.submit(_run_resync, self.store, remote, flt)
+
+        def done(f: concurrent.futures.Future) -> None:
+            with status.lock:
+                status.bytes_total += remote.bytes
+            try:
+                head_seq, sentence = f.result()
+                self._tell(_ResyncDone(gen, head_seq, sentence))
+            except BaseException as exc:
+                self._tell(_ResyncDone(gen, error=exc))
+
+        future.add_done_callback(done)
+
+    def _resync_done(self, msg: _ResyncDone) -> None:
+        if msg.gen != self.gen:
+            return
+        self.syncing = False
+        self.d.status.set(syncing=False, remote=None)
+        if msg.error is not None:
+            if self.again is not None:
+                self._start_resync(self.again)
+                return
+            text = f"{type(msg.error).__name__}: {msg.error}"
+            if isinstance(msg.error, Cancelled):
+                return
+            log.warning("DS resync failed (%s); retrying in %g s", text, RETRY_DELAY)
+            self.d.status.set(error=f"resync failed: {text}")
+            gen = self.gen
+            self.retry_timer = self.d.clock.call_later(
+                RETRY_DELAY, lambda: self._tell(Resync("retry after a failed resync"), gen))
+            return
+        log.info("%s", msg.sentence)
+        self.active_seq = max(self.active_seq, msg.head_seq)
+        self._set_applied(self.store.seq)
+        with self.d.status.lock:
+            self.d.status.resyncs += 1
+            self.d.status.last_sync = msg.sentence
+            self.d.status.active_seq = self.active_seq
+        self.acked = 0  # the active may be another server now: tell it where we are
+        try:
+            self.d.on_synced()
+        except Exception:
+            log.exception("DSReplicator: on_synced failed")
+        if self.again is not None:
+            self._start_resync(self.again)
+            return
+        self._drain(_Drain())
+
+    # -- acks ---------------------------------------------------------------------------
+
+    def _ack(self) -> None:
+        if self.d.send_ack is None or self.ack_in_flight or self.applied <= self.acked:
+            return
+        seq = self.applied
+        self.ack_in_flight = True
+        future = self.d.send_ack(self.session, seq)
+        future.add_done_callback(lambda f: self._tell(_AckDone(seq, _truthy(f))))
+
+    def _ack_done(self, msg: _AckDone) -> None:
+        self.ack_in_flight = False
+        if msg.ok:
+            self.acked = max(self.acked, msg.seq)
+            self._ack()
+        elif self.following:
+            self.retry_ack = self.d.clock.call_later(
+                RETRY_DELAY, lambda: self._tell(_Drain()))
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _set_applied(self, seq: int) -> None:
+        self.applied = seq
+        self.d.status.set(applied=seq)
+
+    def _tell(self, message: Any, gen: int | None = None) -> None:
+        if gen is not None and gen != self.gen:
+            return
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass
+
+
+def _truthy(future: concurrent.futures.Future) -> bool:
+    try:
+        return bool(future.result())
+    except Exception:
+        return False
+
+
+def _run_resync(store: DSStore, remote: RemoteTree, flt: DSFilter | None
+                ) -> tuple[int, str]:
+    """Steps 2 of the module docstring, on a worker thread; returns (head seq, sentence)."""
+    head = remote.head()
+    if flt is None and store.synced and store.count():  # an empty store fetches subtrees
+        seq, chain = store.head
+        if seq <= head.seq:
+            try:
+                batch: list[ChangeSet] = []
+                n = 0
+                for cs in remote.changes_since(seq, chain, head.seq):
+                    batch.append(cs)
+                    if len(batch) >= APPLY_BATCH:
+                        n += store.apply_many(batch)
+                        batch = []
+                n += store.apply_many(batch)
+                if store.subtree_hash(ROOT) == head.root:
+                    return head.seq, (f"DS caught up to change {head.seq} from the active's "
+                                      f"change log ({n} change set(s), "
+                                      f"{remote.bytes} bytes)")
+            except GapError as exc:
+                log.info("DS change log cannot bring this store up to date (%s): "
+                         "comparing trees", exc)
+    report = compare_and_update(store, remote, (head.seq, head.chain), flt)
+    return head.seq, f"{report.sentence()} ({remote.bytes} bytes)"
+
+
+_HANDLERS: dict[type, Callable[[DSReplicator, Any], Any]] = {
+    Follow: DSReplicator._follow,
+    Unfollow: DSReplicator._unfollow,
+    Resync: DSReplicator._resync,
+    Change: DSReplicator._change,
+    Position: lambda self, _: (self.applied, self.syncing),
+    _Drain: DSReplicator._drain,
+    _ResyncDone: DSReplicator._resync_done,
+    _GapCheck: DSReplicator._gap_check,
+    _AckDone: DSReplicator._ack_done,
+}

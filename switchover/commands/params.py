@@ -1,0 +1,83 @@
+"""`switchover params`: the server parameters held in the DS tree (list, get, set, unset).
+
+Values are checked against the catalogue (name, kind, range) before anything is stored;
+the parameters the reference monitors dynamically take effect on both servers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable
+
+import orjson
+
+from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+
+NAME = "params"
+HELP = "list, show and change the server parameters (stored in the DS tree)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, write: bool = False) -> argparse.ArgumentParser:
+        child = actions.add_parser(name, help=help_text, description=help_text)
+        add_config(child)
+        child.add_argument("--json", action="store_true", help="machine-readable output")
+        if write:
+            child.add_argument("--local-override", action="store_true",
+                               help="on the backup: change this server only (overwritten "
+                                    "at its next resync)")
+        return child
+
+    listing = action("list", "the parameters in force and where each comes from")
+    listing.add_argument("--all", action="store_true", help="include catalogue defaults")
+    get = action("get", "one parameter with its kind, range and description")
+    get.add_argument("name", help='e.g. "Switchover TS Timeout"')
+    put = action("set", "change a parameter (on the active)", write=True)
+    put.add_argument("name")
+    put.add_argument("value")
+    unset = action("unset", "remove a parameter from the DS (back to the config or default)",
+                   write=True)
+    unset.add_argument("name")
+
+
+def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    override = {"local_override": True} if getattr(args, "local_override", False) else {}
+    if args.action == "list":
+        return "params.list", {"all": args.all}
+    if args.action == "get":
+        return "params.get", {"name": args.name}
+    if args.action == "set":
+        return "params.set", {"name": args.name, "value": args.value, **override}
+    return "params.unset", {"name": args.name, **override}
+
+
+def _render(action: str, result: dict[str, Any]) -> str:
+    if action == "list":
+        width = max((len(r["name"]) for r in result["parameters"]), default=10)
+        lines = [f"server parameters of {result['server']}"]
+        lines += [f"  {r['name']:<{width}}  {r['value']}  ({r['source']}"
+                  + (", dynamic)" if r["dynamic"] else ")") for r in result["parameters"]]
+        return "\n".join(lines)
+    if action == "get":
+        rng = ""
+        if result.get("minimum") is not None or result.get("maximum") is not None:
+            rng = f", range {result.get('minimum')}..{result.get('maximum')}"
+        return (f"{result['name']} = {result['value']} ({result['source']}; {result['kind']}"
+                f"{rng}{', dynamic' if result['dynamic'] else ''})\n"
+                f"  {result['description']}")
+    return (f"{result['change']} on {result['server']} (change {result['seq']}); "
+            f"replicated {result['replicated']}")
+
+
+def execute(args: argparse.Namespace, call: Callable[..., Any] = admin_call) -> int:
+    config = config_or_exit(args.config)
+    try:
+        command, payload = _request(args)
+        result = call(config, command, payload, timeout=120.0)
+    except CommandFailed as exc:
+        print(f"switchover: {exc}", file=sys.stderr)
+        return 1
+    print(orjson.dumps(result).decode() if args.json else _render(args.action, result))
+    return 0

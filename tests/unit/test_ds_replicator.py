@@ -1,0 +1,257 @@
+"""DSReplicator's logic without sockets: an active store behind the real DSServer
+handlers, reached through a direct call instead of the Notifier, and a fake clock."""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from replication.ds import DSStore, Entry, Put
+from replication.ds.changes import ChangeSet
+from replication.ds.protocol import (RemoteError, RemoteTree, decode_level, encode_level,
+                                     pack_changes, unpack_changes)
+from replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
+                                       ReplicatorDeps, ReplicatorStatus, Resync)
+from replication.ds.server import AckBoard, DSServer
+from replication.ds.tree import DSError
+from replication.upgrade import UpgradeHigherFilter
+from switchover.clock import FakeClock
+from transport.envelope import Envelope
+
+
+def user(i: int, ext: int = 0, cls: str = "User") -> Put:
+    return Put(Entry.make(f"/Config/Users/u{i:03d}", cls, {"Extension": str(ext or i)}))
+
+
+class Direct:
+    """The active's DSServer, called in-process; `gate` can hold requests back."""
+
+    def __init__(self, store: DSStore) -> None:
+        self.acks = AckBoard()
+        self.server = DSServer(store, lambda: "A", self.acks)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.fail = False
+
+    def call(self, eid: str, body: Any, bulk: Any) -> tuple:
+        self.gate.wait(10)
+        if self.fail:
+            raise RemoteError(f"{eid}: connection-lost")
+        done = concurrent.futures.Future()
+        env = Envelope("request", "SwitchoverService", "DSServer", eid, 1, body=body)
+        self.server.handle(env, tuple(bulk),
+                           lambda status="ok", body=None, bulk=(): done.set_result(
+                               (status, body or {}, tuple(bulk))))
+        status, rbody, rbulk = done.result(10)
+        if status != "ok":
+            raise RemoteError(f"{eid}: {status} {rbody}")
+        return rbody, rbulk
+
+
+@pytest.fixture
+def active(tmp_path: Path) -> Iterator[DSStore]:
+    with DSStore(tmp_path / "active.sqlite", durability="normal") as store:
+        yield store
+
+
+@pytest.fixture
+def backup(tmp_path: Path) -> Iterator[DSStore]:
+    with DSStore(tmp_path / "backup.sqlite", durability="normal") as store:
+        yield store
+
+
+class Rig:
+    def __init__(self, active: DSStore, backup: DSStore) -> None:
+        self.active, self.backup = active, backup
+        self.direct = Direct(active)
+        self.clock = FakeClock()
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.synced = threading.Event()
+        self.status = ReplicatorStatus()
+        self.ref = DSReplicator.start(ReplicatorDeps(
+            store=backup, clock=self.clock,
+            remote=lambda cancel: RemoteTree(self.direct.call, cancel),
+            submit=self.pool.submit, send_ack=self.ack, on_synced=self.synced.set,
+            status=self.status))
+
+    def ack(self, session: str, seq: int) -> concurrent.futures.Future:
+        self.direct.acks.ack(session, seq)
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        done.set_result(True)
+        return done
+
+    def write(self, *ops: Put) -> ChangeSet:
+        return self.active.write(ops)
+
+    def send(self, cs: ChangeSet) -> None:
+        self.ref.tell(Change(cs.seq, cs.encode()))
+
+    def settle(self) -> None:
+        """Wait until the actor has handled everything told so far (and what it told
+        itself in turn)."""
+        for _ in range(3):
+            self.ref.ask(Position(), timeout=5)
+
+    def wait_equal(self, timeout: float = 10.0) -> None:
+        deadline = threading.Event()
+        for _ in range(int(timeout / 0.02)):
+            self.settle()
+            if (self.backup.seq == self.active.seq and not self.status.syncing
+                    and self.backup.subtree_hash("/") == self.active.subtree_hash("/")):
+                return
+            deadline.wait(0.02)
+        raise AssertionError(f"backup at {self.backup.seq}, active at {self.active.seq}")
+
+    def close(self) -> None:
+        self.ref.stop()
+        self.pool.shutdown()
+        self.direct.server.close()
+
+
+@pytest.fixture
+def rig(active: DSStore, backup: DSStore) -> Iterator[Rig]:
+    r = Rig(active, backup)
+    yield r
+    r.close()
+
+
+def test_initial_resync_then_stream_in_order_with_duplicates_dropped(rig: Rig) -> None:
+    for i in range(20):
+        rig.write(user(i))
+    rig.ref.tell(Follow())
+    assert rig.synced.wait(10)
+    rig.wait_equal()
+    sets = [rig.write(user(i, 500 + i)) for i in range(5)]
+    for cs in sets:
+        rig.send(cs)
+        rig.send(cs)  # the same event on the aux channel
+    rig.send(sets[0])  # a replay
+    rig.wait_equal()
+    assert rig.backup.get("/Config/Users/u004").value("Extension") == "504"
+    assert rig.direct.acks.seq == rig.active.seq  # acked for synchronous mode and lag
+
+
+def test_out_of_order_within_grace_is_applied_without_resync(rig: Rig) -> None:
+    rig.ref.tell(Follow())
+    rig.wait_equal()
+    resyncs = rig.status.resyncs
+    first, second = rig.write(user(1)), rig.write(user(2))
+    rig.send(second)
+    rig.settle()
+    assert rig.backup.seq == first.seq - 1
+    rig.send(first)
+    rig.wait_equal()
+    assert rig.status.resyncs == resyncs
+
+
+def test_gap_that_does_not_close_triggers_resync(rig: Rig) -> None:
+    rig.ref.tell(Follow())
+    rig.wait_equal()
+    resyncs = rig.status.resyncs
+    rig.write(user(1))
+    rig.write(user(2))
+    rig.send(rig.write(user(3)))  # 1 and 2 were lost with a channel
+    rig.settle()
+    rig.clock.advance(GAP_GRACE + 0.1)
+    rig.wait_equal()
+    assert rig.status.resyncs == resyncs + 1
+
+
+def test_events_during_resync_are_buffered_then_applied(rig: Rig) -> None:
+    rig.write(user(0))
+    rig.direct.gate.clear()  # the resync's first request waits
+    rig.ref.tell(Follow())
+    rig.settle()
+    live = [rig.write(user(i, 900 + i)) for i in range(1, 4)]
+    for cs in live:
+        rig.send(cs)
+    rig.settle()
+    rig.direct.gate.set()
+    rig.wait_equal()
+
+
+def test_diverged_history_is_replaced_by_the_actives(rig: Rig) -> None:
+    rig.backup.write([user(1, 111), user(9, 999)])  # an old active's own change
+    rig.write(user(1))
+    rig.ref.tell(Follow())
+    rig.wait_equal()
+    assert rig.backup.get("/Config/Users/u009") is None
+
+
+def test_failed_resync_is_retried_after_delay(rig: Rig) -> None:
+    rig.write(user(1))
+    rig.direct.fail = True
+    rig.ref.tell(Follow())
+    for _ in range(50):
+        rig.settle()
+        if rig.status.error:
+            break
+        threading.Event().wait(0.02)
+    assert "resync failed" in rig.status.error
+    rig.direct.fail = False
+    rig.clock.advance(5)
+    rig.wait_equal()
+
+
+def test_upgrade_higher_filter_keeps_phones_and_handlers_out(active: DSStore,
+                                                              backup: DSStore) -> None:
+    rig = Rig(active, backup)
+    try:
+        rig.write(user(1), Put(Entry.make("/Config/Stations/s1", "Station", {})))
+        rig.ref.tell(Follow(UpgradeHigherFilter()))
+        assert rig.synced.wait(10)
+        rig.settle()
+        assert backup.get("/Config/Users/u001") is not None
+        assert backup.get("/Config/Stations/s1") is None
+        rig.send(rig.write(Put(Entry.make("/Config/Stations/s2", "Station", {}))))
+        rig.send(rig.write(user(2)))
+        for _ in range(50):
+            rig.settle()
+            if backup.seq == active.seq:
+                break
+            threading.Event().wait(0.02)
+        assert backup.get("/Config/Users/u002") is not None
+        assert backup.get("/Config/Stations/s2") is None
+    finally:
+        rig.close()
+
+
+def test_resync_request_while_syncing_runs_again(rig: Rig) -> None:
+    rig.direct.gate.clear()
+    rig.ref.tell(Follow())
+    rig.settle()
+    rig.ref.tell(Resync("reconnected"))
+    rig.write(user(5))
+    rig.direct.gate.set()
+    rig.wait_equal()
+
+
+# -- wire encodings -------------------------------------------------------------------
+
+
+def test_level_and_change_encodings_round_trip(active: DSStore) -> None:
+    sets = [active.write([user(i)]) for i in range(3)]
+    level = active.child_nodes(["/", "/Config", "/Config/Users"])
+    assert decode_level(encode_level(level)) == level
+    assert unpack_changes(pack_changes(sets)) == sets
+    assert unpack_changes(pack_changes(sets, max_ops=1)) == sets[:1]
+
+
+def test_malformed_peer_input_is_refused() -> None:
+    with pytest.raises(DSError):
+        decode_level([b"[[\"/\", [\"a\"]]]", b"short"])
+    with pytest.raises(DSError):
+        unpack_changes([b"\x00\x00\x00\x05abc"])
+
+
+def test_ack_board_waits_for_the_backup_and_records_lag() -> None:
+    board = AckBoard()
+    assert not board.wait(3, 0.01)
+    assert board.snapshot()["lagging_since"] == 3
+    board.ack("s1", 3)
+    assert board.wait(3, 0.01) and board.snapshot()["lagging_since"] is None
+    board.ack("s2", 1)  # a new backup session starts over
+    assert board.snapshot()["seq"] == 1

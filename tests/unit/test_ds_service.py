@@ -1,0 +1,153 @@
+"""DSService as the host sees it, two of them wired together in-process (no sockets):
+the backup's requests reach the active's registered "DSServer" handler directly, and the
+active's events reach the backup twice, as on the main and aux channels."""
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from replication.ds.service import DSService
+from replication.service import ServiceContext
+from switchover.clock import FakeClock
+from switchover.logs import EventLog
+from switchover.params import ServerParameters
+from transport.envelope import Envelope
+from transport.outcome import Outcome
+
+BASE = {"SwitchoverServer A": "A", "SwitchoverServer B": "B", "Switchover TS Timeout": 10}
+
+
+class Notifier:
+    def __init__(self) -> None:
+        self.services: dict[str, Callable] = {}
+        self.subscribers: list[Callable] = []
+        self.peer_connected = True
+
+    def register_service(self, name: str, handler: Callable) -> None:
+        self.services[name] = handler
+
+    def publish(self, env: Envelope, bulk: Any = ()) -> None:
+        for deliver in self.subscribers:
+            deliver(env, tuple(bulk))
+            deliver(env, tuple(bulk))  # main and aux
+
+
+class Links:
+    def __init__(self, peer: Notifier) -> None:
+        self.peer = peer
+
+    def connected(self, channel: str) -> bool:
+        return True
+
+    def request(self, channel: str, target: str, eid: str, *, timeout: float,
+                body: Any = None, bulk: Any = ()) -> concurrent.futures.Future:
+        out: concurrent.futures.Future = concurrent.futures.Future()
+        env = Envelope("request", "SwitchoverService", target, eid, 1, body=body or {})
+
+        def reply(status: str = "ok", body: Any = None, bulk: Any = ()) -> None:
+            resp = env.reply(status, body)
+            out.set_result(Outcome("ok" if status == "ok" else "rejected", resp, tuple(bulk)))
+
+        self.peer.services[target](env, tuple(bulk), reply)
+        return out
+
+
+def make(tmp: Path, name: str, peer: str, notifier: Notifier, peer_notifier: Notifier,
+         params: dict) -> tuple[DSService, list[ServerParameters]]:
+    seen: list[ServerParameters] = []
+    config = SimpleNamespace(server_name=name, peer=SimpleNamespace(name=peer),
+                             parameters=ServerParameters.from_mapping(params),
+                             data_dir=tmp / name)
+    state = {"params": config.parameters}
+
+    def set_params(p: ServerParameters) -> None:
+        state["params"] = p
+        seen.append(p)
+
+    ctx = ServiceContext(config=config, clock=FakeClock(), events=EventLog(tmp / f"{name}.jsonl", name),
+                         notifier=notifier, links=Links(peer_notifier),
+                         executor=concurrent.futures.ThreadPoolExecutor(1),
+                         params=lambda: state["params"], set_params=set_params)
+    service = DSService(ctx)
+    service.start()
+    return service, seen
+
+
+@pytest.fixture
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple]:
+    extra = getattr(request, "param", {})
+    na, nb = Notifier(), Notifier()
+    a, seen_a = make(tmp_path, "A", "B", na, nb, {**BASE, **extra})
+    b, seen_b = make(tmp_path, "B", "A", nb, na, {**BASE, **extra})
+    na.subscribers.append(b.on_peer_event)
+    a.on_role("active", None)
+    b.on_role("backup", None)
+    wait(lambda: b.health()["state"] == "in sync")
+    yield a, b, seen_a, seen_b
+    b.stop()
+    a.stop()
+
+
+def wait(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def run(service: DSService, command: str, **args: Any) -> Any:
+    return service.commands()[command][1](args)
+
+
+def test_seeded_parameters_replicate_under_the_actives_name(pair) -> None:
+    a, b, _, seen_b = pair
+    assert run(b, "params.get", name="switchover ts timeout")["value"] == "10"
+    assert b.server_name() == "A"  # ${SERVER} is the active's on both servers
+    run(a, "params.set", name="Switchover TS Timeout", value="7")
+    wait(lambda: seen_b and seen_b[-1]["Switchover TS Timeout"] == 7)
+    with pytest.raises(Exception, match="Switchover TS Timeout"):
+        run(a, "params.set", name="Switchover TS Timeout", value="99")
+
+
+def test_backup_refuses_writes_unless_overridden_and_resync_clears_drift(pair) -> None:
+    a, b, _, _ = pair
+    with pytest.raises(Exception, match="active server A"):
+        run(b, "ds.set", path="${CONFIG}/Users/x", **{"class": "User"})
+    run(b, "ds.set", path="${CONFIG}/Users/x", local_override=True, **{"class": "User"})
+    assert any("overwritten at the next resync" in w for w in b.warnings())
+    assert b.store.get("/Config/Users/x") is not None
+    run(a, "ds.set", path="${CONFIG}/Users/y", attributes={"Extension": "5"})
+    wait(lambda: b.store.get("/Config/Users/y") is not None)  # the stream goes on
+    b.resync()
+    wait(lambda: b.store.get("/Config/Users/x") is None and not b.drift)
+    assert b.store.subtree_hash("/") == a.store.subtree_hash("/")
+
+
+@pytest.mark.parametrize("pair", [{"Switchover Synchronous DS Replication": "Yes"}],
+                         indirect=True)
+def test_synchronous_write_returns_once_the_backup_applied(pair) -> None:
+    a, b, _, _ = pair
+    result = run(a, "ds.set", path="/Config/Users/z", attributes={"Extension": "1"})
+    assert result["replicated"] == "applied on the backup"
+    assert b.store.get("/Config/Users/z") is not None
+    assert a.health()["state"] == "in sync"
+
+
+def test_tree_export_and_import_on_the_active(pair, tmp_path: Path) -> None:
+    a, b, _, _ = pair
+    run(a, "ds.set", path="/Config/Users/u1", attributes={"Extension": "1"})
+    text = run(a, "ds.export")["text"]
+    run(a, "ds.delete", path="/Config/Users/u1")
+    run(a, "ds.import", text=text)
+    assert run(a, "ds.get", path="/Config/Users/u1")["attributes"] == {"Extension": ["1"]}
+    wait(lambda: b.store.subtree_hash("/") == a.store.subtree_hash("/"))
+    tree = run(b, "ds.tree", path="/Config", depth=1)
+    assert [e["path"] for e in tree["entries"]] == ["/Config", "/Config/Users"]
