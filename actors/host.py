@@ -32,6 +32,7 @@ from actors.messages import (
     Shutdown,
 )
 from actors.network import IcmpProber
+from actors.primary_monitor import ConnectionDropped
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import ReplicationService, ServiceContext
 from replication.services import SERVICES
@@ -147,7 +148,7 @@ class Host:
             keys=keys,
             server_public=keys.public,
             sender="SwitchoverService",
-            on_state=lambda channel, up: self._tell_main(ConnectionChanged(channel, up)),
+            on_state=self._on_channel_state,
             on_event=self._on_peer_event,
             reconnect_delay=cfg.parameters["Switchover Notifier Reconnect Delay"],
         )
@@ -249,6 +250,12 @@ class Host:
         message = ParametersChanged(params)
         self.sysmonitor.tell(message)
         self._tell_main(message)
+
+    def _on_channel_state(self, channel: str, up: bool) -> None:
+        self._tell_main(ConnectionChanged(channel, up))
+        sysmonitor = getattr(self, "sysmonitor", None)
+        if not up and sysmonitor is not None and sysmonitor.is_alive():
+            sysmonitor.tell(ConnectionDropped(channel))
 
     def _on_role(self, role: str, upgrade: str | None) -> None:
         self._each_service("on_role", role, upgrade)

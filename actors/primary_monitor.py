@@ -357,6 +357,15 @@ class _WaitDone:
 
 
 @dataclass(frozen=True)
+class ConnectionDropped:
+    """A remote notifier connection went down ("if a connection was up and then goes
+    down, the primary monitor then examines the network"): ping now, not at the next
+    ping interval."""
+
+    channel: str
+
+
+@dataclass(frozen=True)
 class Poll:
     """Ask (from the state machine's host) whether the module monitor is alive."""
 
@@ -433,6 +442,8 @@ class PrimaryMonitorDriver:
             self.update_module_settings(message.settings)
         elif isinstance(message, Poll):
             self.poll()
+        elif isinstance(message, ConnectionDropped):
+            self._on_connection_dropped(message.channel)
         else:
             log.warning("ignoring unknown message %r", message)
 
@@ -516,6 +527,15 @@ class PrimaryMonitorDriver:
         channel = MAIN if self.links.connected(MAIN) or not self.links.connected(AUX) else AUX
         log.debug("Pinging the primary's notifier on the %s connection", channel)
         self._request(channel, NOTIFIER_TARGET, NOTIFIER_EID, self.settings.ping_timeout, _PingDone)
+
+    def _on_connection_dropped(self, channel: str) -> None:
+        if self.core.mode != PINGING or self._timer is None:
+            return  # diagnosing already, or a ping in flight that the loss has failed
+        log.warning("the %s connection to the primary's notifier went down: pinging now",
+                    channel)
+        self._timer.cancel()
+        self._timer = None
+        self._send_ping()
 
     def _on_ping_done(self, outcome: Outcome) -> None:
         if self.core.mode != PINGING:

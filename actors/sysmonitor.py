@@ -26,7 +26,7 @@ from actors.module_monitor import (
     UpdateSettings,
 )
 from actors.network import Prober
-from actors.primary_monitor import PrimaryMonitor, PrimaryMonitorSettings
+from actors.primary_monitor import ConnectionDropped, PrimaryMonitor, PrimaryMonitorSettings
 from switchover.clock import Clock
 from switchover.params import ServerParameters
 
@@ -91,6 +91,9 @@ class SysMonitor(pykka.ThreadingActor):
             self._parameters(message.params)
         elif isinstance(message, ModuleLost):
             self._module_lost(message)
+        elif isinstance(message, ConnectionDropped):
+            if self.primary is not None and self.primary.is_alive():
+                self.primary.tell(message)
         elif isinstance(message, GetMonitors):
             return {"running": self.primary is not None}
         else:

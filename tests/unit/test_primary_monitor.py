@@ -22,6 +22,7 @@ from actors.module_monitor import (
 )
 from actors.network import Diagnosis, FakeProber, InlineExecutor, NetworkStatus
 from actors.primary_monitor import (
+    ConnectionDropped,
     DIAGNOSING,
     PINGING,
     STOPPED,
@@ -508,3 +509,18 @@ def test_actors_post_module_down():
     assert done.wait(timeout=2)
     assert posted == [(40, ModuleDown("TsServer"))]
     assert pm.proxy().snapshot().get(timeout=2)["mode"] == SUSPENDED
+
+
+def test_a_dropped_connection_is_examined_at_once():
+    """"If a connection was up and then goes down, the primary monitor then examines the
+    network": the drop starts the check now, not at the next ping interval."""
+    clock, links, prober, backup = make_backup()
+    links.respond("Notifier", Reply(OK))  # answered at once: nothing in flight between pings
+    backup.start()
+    clock.advance(100.25)
+    links.disconnect(MAIN)
+    links.disconnect(AUX)
+    backup.pm_deliver(ConnectionDropped(MAIN))
+    clock.advance(0)
+    assert [(t, e) for t, e in backup.posted] == [
+        (100.25, NotifierDown(network_ok=True, main_up=False, aux_up=False))]
