@@ -4,7 +4,11 @@ from __future__ import annotations
 from typing import Callable
 
 from replication.ds.service import DSService
+from replication.interactions.service import InteractionService
 from replication.service import ReplicationService, ServiceContext
 
 #: Factories taking the host's ServiceContext; each builds one service.
-SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = (DSService,)
+SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = (
+    DSService,
+    InteractionService,
+)

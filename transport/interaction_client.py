@@ -19,6 +19,7 @@ Plain dicts only: this module imports nothing outside transport/.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import itertools
 import json
@@ -85,6 +86,7 @@ class InteractionClient:
         state_path: str | Path | None = None,
         timeout: float = 2.0,
         give_up: float = 120.0,
+        window: int = 256,
         connect: Callable[[str], Link] | None = None,
     ) -> None:
         if not endpoints:
@@ -103,6 +105,11 @@ class InteractionClient:
         self._gen = 0
         self._lock = threading.RLock()
         self._pending: dict[str, _Call] = {}  # insertion order = order of the calls
+        # Calls not yet sent on the current connection, oldest first. At most `window`
+        # calls are in flight: beyond the sockets' high-water marks a ROUTER drops replies.
+        self._unsent: collections.deque[str] = collections.deque()
+        self._window = window
+        self._inflight = 0
         self._ids = itertools.count(1)
         self._prefix = f"{name}-{uuid.uuid4().hex[:12]}"
         self._failing_since: float | None = None
@@ -156,7 +163,13 @@ class InteractionClient:
         return self.call("get", {"key": key})["interaction"]
 
     def list(self, type: str | None = None) -> list[dict[str, Any]]:  # noqa: A002
-        return self.call("list", {"type": type} if type else {})["interactions"]
+        """Every live interaction (of a type), fetched page by page."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self.call("list", {"type": type, "after": found[-1]["key"] if found else ""})
+            found += page["interactions"]
+            if not page.get("more") or not page["interactions"]:
+                return found
 
     def stats(self) -> list[list[Any]]:
         return self.call("stats", {})["stats"]
@@ -170,11 +183,11 @@ class InteractionClient:
         call = _Call(rid, eid, {**body, "rid": rid}, tuple(bulk))
         with self._lock:
             self._pending[rid] = call
-            if self._link is not None and self._failing_since is None:
-                self._send(call)
+            self._unsent.append(rid)
+            self._pump()  # without a connection, the failover in progress sends it
         if not wait:
             return call.result
-        return call.result.result(timeout=self._give_up + 5 * self._timeout)
+        return call.result.result(timeout=self._give_up + 4 * self._timeout + 2.0)
 
     def pending(self) -> int:
         """Calls sent and not yet acknowledged."""
@@ -195,11 +208,19 @@ class InteractionClient:
 
     # --- sending and failing over -----------------------------------------------------
 
+    def _pump(self) -> None:
+        """Under the lock: send the oldest unsent calls while the window has room."""
+        while self._unsent and self._inflight < self._window and self._link is not None:
+            call = self._pending.get(self._unsent.popleft())
+            if call is not None and call.sent_gen < self._gen:
+                self._send(call)
+
     def _send(self, call: _Call) -> None:
         """Under the lock."""
         gen, link = self._gen, self._link
         assert link is not None
         call.sent_gen = gen
+        self._inflight += 1
         future = link.request(SERVICE, call.eid, call.body, timeout=self._timeout,
                               bulk=call.bulk)
         future.add_done_callback(lambda f, rid=call.rid: self._outcome(rid, gen, f.result()))
@@ -210,14 +231,20 @@ class InteractionClient:
             call = self._pending.get(rid)
             if call is None:
                 return
+            if gen == self._gen:
+                self._inflight -= 1
             if outcome.ok:
                 del self._pending[rid]
                 self._succeeded(gen)
+                self._pump()
+                if body.get("payload") == "bulk" and outcome.bulk:
+                    body = json.loads(outcome.bulk[0])  # large answers ride in a bulk frame
                 _set(call.result, value=body)
                 return
-            if outcome.status in ("rejected", "error") and body.get("code") in ("invalid",
-                                                                                "error"):
-                del self._pending[rid]
+            status = outcome.response.status if outcome.response is not None else None
+            if status == "error" or body.get("code") == "invalid":
+                del self._pending[rid]  # the server refused the call itself: no retry
+                self._pump()
                 _set(call.result, exc=InteractionError(body.get("reason", outcome.detail)))
                 return
             if gen != self._gen:
@@ -237,7 +264,14 @@ class InteractionClient:
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
+        elif now - self._failing_since > self._give_up:
+            calls, self._pending = list(self._pending.values()), {}
+            for call in calls:
+                _set(call.result, exc=Unavailable(
+                    f"no server acknowledged within {self._give_up:.1f} s"))
+            self._failing_since, self._tried_since_ok = now, 0
         self._gen += 1
+        self._inflight = 0
         self._tried_since_ok += 1
         link, self._link = self._link, None
         gen = self._gen
@@ -255,22 +289,11 @@ class InteractionClient:
         with self._lock:
             if gen != self._gen or self._closed:
                 return
-            if self._failing_since is not None and \
-                    time.monotonic() - self._failing_since > self._give_up:
-                calls, self._pending = list(self._pending.values()), {}
-                for call in calls:
-                    _set(call.result, exc=Unavailable(
-                        f"no server acknowledged within {self._give_up:.0f} s"))
-                self._failing_since = None
-                self._tried_since_ok = 0
             self._index = (self._index + 1) % len(self.endpoints)
             self.failovers += 1
             self._link = self._connect(self.endpoint)
-            for call in list(self._pending.values()):
-                if self._link is None or gen != self._gen:
-                    break  # a resend failed at once: the next failover resends the rest
-                if call.sent_gen < gen:
-                    self._send(call)
+            self._unsent = collections.deque(self._pending)  # resend all, in order
+            self._pump()
 
     # --- the connection and the remembered server -------------------------------------
 

@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS stats (
     PRIMARY KEY (queue_kind, queue, type, metric)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB);
+-- Applications' request ids already applied (exactly-once across a resend): written in
+-- the transaction of the operation they carried, on the active and on the backup alike.
+CREATE TABLE IF NOT EXISTS requests (rid TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 """
 
 COLUMNS = ("key, type, state, queue_kind, queue, agent, workgroup, created_at, queued_at, "

@@ -83,50 +83,98 @@ class InteractionStore:
             (type_.value, seq, seq),
         )
 
-    def apply(self, op: Op, blobs: Blobs | None = None) -> bool:
+    def apply(self, op: Op, blobs: Blobs | None = None, rid: str | None = None) -> bool:
         """Applies one operation from the active's stream; False if it changed nothing.
 
         Nothing changes for an op already seen (its `seq` is not beyond the stream's),
         a Create of an interaction already here, a line whose message id is already in the
         transcript, or a change to an interaction this store does not hold (closed, or
         never shadowed). `blobs` are the bytes of files the op refers to, by SHA-256.
-        An invalid op raises InvalidOperation and leaves the store as it was.
+        An invalid op raises InvalidOperation and leaves the store as it was. `rid` is the
+        application's request id the op carried, remembered for `seen_request`.
         """
         with self._tx():
-            return self._apply_numbered(op, blobs)
+            return self._apply_numbered(op, blobs, rid)
 
-    def apply_many(self, ops: Iterable[Op], blobs: Blobs | None = None) -> int:
+    def apply_many(self, ops: Iterable[Op], blobs: Blobs | None = None,
+                   rids: Iterable[str | None] | None = None) -> int:
         """Applies a burst of the stream in one transaction; how many changed something.
 
         All or nothing: one invalid op rolls the whole burst back, as for `apply`.
+        `rids`, when given, runs beside `ops` (None for an op without a request id).
         """
+        ops = list(ops)
+        ids = list(rids) if rids is not None else [None] * len(ops)
         with self._tx():
-            return sum(self._apply_numbered(op, blobs) for op in ops)
+            return sum(self._apply_numbered(op, blobs, rid) for op, rid in zip(ops, ids))
 
-    def _apply_numbered(self, op: Op, blobs: Blobs | None) -> bool:
+    def _apply_numbered(self, op: Op, blobs: Blobs | None, rid: str | None = None) -> bool:
         if op.seq < 1:
             raise InvalidOperation(f"{op.key}: a replicated operation needs a sequence number")
         if op.seq <= self.seq(op.type):
             return False
         self._set_seq(op.type, op.seq)
+        if rid is not None:
+            self._db.execute("INSERT OR IGNORE INTO requests VALUES (?, ?)", (rid, op.at))
         return self._apply(op, blobs, strict=False)
 
-    def originate(self, op: Op, blobs: Blobs | None = None) -> Op | None:
+    def seen_request(self, rid: str) -> bool:
+        """Whether an application request with this id was already applied here."""
+        return self._db.execute("SELECT 1 FROM requests WHERE rid = ?", (rid,)).fetchone() \
+            is not None
+
+    def forget_requests(self, before: float) -> int:
+        """Forgets request ids older than `before` (epoch seconds): clients resend within
+        their reconnect window, so older ids can no longer come back."""
+        with self._tx():
+            return self._db.execute("DELETE FROM requests WHERE at < ?", (before,)).rowcount
+
+    def originate(self, op: Op, blobs: Blobs | None = None,
+                  rid: str | None = None) -> Op | None:
         """On the active: numbers `op` in its stream and applies it; the op to send.
 
         None for a duplicate (a chat line resent after a switchover with a message id the
         transcript already holds), which then takes no sequence number. An operation on an
-        interaction the active does not hold is a caller's error and raises.
+        interaction the active does not hold is a caller's error and raises. A `rid`
+        already seen (the application resent its request) is a duplicate too.
         """
         try:
             with self._tx():
-                stamped = replace(op, seq=self.seq(op.type) + 1)
-                self._set_seq(op.type, stamped.seq)
-                if not self._apply(stamped, blobs, strict=True):
-                    raise _Discard
-                return stamped
+                return self._originate(op, blobs, rid)
         except _Discard:
             return None
+
+    def originate_many(
+        self, items: Iterable[tuple[Op, Blobs | None, str | None]]
+    ) -> list[Op | None | InvalidOperation]:
+        """`originate` for a burst, in one transaction (one commit for the burst).
+
+        Each item is all or nothing on its own (a savepoint): an invalid one comes back as
+        its InvalidOperation and leaves the others applied. Nothing is durable before the
+        method returns, so acknowledge the burst only then.
+        """
+        out: list[Op | None | InvalidOperation] = []
+        with self._tx():
+            for op, blobs, rid in items:
+                self._db.execute("SAVEPOINT one")
+                try:
+                    out.append(self._originate(op, blobs, rid))
+                except (_Discard, InvalidOperation) as exc:
+                    self._db.execute("ROLLBACK TO one")
+                    out.append(exc if isinstance(exc, InvalidOperation) else None)
+                self._db.execute("RELEASE one")
+        return out
+
+    def _originate(self, op: Op, blobs: Blobs | None, rid: str | None) -> Op:
+        if rid is not None and self.seen_request(rid):
+            raise _Discard
+        stamped = replace(op, seq=self.seq(op.type) + 1)
+        self._set_seq(op.type, stamped.seq)
+        if not self._apply(stamped, blobs, strict=True):
+            raise _Discard
+        if rid is not None:
+            self._db.execute("INSERT INTO requests VALUES (?, ?)", (rid, op.at))
+        return stamped
 
     def _apply(self, op: Op, blobs: Blobs | None, strict: bool) -> bool:
         db = self._db
@@ -230,6 +278,10 @@ class InteractionStore:
         return sha
 
     # --- reading ----------------------------------------------------------------------
+
+    def head(self, key: str) -> Interaction | None:
+        """The interaction without its transcript (cheaper than `get`)."""
+        return self._head(key)
 
     def get(self, key: str) -> Interaction | None:
         head = self._head(key)
@@ -372,6 +424,16 @@ class InteractionStore:
                              "ON CONFLICT DO UPDATE SET value = excluded.value", (now,))
             self._db.execute("DROP TABLE temp.promoted")
         return results
+
+    def meta(self, name: str) -> Any:
+        """A value the owner keeps beside the data (e.g. whether rows are shadows)."""
+        found = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return found[0] if found else None
+
+    def set_meta(self, name: str, value: Any) -> None:
+        with self._tx():
+            self._db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT DO UPDATE SET "
+                             "value = excluded.value", (name, value))
 
     def promoted_at(self) -> float | None:
         """When this store last became the live one (None: never)."""

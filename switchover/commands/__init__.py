@@ -1,6 +1,7 @@
 """Operator commands, one module each (name, help, arguments, execute)."""
 from switchover.commands import demo, keys, module, ping, query_backup, run, status, switch
 from switchover.commands import ds, params
+from switchover.commands import interactions
 
 #: The order `switchover --help` lists them in.
-REGISTRY = (run, status, switch, query_backup, ping, module, keys, demo, params, ds)
+REGISTRY = (run, status, switch, query_backup, ping, module, keys, demo, params, ds, interactions)

@@ -1,0 +1,396 @@
+"""InteractionRecovery: the actor that owns a host's interaction store.
+
+On the active it serves applications and the backup's snapshots (`active.ActiveSide`);
+on the backup it keeps the shadows (`backup.BackupSide`) and runs full synchronisations;
+when the backup becomes active it promotes every shadow *before* it serves a single
+application request (the requests wait in its mailbox meanwhile). The Notifier's thread
+and the channels' threads only put work in `Inbox`es and tell the actor to drain them,
+so a burst costs one message and one transaction, not one per change.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pykka
+
+from switchover.clock import Clock
+
+from .active import ActiveSide, Request
+from .backup import BackupSide
+from .recovery import EnabledTypes, plan_settings_change, shadowable
+from .status import Status, read_settings
+from .store import InteractionStore
+from .sync import SnapshotFetch, SnapshotSessions, SyncAborted
+
+log = logging.getLogger("InteractionRecovery")
+
+#: Store meta: whether the rows are the live interactions or a backup's shadows.
+ROWS = "rows"
+
+
+class Inbox:
+    """Work handed over by other threads; the actor is told once per burst."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Any] = collections.deque()
+        self._lock = threading.Lock()
+        self._told = False
+        self.tell: Callable[[Any], None] | None = None
+
+    def put(self, item: Any, message: Any) -> None:
+        with self._lock:
+            self._items.append(item)
+            if self._told or self.tell is None:
+                return
+            self._told = True
+        self.tell(message)
+
+    def take(self) -> list[Any]:
+        with self._lock:
+            items, self._items = list(self._items), collections.deque()
+            self._told = False
+        return items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class DrainRequests:
+    pass
+
+
+@dataclass(frozen=True)
+class DrainChanges:
+    pass
+
+
+@dataclass(frozen=True)
+class Role:
+    role: str
+
+
+@dataclass(frozen=True)
+class Resync:
+    pass
+
+
+@dataclass(frozen=True)
+class Tick:
+    pass
+
+
+@dataclass(frozen=True)
+class SnapshotOpen:
+    body: Mapping[str, Any]
+    reply: Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Acked:
+    seqs: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class AckDone:
+    pass
+
+
+@dataclass(frozen=True)
+class SyncOpened:
+    fetch: SnapshotFetch
+
+
+@dataclass(frozen=True)
+class SyncFailed:
+    fetch: SnapshotFetch
+    reason: str
+
+
+@dataclass
+class Deps:
+    path: Path
+    clock: Clock
+    params: Callable[[], Any]
+    publish: Callable[[Mapping[str, Any], Any], None]
+    peer_request: Callable[[str, Mapping[str, Any], float], Any]  # blocking -> Outcome
+    peer_send: Callable[[str, Mapping[str, Any], Callable[[], None]], None]  # async
+    status: Status
+    sessions: SnapshotSessions
+    requests: Inbox
+    changes: Inbox
+    sync_timeout: float  # reference seconds for one snapshot request
+    ack_wait: float  # real seconds an acknowledgement waits for the backup
+    tick: float = 1.0  # reference seconds between parameter polls
+
+
+class InteractionRecovery(pykka.ThreadingActor):
+    def __init__(self, deps: Deps) -> None:
+        super().__init__()
+        self.d = deps
+        self.role = "none"
+        self.fetch: SnapshotFetch | None = None
+        self.again: set = set()
+        self._timer: Any = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.store = InteractionStore(self.d.path)
+        self.sessions = self.d.sessions
+        self.active = ActiveSide(self.store, self.d.publish, self.sessions, self.d.ack_wait)
+        self.backup = BackupSide(self.store, self._send_ack)
+        self.settings = read_settings(self.d.params(), (EnabledTypes(), False))
+        self.backup.enabled, self.backup.mail_filter = self.settings
+        self.d.requests.tell = self.actor_ref.tell
+        self.d.changes.tell = self.actor_ref.tell
+        self._publish_status()
+        self._schedule()
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._cancel_fetch()
+        self.sessions.close_all()
+        self.active.fail_waiting("stopping")
+        self.store.close()
+
+    def _schedule(self) -> None:
+        ref = self.actor_ref
+        self._timer = self.d.clock.call_later(
+            self.d.tick, lambda: ref.tell(Tick()) if ref.is_alive() else None)
+
+    def on_receive(self, message: Any) -> Any:
+        handler = _HANDLERS.get(type(message))
+        if handler is None:
+            log.warning("InteractionRecovery: unexpected message %r", message)
+            return None
+        return handler(self, message)
+
+    # --- roles ------------------------------------------------------------------------
+
+    def _role(self, message: Role) -> None:
+        before, self.role = self.role, message.role
+        if message.role == "active":
+            self._become_active(before)
+        elif message.role == "backup":
+            self._become_backup()
+        else:
+            self._cancel_fetch()
+            self.active.fail_waiting(f"this server is {message.role}")
+        self._publish_status()
+
+    def _become_active(self, before: str) -> None:
+        """Promote the shadows first, then serve: queued requests wait behind this."""
+        self._cancel_fetch()
+        self._drain_changes(DrainChanges())
+        self.backup.release_all()
+        self.active.subscription = None
+        if self.store.meta(ROWS) == "shadow":
+            started = time.monotonic()
+            results = self.store.promote(time.time())
+            took = time.monotonic() - started
+            counts = collections.Counter(r.action.value for r in results)
+            self.store.set_meta(ROWS, "live")
+            self.d.status.update(promoted=len(results), promotion_seconds=round(took, 3))
+            log.info("InteractionRecovery: promoted %d shadows to live interactions in %.3f s "
+                     "(%s); serving applications now", len(results), took,
+                     ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none")
+        else:
+            self.store.set_meta(ROWS, "live")
+            log.info("InteractionRecovery: active (was %s): serving applications", before)
+
+    def _become_backup(self) -> None:
+        self.active.fail_waiting("this server is now the backup")
+        enabled, _ = self.settings
+        dropped = {t.value: n for t in _all_types() if t not in enabled
+                   if (n := self.store.drop_type(t))}
+        if dropped:
+            log.info("InteractionRecovery: dropped interactions of types not shadowed: %s",
+                     dropped)
+        self.store.set_meta(ROWS, "shadow")
+        self._sync(set(enabled))
+
+    def _resync(self, _: Resync) -> None:
+        if self.role == "backup":
+            self._sync(set(self.settings[0]))
+
+    # --- full synchronisation ---------------------------------------------------------
+
+    def _sync(self, types: set) -> None:
+        if not types:
+            self._publish_status()
+            return
+        self.backup.hold(types)
+        if self.fetch is not None:
+            self.again |= types
+            return
+        enabled, mail_filter = self.settings
+        ref = self.actor_ref
+        self.fetch = SnapshotFetch(
+            types=types, subscribe=enabled, mail_filter=mail_filter,
+            request=self.d.peer_request, timeout=self.d.sync_timeout,
+            on_open=lambda f: ref.tell(SyncOpened(f)),
+            on_fail=lambda f, why: ref.tell(SyncFailed(f, why)),
+        )
+        self.fetch.start()
+        self._publish_status()
+
+    def _opened(self, message: SyncOpened) -> None:
+        fetch = message.fetch
+        if fetch is not self.fetch or fetch.cancelled:
+            return
+        enabled, mail_filter = self.settings
+        keep = (lambda i: shadowable(i, enabled, mail_filter)) if mail_filter else None
+        started = time.monotonic()
+        self.d.status.update(sync=fetch)
+        try:
+            loaded = self.store.load_snapshot(
+                fetch.items(wait=self.d.clock.real_seconds(self.d.sync_timeout) + 1.0), keep)
+        except (SyncAborted, ValueError, KeyError) as exc:
+            self._failed(SyncFailed(fetch, str(exc)))
+            return
+        self.fetch = None
+        self.d.status.update(sync=None)
+        self.backup.release(fetch.types)
+        log.info("InteractionRecovery: full synchronisation of %s: %d interactions in %.2f s",
+                 ", ".join(t.value for t in fetch.types), loaded, time.monotonic() - started)
+        self._next_sync()
+
+    def _failed(self, message: SyncFailed) -> None:
+        if message.fetch is not self.fetch:
+            return
+        self.fetch = None
+        self.d.status.update(sync=None)
+        if self.role == "backup":
+            log.warning("InteractionRecovery: full synchronisation of %s failed (%s); "
+                        "retrying", ", ".join(t.value for t in message.fetch.types),
+                        message.reason)
+            self.again |= set(message.fetch.types)
+            ref = self.actor_ref
+            self.d.clock.call_later(
+                5.0, lambda: ref.tell(Resync()) if ref.is_alive() else None)
+        self._publish_status()
+
+    def _next_sync(self) -> None:
+        again, self.again = self.again, set()
+        if self.role == "backup" and again:
+            self._sync(again & set(self.settings[0]))
+        self._publish_status()
+
+    def _cancel_fetch(self) -> None:
+        if self.fetch is not None:
+            self.fetch.cancel()
+            self.fetch = None
+        self.again = set()
+        self.d.status.update(sync=None)
+
+    # --- parameters -------------------------------------------------------------------
+
+    def _tick(self, _: Tick) -> None:
+        self._schedule()
+        self.active.expire()
+        new = read_settings(self.d.params(), self.settings)
+        if new != self.settings:
+            self._settings_changed(new)
+        if time.time() - getattr(self, "_pruned", 0.0) > 60:
+            self._pruned = time.time()
+            self.store.forget_requests(time.time() - 600)
+        self._publish_status()
+
+    def _settings_changed(self, new: tuple[EnabledTypes, bool]) -> None:
+        (old, old_filter), (enabled, mail_filter) = self.settings, new
+        plan = plan_settings_change(old, old_filter, enabled, mail_filter)
+        self.settings = new
+        self.backup.enabled, self.backup.mail_filter = new
+        log.info("InteractionRecovery: recovery enabled for %s, mail filter %s",
+                 ", ".join(t.value for t in enabled) or "no type", "on" if mail_filter else "off")
+        if self.role != "backup" or plan.nothing:
+            return
+        for t in plan.drop:
+            self.backup.held.pop(t, None)
+            self.store.drop_type(t)
+        resync = set(plan.full_sync)
+        if plan.resync_email:
+            resync.add(next(t for t in enabled if t.value == "email"))
+        if self.fetch is not None:  # a running sync has the old subscription: redo it
+            resync |= set(self.fetch.types)
+            self.fetch.cancel()
+            self.fetch = None
+        resync |= self.again
+        self.again = set()
+        self._sync(resync)
+
+    # --- streams ----------------------------------------------------------------------
+
+    def _drain_requests(self, _: DrainRequests) -> None:
+        requests: list[Request] = self.d.requests.take()
+        if not requests:
+            return
+        if self.role != "active":
+            for r in requests:
+                r.reply("rejected", {"code": "not-active",
+                                     "reason": f"this server is {self.role}, not active"})
+            return
+        self.active.handle(requests, self.settings)
+
+    def _drain_changes(self, _: DrainChanges) -> None:
+        batches = self.d.changes.take()
+        if batches and self.role in ("backup", "active"):
+            self.backup.changes(batches)
+            self.d.status.update(processed=self.backup.processed, applied=self.backup.applied,
+                                 held=sum(len(v) for v in self.backup.held.values()))
+
+    def _snapshot_open(self, message: SnapshotOpen) -> None:
+        if self.role != "active":
+            message.reply("rejected", {"code": "not-active", "reason": f"{self.role}"})
+            return
+        self.active.snapshot_open(message.body, message.reply)
+
+    def _acked(self, message: Acked) -> None:
+        if self.role == "active":
+            self.active.acked(message.seqs)
+
+    def _send_ack(self, seqs: dict[str, int]) -> None:
+        ref = self.actor_ref
+        self.d.peer_send("Shadow Ack", {"seqs": seqs},
+                         lambda: ref.tell(AckDone()) if ref.is_alive() else None)
+
+    def _ack_done(self, _: AckDone) -> None:
+        self.backup.ack_done()
+
+    def _publish_status(self) -> None:
+        enabled, mail_filter = self.settings
+        self.d.status.update(
+            role=self.role, types=[t.value for t in enabled], mail_filter=mail_filter,
+            shadows=self.store.count(), held=sum(len(v) for v in self.backup.held.values()),
+            lag_ms=self.backup.lag_ms(), backup_ok=self.active.backup_ok,
+            published=self.active.published, applied=self.backup.applied,
+            processed=self.backup.processed,
+        )
+
+
+def _all_types():
+    from .model import InteractionType
+
+    return tuple(InteractionType)
+
+
+_HANDLERS: dict[type, Callable[[InteractionRecovery, Any], Any]] = {
+    Role: InteractionRecovery._role,
+    Resync: InteractionRecovery._resync,
+    Tick: InteractionRecovery._tick,
+    DrainRequests: InteractionRecovery._drain_requests,
+    DrainChanges: InteractionRecovery._drain_changes,
+    SnapshotOpen: InteractionRecovery._snapshot_open,
+    Acked: InteractionRecovery._acked,
+    AckDone: InteractionRecovery._ack_done,
+    SyncOpened: InteractionRecovery._opened,
+    SyncFailed: InteractionRecovery._failed,
+}

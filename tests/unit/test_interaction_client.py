@@ -1,0 +1,142 @@
+"""The application client's failover rules with fake servers (no sockets).
+
+"All chat responses typed during the switchover are maintained": a call is resent until a
+server acknowledges it, and the request id makes a resend harmless. The client tries the
+server it last used first ("Win32 CIC client programs outside the LAN cannot re-connect").
+"""
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pytest
+
+from transport.envelope import Envelope
+from transport.interaction_client import InteractionClient, InteractionError
+from transport.outcome import OK, REJECTED, TIMEOUT, Outcome
+
+
+class FakeServer:
+    """One host: 'active' answers, 'silent' applies but never answers (killed after the
+    commit), 'dead' applies nothing, 'backup' refuses as not active."""
+
+    def __init__(self, mode: str, shared: dict[str, list[str]]) -> None:
+        self.mode = mode
+        self.applied = shared  # rid -> applied (shared: replication to the peer)
+        self.lines: list[str] = []
+
+    def handle(self, eid: str, body: Mapping[str, Any]) -> Outcome:
+        env = Envelope("request", "app", "InteractionRecovery", eid, 1, body=dict(body))
+        if self.mode == "dead":
+            return Outcome(TIMEOUT, detail="no response")
+        if self.mode == "backup":
+            return Outcome(REJECTED, env.reply("rejected", {"code": "not-active"}))
+        if eid == "update_state" and body["key"] == "nope":
+            return Outcome(REJECTED, env.reply("rejected", {"code": "invalid",
+                                                            "reason": "nope: no such"}))
+        duplicate = body["rid"] in self.applied
+        if not duplicate:
+            self.applied[body["rid"]] = [eid]
+            if eid == "append_message":
+                self.lines.append(body["line"]["line_id"])
+        if self.mode == "silent":
+            return Outcome(TIMEOUT, detail="no response")
+        return Outcome(OK, env.reply("ok", {"duplicate": duplicate}))
+
+
+class FakeLink:
+    def __init__(self, server: FakeServer, log: list[str], endpoint: str) -> None:
+        self.server, self.log, self.endpoint = server, log, endpoint
+
+    def request(self, target: str, eid: str, body: Mapping[str, Any] | None = None, *,
+                timeout: float, bulk: Sequence[bytes] = ()) -> Future[Outcome]:
+        self.log.append(self.endpoint)
+        future: Future[Outcome] = Future()
+        outcome = self.server.handle(eid, dict(body or {}))
+        # answers arrive on another thread, as a Channel's do
+        threading.Timer(0.001, future.set_result, args=(outcome,)).start()
+        return future
+
+    def stop(self) -> None:
+        pass
+
+
+@pytest.fixture
+def servers() -> dict[str, FakeServer]:
+    shared: dict[str, list[str]] = {}
+    return {"A": FakeServer("active", shared), "B": FakeServer("backup", shared)}
+
+
+def make(servers: dict[str, FakeServer], tmp_path: Path, order=("A", "B")) -> tuple[
+        InteractionClient, list[str]]:
+    log: list[str] = []
+    app = InteractionClient(list(order), None, None, "app", state_path=tmp_path / "last.json",
+                            timeout=0.05, give_up=5.0,
+                            connect=lambda ep: FakeLink(servers[ep], log, ep))
+    return app, log
+
+
+def test_lines_typed_during_a_switchover_land_exactly_once(servers, tmp_path) -> None:
+    app, _ = make(servers, tmp_path)
+    app.append_message("chat1", "m0", "before")
+    servers["A"].mode = "silent"  # applies, then dies before acknowledging
+    futures = [app.append_message("chat1", f"m{i}", "during", wait=False) for i in (1, 2)]
+    servers["A"].mode = "dead"
+    threading.Timer(0.3, lambda: setattr(servers["B"], "mode", "active")).start()
+    futures += [app.append_message("chat1", "m3", "after", wait=False)]
+    results = [f.result(timeout=5) for f in futures]
+    assert app.endpoint == "B"
+    # m1 and m2 reached A before it died: B knows their ids (replicated), so the resends
+    # are acknowledged as duplicates and nothing lands twice
+    assert [r["duplicate"] for r in results] == [True, True, False]
+    assert servers["A"].lines + servers["B"].lines == ["m0", "m1", "m2", "m3"]
+    assert app.pending() == 0
+    assert app.failovers >= 1
+
+
+def test_the_server_used_last_is_tried_first(servers, tmp_path) -> None:
+    (tmp_path / "last.json").write_text(json.dumps({"last": "B"}))
+    servers["A"].mode, servers["B"].mode = "backup", "active"
+    app, log = make(servers, tmp_path)
+    app.update_state("k", "held")
+    assert log == ["B"]
+    servers["B"].mode, servers["A"].mode = "dead", "active"
+    app.update_state("k", "connected")
+    assert app.endpoint == "A"
+    assert json.loads((tmp_path / "last.json").read_text()) == {"last": "A"}
+    again, log2 = make(servers, tmp_path)
+    again.update_state("k", "queued")
+    assert log2 == ["A"]
+
+
+def test_resends_keep_the_original_order_and_the_request_id(servers, tmp_path) -> None:
+    app, log = make(servers, tmp_path)
+    servers["A"].mode = "dead"
+    servers["B"].mode = "active"
+    futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(20)]
+    for f in futures:
+        f.result(timeout=5)
+    assert servers["B"].lines == [f"m{i}" for i in range(20)]
+    assert len(servers["A"].applied) == 20  # one id per call, shared by every resend
+
+
+def test_a_refused_call_fails_without_failover(servers, tmp_path) -> None:
+    app, log = make(servers, tmp_path)
+    with pytest.raises(InteractionError, match="no such"):
+        app.update_state("nope", "held")
+    assert set(log) == {"A"} and app.failovers == 0
+
+
+def test_both_servers_down_fails_the_call_after_give_up(servers, tmp_path) -> None:
+    servers["A"].mode = servers["B"].mode = "dead"
+    log: list[str] = []
+    app = InteractionClient(["A", "B"], None, None, "app", timeout=0.01, give_up=0.3,
+                            connect=lambda ep: FakeLink(servers[ep], log, ep))
+    from transport.interaction_client import Unavailable
+
+    with pytest.raises(Unavailable):
+        app.close("k")
+    assert {"A", "B"} <= set(log)
