@@ -55,6 +55,11 @@ Reply = Callable[..., None]
 ServiceHandler = Callable[[Envelope, tuple[bytes, ...], Reply], None]
 
 
+#: Messages queued per remote connection before replies are refused: bulk transfers
+#: (DS pages, file chunks, interaction bursts) need more room than ZeroMQ's 1,000.
+REMOTE_SNDHWM = 100_000
+
+
 def ipc_path(endpoint: str) -> str | None:
     """The filesystem path of an ipc endpoint (None for tcp or abstract sockets)."""
     if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
@@ -162,6 +167,7 @@ class Notifier(IOLoop):
     def setup(self) -> None:
         remote = self.socket(zmq.ROUTER)
         remote.router_mandatory = 1
+        remote.sndhwm = REMOTE_SNDHWM
         remote.maxmsgsize = SOCKET_MAXMSGSIZE
         if self._keys is not None:
             if self._authenticator is not None and not self._authenticator.has_domain(ZAP_DOMAIN):
@@ -460,7 +466,11 @@ class Notifier(IOLoop):
             return
         try:
             send_frames(sock, frames)
-        except zmq.ZMQError as exc:
+        except zmq.Again:
+            # The peer's queue is full (it stopped reading): a reply is lost, say so.
+            log.warning("reply to %s %s dropped: its send queue is full", origin,
+                        frames[0].hex())
+        except zmq.ZMQError as exc:  # the peer is gone (router_mandatory): nothing to do
             log.debug("cannot deliver to %s %s: %s", origin, frames[0].hex(), exc)
 
     def _publish(self, frames: list[bytes]) -> None:
