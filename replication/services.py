@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Callable
 
 from replication.ds.service import DSService
+from replication.files.service import FileService
 from replication.interactions.service import InteractionService
 from replication.service import ReplicationService, ServiceContext
 
 #: Factories taking the host's ServiceContext; each builds one service.
 SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = (
     DSService,
+    FileService,
     InteractionService,
 )

@@ -19,123 +19,25 @@ One owner (the FileMonitor actor) drives an Applier; it is not meant for several
 """
 from __future__ import annotations
 
+import contextlib
 import errno
-import hashlib
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Iterator
 
 from replication.files.errors import (
     ApplyError, MissingSource, OutsideMirror, Superseded, SymlinkRefused, VerifyError)
-from replication.files.spec import TEMP_MARKER, MirrorSpec, is_temp_name
+from replication.files.incoming import Incoming, _syncfs
+from replication.files.spec import MirrorSpec, has_exception, is_temp_name
 
 __all__ = ["Applier", "Incoming", "ApplyError", "MissingSource", "OutsideMirror",
            "Superseded", "SymlinkRefused", "VerifyError"]
 
-WRITE_BUFFER = 1 << 20
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
-
-
-def _tmp_name(name: str) -> str:
-    return f".{name[:200]}{TEMP_MARKER}{secrets.token_hex(6)}"
-
-
-class Incoming:
-    """One file being received: chunks in order, then `commit` or `abort`."""
-
-    def __init__(self, applier: Applier, path: PurePosixPath, size: int, mode: int,
-                 mtime_ns: int, sha256: str | None, parent_fd: int) -> None:
-        self.path, self.size, self.mode, self.mtime_ns = path, size, mode, mtime_ns
-        self.sha256 = sha256.lower() if sha256 else None
-        self.state: Literal["open", "committed", "aborted", "superseded"] = "open"
-        self.written = 0
-        self._applier, self._pfd = applier, parent_fd
-        self._hash = hashlib.sha256()
-        self.tmp_name = _tmp_name(path.name)
-        fd = os.open(self.tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                     | _CLOEXEC, 0o600, dir_fd=parent_fd)
-        self._file = open(fd, "wb", buffering=WRITE_BUFFER, closefd=True)
-
-    @property
-    def version(self) -> tuple[int, int]:
-        """(mtime_ns, size) as the sender read the file: identifies this transfer."""
-        return (self.mtime_ns, self.size)
-
-    def _check_open(self) -> None:
-        if self.state == "superseded":
-            raise Superseded(f"{self.path}: a later operation replaced this transfer")
-        if self.state != "open":
-            raise ApplyError(f"{self.path}: transfer already {self.state}")
-
-    def write(self, offset: int, chunk: bytes | memoryview, sha256: str | None = None) -> None:
-        """Append `chunk` at `offset`; offsets must follow on (the transport keeps order)."""
-        self._check_open()
-        if offset != self.written:
-            raise ApplyError(f"{self.path}: chunk at {offset}, expected {self.written}")
-        if self.written + len(chunk) > self.size:
-            raise VerifyError(f"{self.path}: more than the announced {self.size} bytes")
-        if sha256 is not None and hashlib.sha256(chunk).hexdigest() != sha256.lower():
-            raise VerifyError(f"{self.path}: chunk at {offset} fails its sha256")
-        self._file.write(chunk)
-        self._hash.update(chunk)
-        self.written += len(chunk)
-
-    def commit(self, sha256: str | None = None) -> None:
-        """Verify, make durable, and put the new version in place in one rename."""
-        self._check_open()
-        want = (sha256 or self.sha256 or "").lower()
-        try:
-            if not want:
-                raise VerifyError(f"{self.path}: no sha256 to verify against")
-            if self.written != self.size:
-                raise VerifyError(f"{self.path}: got {self.written} of {self.size} bytes")
-            if self._hash.hexdigest() != want:
-                raise VerifyError(f"{self.path}: sha256 mismatch")
-            self._file.flush()
-            fd = self._file.fileno()
-            os.fchmod(fd, stat.S_IMODE(self.mode))
-            os.utime(fd, ns=(self.mtime_ns, self.mtime_ns))
-            os.fsync(fd)
-            self._file.close()
-            try:
-                os.replace(self.tmp_name, self.path.name,
-                           src_dir_fd=self._pfd, dst_dir_fd=self._pfd)
-            except OSError as e:
-                raise ApplyError(f"{self.path}: cannot replace: {e.strerror}") from e
-            os.fsync(self._pfd)
-        except BaseException:
-            self._discard("aborted")
-            raise
-        self.state = "committed"
-        self._release()
-
-    def abort(self) -> None:
-        """Drop the transfer; the old version (if any) stays as it was."""
-        if self.state == "open":
-            self._discard("aborted")
-
-    def _discard(self, state: Literal["aborted", "superseded"]) -> None:
-        self.state = state
-        try:
-            self._file.close()
-        except OSError:
-            pass
-        try:
-            os.unlink(self.tmp_name, dir_fd=self._pfd)
-        except FileNotFoundError:
-            pass
-        self._release()
-
-    def _release(self) -> None:
-        if self._pfd >= 0:
-            os.close(self._pfd)
-            self._pfd = -1
-        self._applier._forget(self)
 
 
 class Applier:
@@ -143,7 +45,9 @@ class Applier:
 
     def __init__(self, root: Path | str, spec: MirrorSpec, *, dir_mode: int = 0o755) -> None:
         self.root = Path(root)
-        self.spec = spec
+        self._spec = spec
+        self._file_kinds: dict[PurePosixPath, bool] = {}
+        self._dirs: dict[PurePosixPath, int] | None = None
         self.dir_mode = dir_mode
         self._incoming: dict[PurePosixPath, Incoming] = {}
 
@@ -159,13 +63,62 @@ class Applier:
             raise OutsideMirror(f"{text}: '..' is not allowed")
         return parts
 
+    @property
+    def spec(self) -> MirrorSpec:
+        return self._spec
+
+    @spec.setter
+    def spec(self, spec: MirrorSpec) -> None:
+        self._spec = spec
+        self._file_kinds.clear()
+
     def _logical(self, relpath: str | PurePosixPath, is_dir: bool) -> PurePosixPath:
         path = PurePosixPath("/", *self._split(relpath))
         if is_temp_name(path.name):
             raise OutsideMirror(f"{path}: reserved temporary name")
-        if self.spec.classify(path, is_dir) is None:
+        if not self._mirrored(path, is_dir):
             raise OutsideMirror(f"{path}: not in a mirrored directory")
         return path
+
+    def _mirrored(self, path: PurePosixPath, is_dir: bool) -> bool:
+        """The spec's verdict; for a file, what its name and its directory say (the
+        directory's part is remembered: a batch of files in one directory asks once)."""
+        spec = self._spec
+        if is_dir or has_exception(path.name, spec.exceptions):
+            return spec.classify(path, is_dir) is not None
+        parent = path.parent
+        known = self._file_kinds.get(parent)
+        if known is None:
+            known = spec.classify(parent / "_", False) is not None
+            if len(self._file_kinds) > 4096:
+                self._file_kinds.clear()
+            self._file_kinds[parent] = known
+        if not known:
+            return False
+        return not (any(path == d.path for d in spec.excluded)
+                    or any(path == h for h in spec.block_handlers))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Keep opened directories for a batch of file writes (the walk from the root,
+        one O_NOFOLLOW step per component, is then done once per directory). A rename or
+        tree removal inside the batch forgets them."""
+        self._dirs = {}
+        try:
+            yield
+        finally:
+            self._forget_dirs()
+            self._dirs = None
+
+    def _forget_dirs(self) -> None:
+        if self._dirs:
+            for inc in self._incoming.values():
+                if not inc._owns_parent and inc._pfd >= 0:
+                    inc._pfd = os.dup(inc._pfd)  # still writing there: its own fd now
+                    inc._owns_parent = True
+            for fd in self._dirs.values():
+                os.close(fd)
+            self._dirs.clear()
 
     def _open_dir(self, parts: tuple[str, ...], create: bool) -> int | None:
         """Open root/parts one component at a time, never following a symlink.
@@ -210,7 +163,16 @@ class Applier:
             raise ApplyError(f"{where}: is not a directory") from e
 
     def _parent(self, path: PurePosixPath, create: bool) -> int | None:
-        return self._open_dir(path.parent.parts[1:], create)
+        """An fd of the path's directory, the caller's to close."""
+        if self._dirs is None:
+            return self._open_dir(path.parent.parts[1:], create)
+        fd = self._dirs.get(path.parent)
+        if fd is None:
+            fd = self._open_dir(path.parent.parts[1:], create)
+            if fd is None:
+                return None
+            self._dirs[path.parent] = fd
+        return os.dup(fd)
 
     def _supersede(self, path: PurePosixPath, tree: bool = False) -> None:
         for p, inc in list(self._incoming.items()):
@@ -224,18 +186,25 @@ class Applier:
     # -- operations ---------------------------------------------------------------------
 
     def begin_file(self, relpath: str | PurePosixPath, size: int, mode: int, mtime_ns: int,
-                   sha256: str | None = None) -> Incoming:
-        """Start receiving a version of a file; any incomplete older one is superseded."""
+                   sha256: str | None = None, *, per_chunk: bool = False) -> Incoming:
+        """Start receiving a version of a file; any incomplete older one is superseded.
+
+        Either `sha256` (here or at commit) covers the whole file, or `per_chunk` says
+        every chunk will bring its own and be refused without one.
+        """
         path = self._logical(relpath, False)
         if size < 0:
             raise ApplyError(f"{path}: negative size")
         self._supersede(path)
-        pfd = self._parent(path, create=True)
+        cached = self._dirs.get(path.parent) if self._dirs is not None else None
+        pfd = cached if cached is not None else self._parent(path, create=True)
         assert pfd is not None
         try:
-            inc = Incoming(self, path, size, mode, mtime_ns, sha256, pfd)
+            inc = Incoming(self, path, size, mode, mtime_ns, sha256, pfd,
+                           owns_parent=cached is None, per_chunk=per_chunk)
         except BaseException:
-            os.close(pfd)
+            if cached is None:
+                os.close(pfd)
             raise
         self._incoming[path] = inc
         return inc
@@ -269,6 +238,7 @@ class Applier:
         dst = self._logical(new, is_dir)
         self._supersede(src, tree=True)
         self._supersede(dst, tree=True)
+        self._forget_dirs()
         sfd = self._parent(src, create=False)
         if sfd is None:
             raise MissingSource(f"{src}: not on this server")
@@ -320,6 +290,7 @@ class Applier:
         followed). Whatever is at the path goes; False if nothing was there."""
         path = self._logical(relpath, True)
         self._supersede(path, tree=True)
+        self._forget_dirs()
         pfd = self._parent(path, create=False)
         if pfd is None:
             return False
@@ -363,6 +334,20 @@ class Applier:
                 os.close(fd)
         finally:
             os.close(pfd)
+
+    def sync(self) -> None:
+        """Make every write under `root` durable (after commits with `sync=False`)."""
+        try:
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+        except OSError:
+            return
+        try:
+            if _syncfs is not None:
+                _syncfs(fd)
+            else:
+                os.sync()
+        finally:
+            os.close(fd)
 
     def cleanup_stale_temps(self) -> int:
         """Remove temporary files a killed run left in the mirrored directories."""

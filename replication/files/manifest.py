@@ -158,7 +158,7 @@ def scan_spec(spec: MirrorSpec, kind: Kind, mdir: MirrorDir) -> Manifest:
         return mdir.path / rel
 
     return scan(mdir.under(spec.root), recursive=mdir.recursive, exceptions=spec.exceptions,
-                include=lambda rel, is_dir: spec.classify(logical(rel), is_dir) == kind,
+                include=spec.kind_filter(kind, mdir.path),
                 descend=lambda rel: not spec.is_excluded(logical(rel), True))
 
 

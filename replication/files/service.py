@@ -1,0 +1,275 @@
+"""The file replication service: what the host starts, tells roles to, and asks for health.
+
+On the active a `FileMonitor` actor watches and announces, and the Notifier service
+"FileMonitor" serves manifests and file contents (on a small thread pool, never on the
+Notifier's thread). On the backup a `Mirror` actor copies and follows, and a
+`HealthCheck` actor asks the active's File Monitor whether it is alive. Roles change at
+any time (a switch makes the backup the active); each change stops the other side's
+actors first.
+"""
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import logging
+import threading
+from typing import Any, Callable, Mapping
+
+import pykka
+
+from replication.files import protocol as proto
+from replication.files import spec as specmod
+from replication.files.health import NOT_CURRENT, NOT_RUNNING, HealthCheck, Progress
+from replication.files.mirror import Mirror, Notice, Resync
+from replication.files.monitor import FileMonitor, Health
+from replication.files.settings import Specs, build_specs, texts
+from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
+from transport.envelope import Envelope
+
+log = logging.getLogger("FileMonitor")
+
+SEEN_NOTICES = 4096
+
+
+class FileService:
+    name = "files"
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.role = "none"
+        self.upgrade: str | None = None
+        self.progress = Progress(ctx.clock)
+        self.monitor: pykka.ActorRef | None = None
+        self.mirror: pykka.ActorRef | None = None
+        self.health_check: pykka.ActorRef | None = None
+        self.health_problem: str | None = None
+        self.monitor_stopped_by_operator = False
+        self._lock = threading.RLock()
+        self._seen: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
+        self._specs: tuple[object, Specs] | None = None
+        self._mirror_cancel = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="files")
+
+    # -- parameters -----------------------------------------------------------------
+
+    def specs(self) -> Specs:
+        """The specs of the parameters in force now (rebuilt only when they change)."""
+        params = self.ctx.params()
+        cached = self._specs
+        if cached is None or cached[0] is not params:
+            cached = (params, build_specs(self.ctx.root, params))
+            self._specs = cached
+        return cached[1]
+
+    # -- ReplicationService ----------------------------------------------------------
+
+    def start(self) -> None:
+        self.ctx.notifier.register_service(proto.SERVICE, self._serve)
+        params = self.ctx.params()
+        for name, text in texts(params).items():
+            if name in ("CustomMirrorDir", "InitialMirrorDir") and text:
+                for warning in specmod.warnings(text, name):
+                    self.ctx.events.record("warning", f"File replication: {warning}")
+        self.specs()  # a malformed list shows at start, not at the first change
+
+    def on_role(self, role: str, upgrade: str | None) -> None:
+        with self._lock:
+            previous, self.role, self.upgrade = self.role, role, upgrade
+            if role == ACTIVE:
+                self._stop_backup()
+                if self.monitor is None and not self.monitor_stopped_by_operator:
+                    self._start_monitor()
+                self.progress.set_state("active")
+            elif role == BACKUP:
+                self._stop_monitor()
+                if previous != BACKUP or self.mirror is None:
+                    self._start_backup()
+            else:
+                self._stop_monitor()
+                self._stop_backup()
+                self.progress.set_state(f"not running: this server is {role}")
+
+    def resync(self) -> None:
+        mirror = self.mirror
+        if mirror is not None and mirror.is_alive():
+            mirror.tell(Resync("reconnected"))
+
+    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
+        if env.eid != proto.CHANGE:
+            return False
+        epoch, seq = env.body.get("epoch"), env.body.get("seq")
+        if not isinstance(epoch, str) or type(seq) is not int:
+            log.warning("FileMonitor: malformed File Change notice ignored")
+            return True
+        with self._lock:
+            if (epoch, seq) in self._seen:
+                return True  # the copy from the other channel
+            self._seen[(epoch, seq)] = None
+            while len(self._seen) > SEEN_NOTICES:
+                self._seen.popitem(last=False)
+        mirror = self.mirror
+        if mirror is None or not mirror.is_alive():
+            return True
+        try:
+            rows = tuple(proto.decode_changes(bulk))
+        except ValueError as exc:
+            log.warning("FileMonitor: File Change %d unreadable: %s", seq, exc)
+            return True
+        mirror.tell(Notice(epoch, seq, rows))
+        return True
+
+    def health(self) -> Mapping[str, Any]:
+        snap = self.progress.snapshot()
+        if self.role == ACTIVE:
+            alive = self.monitor is not None and self.monitor.is_alive()
+            snap["state"] = ("active: File Monitor watching and serving changes" if alive
+                             else "not running: File Monitor is stopped on this server")
+        elif self.role == BACKUP and self.health_problem and \
+                not snap["state"].startswith("not running"):
+            snap["state"] = f"not current: {self.health_problem}"
+        if self.upgrade:
+            snap["upgrade"] = self.upgrade
+        return snap
+
+    def warnings(self) -> list[str]:
+        server = self.ctx.config.server_name
+        if self.role == ACTIVE:
+            if self.monitor is None or not self.monitor.is_alive():
+                return [NOT_RUNNING.format(why="File Monitor is stopped on this server",
+                                           server=self.ctx.config.peer.name)]
+            return []
+        if self.role != BACKUP:
+            return []
+        state = self.health()["state"]
+        if state.startswith("not running: "):
+            return [NOT_RUNNING.format(why=state[len("not running: "):], server=server)]
+        if state.startswith("not current: "):
+            return [NOT_CURRENT.format(why=state[len("not current: "):], server=server)]
+        if state.startswith("initial mirror"):
+            return [NOT_CURRENT.format(why=f"the start-up copy is still running ({state})",
+                                       server=server)]
+        return []
+
+    def commands(self) -> Mapping[str, AdminCommand]:
+        return {
+            "files.status": ("status", lambda args: dict(self.health())),
+            "files.resync": ("remote-control", self._cmd_resync),
+            "files.monitor-stop": ("master", self._cmd_monitor_stop),
+            "files.monitor-start": ("master", self._cmd_monitor_start),
+        }
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_monitor()
+            self._stop_backup()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- actors ---------------------------------------------------------------------
+
+    def _start_monitor(self) -> None:
+        self.monitor = FileMonitor.start(notifier=self.ctx.notifier, clock=self.ctx.clock,
+                                         specs=self.specs)
+
+    def _stop_monitor(self) -> None:
+        monitor, self.monitor = self.monitor, None
+        if monitor is not None:
+            try:
+                monitor.stop(timeout=10)
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass
+
+    def _start_backup(self) -> None:
+        self._stop_backup()
+        self.health_problem = None
+        self.progress = Progress(self.ctx.clock)
+        peer = self.ctx.config.peer.name
+        self._mirror_cancel = threading.Event()
+        self.mirror = Mirror.start(
+            links=self.ctx.links, clock=self.ctx.clock, events=self.ctx.events,
+            specs=self.specs, params=self.ctx.params, upgrade=self.upgrade,
+            progress=self.progress, peer=peer, cancel=self._mirror_cancel)
+        self.health_check = HealthCheck.start(
+            links=self.ctx.links, clock=self.ctx.clock, events=self.ctx.events,
+            params=self.ctx.params, peer=peer, report=self._on_health)
+
+    def _stop_backup(self) -> None:
+        """Stop both backup actors together (a host stop must stay well under 5 s)."""
+        self._mirror_cancel.set()  # get out of a long transfer at once
+        stopping = []
+        for name in ("health_check", "mirror"):
+            ref = getattr(self, name)
+            setattr(self, name, None)
+            if ref is not None:
+                try:
+                    stopping.append(ref.stop(block=False))
+                except pykka.ActorDeadError:
+                    pass
+        for future in stopping:
+            try:
+                future.get(timeout=5)
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass
+        self.health_problem = None
+
+    def _on_health(self, problem: str | None) -> None:
+        self.health_problem = problem
+
+    # -- the active's Notifier service ------------------------------------------------
+
+    def _serve(self, env: Envelope, bulk: tuple[bytes, ...], reply: Callable[..., None]) -> None:
+        """Runs on the Notifier's thread: hand the work on, never block here."""
+        monitor = self.monitor
+        if self.role != ACTIVE or monitor is None or not monitor.is_alive():
+            reply("rejected", {"reason": f"File Monitor is not running on "
+                                         f"{self.ctx.config.server_name}"})
+            return
+        if env.eid == proto.HEALTH:
+            try:
+                monitor.tell(Health(reply))
+            except pykka.ActorDeadError:
+                reply("rejected", {"reason": "File Monitor is not running"})
+            return
+        serve = {proto.MANIFEST: proto.serve_manifest, proto.READ: proto.serve_read,
+                 proto.CHUNK: proto.serve_chunk}.get(env.eid)
+        if serve is None:
+            reply("rejected", {"reason": f"unknown request {env.eid!r} for FileMonitor"})
+            return
+        try:
+            self._pool.submit(self._run, serve, env.body, reply)
+        except RuntimeError:
+            reply("rejected", {"reason": "File Monitor is stopping"})
+
+    def _run(self, serve: Callable[..., tuple[dict, list[bytes]]], body: Mapping[str, Any],
+             reply: Callable[..., None]) -> None:
+        try:
+            out, frames = serve(self.specs().watch, body)
+        except proto.Refused as exc:
+            reply("rejected", {"reason": str(exc)})
+        except Exception as exc:
+            log.exception("FileMonitor: request failed")
+            reply("error", {"reason": f"{type(exc).__name__}: {exc}"})
+        else:
+            reply("ok", out, frames)
+
+    # -- admin commands ---------------------------------------------------------------
+
+    def _cmd_resync(self, _: Mapping[str, Any]) -> dict[str, Any]:
+        mirror = self.mirror
+        if self.role != BACKUP or mirror is None:
+            return {"message": "only the backup compares its files with the active's"}
+        mirror.tell(Resync("operator"))
+        return {"message": "comparing the mirrored directories with the active's"}
+
+    def _cmd_monitor_stop(self, _: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.monitor_stopped_by_operator = True
+            self._stop_monitor()
+        return {"message": "File Monitor stopped"}
+
+    def _cmd_monitor_start(self, _: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.monitor_stopped_by_operator = False
+            if self.role == ACTIVE and self.monitor is None:
+                self._start_monitor()
+        return {"message": "File Monitor started" if self.role == ACTIVE
+                else "File Monitor runs only on the active server"}
