@@ -54,6 +54,9 @@ class AdminCommands:
             warnings.append(f"automatic switching is off: {status['mode']}")
         if status["state"] == "Inactive":
             warnings.append("this server is stale: restart it to rejoin as backup")
+        if status["state"] == "Error":
+            warnings.append(f"this server is in the Error state and serves nothing: "
+                            f"{status['reason']}; fix the cause and restart it")
         replication = {
             "ds": {"state": "not running: DS replication is not built yet"},
             "files": {"state": "not running: file mirroring is not built yet"},

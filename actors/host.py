@@ -33,8 +33,9 @@ from actors.messages import (
 )
 from actors.network import IcmpProber
 from actors.primary_monitor import ConnectionDropped
+from actors.statemachine import Fatal
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
-from replication.service import ReplicationService, ServiceContext
+from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
 from actors.peer import PeerLinks
 from actors.shared import SharedState
@@ -167,6 +168,19 @@ class Host:
             post=lambda event: self._tell_main(PostEvent(event)),
         )
         self._defer("SysMonitor", lambda: self.sysmonitor.stop(timeout=5))
+        # Services start before SwitchoverMain and stop after it, so every role change
+        # SwitchoverMain announces (stopping included) finds them running.
+        context = ServiceContext(
+            config=cfg, clock=self.clock, events=self.events, notifier=self.notifier,
+            links=self.links, executor=self.executor, params=lambda: self.params,
+            set_params=self.set_params,
+            fail=lambda reason: self._tell_main(PostEvent(Fatal(reason))),
+        )
+        self.services = [factory(context) for factory in SERVICES]
+        for service in self.services:
+            service.start()
+            self._defer(f"{service.name} replication", service.stop)
+
         self.generation = GenerationStore(data_dir / "generation.json")
         self.main = SwitchoverMain.start(MainDeps(
             config=cfg,
@@ -185,15 +199,6 @@ class Host:
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
-        context = ServiceContext(
-            config=cfg, clock=self.clock, events=self.events, notifier=self.notifier,
-            links=self.links, executor=self.executor, params=lambda: self.params,
-            set_params=self.set_params,
-        )
-        self.services = [factory(context) for factory in SERVICES]
-        for service in self.services:
-            service.start()
-            self._defer(f"{service.name} replication", service.stop)
 
         self.switch = SwitchServer(
             self.ctx, endpoint=tcp(this.address, this.switch_port), keys=keys,
@@ -258,7 +263,8 @@ class Host:
             sysmonitor.tell(ConnectionDropped(channel))
 
     def _on_role(self, role: str, upgrade: str | None) -> None:
-        self._each_service("on_role", role, upgrade)
+        # Error (and Init) serve nothing: to the services that is the stale role.
+        self._each_service("on_role", STALE if role == "none" else role, upgrade)
 
     def _each_service(self, method: str, *args: Any) -> None:
         """Tell every service; one service's failure must not stop SwitchoverMain."""

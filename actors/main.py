@@ -142,8 +142,6 @@ class SwitchoverMain(pykka.ThreadingActor):
         transition = sm.step(before, event, self._context())
         self.state = transition.state
         self.reason = transition.reason
-        if _role(before) != _role(transition.state):
-            self.d.on_role(_role(transition.state), self.upgrade)
         if before is not transition.state:
             log.info(
                 "SwitchoverState::State%s: %s, going to State%s",
@@ -151,6 +149,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
         if transition.state in sm.BACKUP_STATES:
             self._open_links()  # mirroring goes on in every backup state, manual mode too
+        if _role(before) != _role(transition.state):
+            self.d.on_role(_role(transition.state), self.upgrade)
         for action in transition.actions:
             self._execute(action, before)
         if transition.state is sm.State.RECONNECTING and before is not sm.State.RECONNECTING:

@@ -1,7 +1,9 @@
 """Round trips through the Notifier, beside a bare pyzmq echo as the limit.
 
 A main Channel (this process) asks "TS Diagnostic Ping" of a ModuleClient (its own
-process) through a Notifier (its own process), as the backup does of the active. The
+process) through a Notifier (its own process), as the backup's ModuleMonitor does of the
+active, and "Ping" of the Notifier itself, as its PrimaryMonitor does (the layout of the
+bare echo: 2 processes, 1 hop). The
 same count runs sequentially and with several requests in flight, with CURVE off and on.
 Two bare pyzmq rows give the limits on this machine: the echo (client and a ROUTER echo
 in its own process: 2 processes, 1 hop) and the relay (client, a ROUTER relay process and
@@ -192,9 +194,19 @@ def bare(ctx: zmq.Context, endpoint: str, keys, count: int, inflight: int,
     return summary(f"{name}, {inflight} in flight", lat, elapsed)
 
 
-def through_notifier(channel: Channel, count: int, inflight: int) -> dict:
+#: What the Channel asks: the module through the Notifier (2 hops, the ModuleMonitor's
+#: ping), or the Notifier itself (1 hop, the PrimaryMonitor's ping: the bare echo's layout).
+PATHS = {
+    "notifier -> module": ("TsServer", "TS Diagnostic Ping"),
+    "notifier itself": ("Notifier", "Ping"),
+}
+
+
+def through_notifier(channel: Channel, count: int, inflight: int,
+                     path: str = "notifier -> module") -> dict:
+    target, eid = PATHS[path]
     for _ in range(200):  # warm up
-        assert channel.request("TsServer", "TS Diagnostic Ping", timeout=5).result(10).ok
+        assert channel.request(target, eid, timeout=5).result(10).ok
     lat: list[float] = []
     done = threading.Event()
     lock = threading.Lock()
@@ -207,7 +219,7 @@ def through_notifier(channel: Channel, count: int, inflight: int) -> dict:
                 return
             issued[0] += 1
         start = time.perf_counter()
-        fut = channel.request("TsServer", "TS Diagnostic Ping", timeout=5)
+        fut = channel.request(target, eid, timeout=5)
         fut.add_done_callback(lambda f, s=start: completed(f, s))
 
     def completed(fut, start: float) -> None:
@@ -228,7 +240,7 @@ def through_notifier(channel: Channel, count: int, inflight: int) -> dict:
     elapsed = time.perf_counter() - t0
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed: {failures[:3]}")
-    return summary(f"notifier, {inflight} in flight", lat, elapsed)
+    return summary(f"{path}, {inflight} in flight", lat, elapsed)
 
 
 def run(count: int, inflight: int) -> list[tuple[str, dict]]:
@@ -279,8 +291,9 @@ def run(count: int, inflight: int) -> list[tuple[str, dict]]:
                     if time.monotonic() > deadline:
                         raise RuntimeError("module did not register")
                     time.sleep(0.1)
-                for n in (1, inflight):
-                    rows.append((label, through_notifier(channel, count, n)))
+                for path in PATHS:
+                    for n in (1, inflight):
+                        rows.append((label, through_notifier(channel, count, n, path)))
             finally:
                 channel.stop()
                 finish(module)

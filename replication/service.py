@@ -65,6 +65,10 @@ class ServiceContext:
     #: A service that owns the parameters (DS) reports changes here; the host passes them
     #: on to the monitors (dynamic monitoring of system parameters).
     set_params: Callable[[ServerParameters], None]
+    #: A failure this host cannot serve through (e.g. the initial mirror ran past
+    #: "Switchover Initial Mirror Timeout": "it does not start"): the host goes to the
+    #: Error state, which status shows with the reason.
+    fail: Callable[[str], None] = lambda reason: None
 
     @property
     def data_dir(self) -> Path:

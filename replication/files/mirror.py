@@ -103,8 +103,10 @@ class _Timer:
 class Mirror(pykka.ThreadingActor):
     def __init__(self, *, links: PeerRequests, clock: Clock, events: EventLog,
                  specs: Callable[[], Specs], params: Callable[[], Any], upgrade: str | None,
-                 progress: Progress, peer: str, cancel: threading.Event | None = None) -> None:
+                 progress: Progress, peer: str, cancel: threading.Event | None = None,
+                 fail: Callable[[str], None] = lambda reason: None) -> None:
         super().__init__()
+        self.fail = fail
         self.links, self.clock, self.events = links, clock, events
         self.specs, self.params, self.upgrade = specs, params, upgrade
         self.progress, self.peer = progress, peer
@@ -234,6 +236,7 @@ class Mirror(pykka.ThreadingActor):
         self.progress.set_state("not running")
         self.progress.fail("not running", why)
         self.events.record("error", f"File replication: {why}")
+        self.fail(f"File replication: {why}")
 
     # -- comparing ------------------------------------------------------------------
 

@@ -187,7 +187,8 @@ class FileService:
         self.mirror = Mirror.start(
             links=self.ctx.links, clock=self.ctx.clock, events=self.ctx.events,
             specs=self.specs, params=self.ctx.params, upgrade=self.upgrade,
-            progress=self.progress, peer=peer, cancel=self._mirror_cancel)
+            progress=self.progress, peer=peer, cancel=self._mirror_cancel,
+            fail=self.ctx.fail)
         self.health_check = HealthCheck.start(
             links=self.ctx.links, clock=self.ctx.clock, events=self.ctx.events,
             params=self.ctx.params, peer=peer, report=self._on_health)
