@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import zmq
 
@@ -18,6 +18,24 @@ class CommandFailed(Exception):
 
 def add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="the host's TOML configuration")
+
+
+def actions_of(parser: argparse.ArgumentParser) -> Callable[..., argparse.ArgumentParser]:
+    """Subcommands (ACTION) that each take --config and --json, and --local-override when
+    they write (the DS and parameter commands)."""
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, write: bool = False) -> argparse.ArgumentParser:
+        child = actions.add_parser(name, help=help_text, description=help_text)
+        add_config(child)
+        child.add_argument("--json", action="store_true", help="machine-readable output")
+        if write:
+            child.add_argument("--local-override", action="store_true",
+                               help="on the backup: change this server only (overwritten "
+                                    "at its next resync)")
+        return child
+
+    return action
 
 
 def config_or_exit(path: str) -> Config:

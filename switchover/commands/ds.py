@@ -13,24 +13,14 @@ from typing import Any, Callable
 
 import orjson
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import CommandFailed, actions_of, admin_call, config_or_exit
 
 NAME = "ds"
 HELP = "read and change the DS configuration tree (get, set, delete, tree, export, import)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    def action(name: str, help_text: str, write: bool = False) -> argparse.ArgumentParser:
-        child = actions.add_parser(name, help=help_text, description=help_text)
-        add_config(child)
-        child.add_argument("--json", action="store_true", help="machine-readable output")
-        if write:
-            child.add_argument("--local-override", action="store_true",
-                               help="on the backup: change this server only (overwritten "
-                                    "at its next resync)")
-        return child
+    action = actions_of(parser)
 
     get = action("get", "show one entry")
     get.add_argument("path", help="e.g. '${CONFIG}/Users/alice' or /Config/Users/alice")

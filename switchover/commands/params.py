@@ -11,24 +11,14 @@ from typing import Any, Callable
 
 import orjson
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import CommandFailed, actions_of, admin_call, config_or_exit
 
 NAME = "params"
 HELP = "list, show and change the server parameters (stored in the DS tree)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    def action(name: str, help_text: str, write: bool = False) -> argparse.ArgumentParser:
-        child = actions.add_parser(name, help=help_text, description=help_text)
-        add_config(child)
-        child.add_argument("--json", action="store_true", help="machine-readable output")
-        if write:
-            child.add_argument("--local-override", action="store_true",
-                               help="on the backup: change this server only (overwritten "
-                                    "at its next resync)")
-        return child
+    action = actions_of(parser)
 
     listing = action("list", "the parameters in force and where each comes from")
     listing.add_argument("--all", action="store_true", help="include catalogue defaults")
