@@ -45,7 +45,7 @@ from switchover.logs import EventLog, configure_logging
 from switchover.params import ServerParameters
 from transport.admin import AdminServer
 from transport.envelope import Envelope
-from transport.notifier import Notifier
+from transport.notifier import PEER_SENDER, Notifier
 from transport.security import Authenticator, generate_keypair, load_authorized, load_keypair
 from transport.switch import SwitchServer, switch_request
 
@@ -148,7 +148,7 @@ class Host:
                        "aux": tcp(peer.aux_address, peer.aux_port)},
             keys=keys,
             server_public=keys.public,
-            sender="SwitchoverService",
+            sender=PEER_SENDER,
             on_state=self._on_channel_state,
             on_event=self._on_peer_event,
             reconnect_delay=cfg.parameters["Switchover Notifier Reconnect Delay"],
@@ -302,7 +302,7 @@ class Host:
                     info.get("reason", "unknown"))
         if self.shared.snapshot().get("role") == "active":
             self.notifier.publish(Envelope(
-                kind="event", sender="SwitchoverService", target="SwitchoverService",
+                kind="event", sender=PEER_SENDER, target=PEER_SENDER,
                 eid="Module Lost",
                 body={"module": name, "pid": int(pid), "reason": str(info.get("reason", ""))},
             ))

@@ -60,6 +60,11 @@ ServiceHandler = Callable[[Envelope, tuple[bytes, ...], Reply], None]
 REMOTE_SNDHWM = 100_000
 
 
+#: The sender name of the peer server's channels ("SwitchoverService" in the reference's
+#: Notifier log lines).
+PEER_SENDER = "SwitchoverService"
+
+
 def ipc_path(endpoint: str) -> str | None:
     """The filesystem path of an ipc endpoint (None for tcp or abstract sockets)."""
     if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
@@ -241,18 +246,21 @@ class Notifier(IOLoop):
 
     def _on_remote(self, frames: list[bytes]) -> None:
         ident = frames[0]
-        now = time.monotonic()
-        self._peers[ident] = now
-        self._last_remote = now
-        if not self._peer_up:
-            self._peer_up = True
-            log.info("remote peer connected")
-            self._callback(self._on_peer, True)
         try:
             fields, bulk = parse(frames[1:])
         except EnvelopeError as exc:
             self._bad(REMOTE, ident, frames[1:], exc)
             return
+        if fields[1] == PEER_SENDER:
+            # Only the peer server's channels get published events and count as the peer;
+            # applications on the same socket (other senders) are just served.
+            now = time.monotonic()
+            self._peers[ident] = now
+            self._last_remote = now
+            if not self._peer_up:
+                self._peer_up = True
+                log.info("remote peer connected")
+                self._callback(self._on_peer, True)
         kind = fields[0]
         if kind == REQUEST:
             self._request(REMOTE, ident, fields, bulk)

@@ -101,10 +101,11 @@ class Host:
         self.notifier.start()
         return self.notifier
 
-    def channel(self, name: str, endpoint: str, keys=None, **kw) -> tuple[Channel, list]:
+    def channel(self, name: str, endpoint: str, keys=None, sender_name="SwitchoverService",
+                **kw) -> tuple[Channel, list]:
         states: list[tuple[str, bool]] = []
         ch = Channel(self.ctx, name=name, endpoint=endpoint, keys=keys or self.keys,
-                     server_public=self.keys.public, sender="SwitchoverService",
+                     server_public=self.keys.public, sender=sender_name,
                      on_state=lambda n, up: states.append((n, up)), heartbeat_interval=HB,
                      reconnect_delay=0.1, **kw)
         ch.start()
@@ -412,3 +413,20 @@ def test_channel_sees_a_killed_peer_process_at_once(ctx, tmp_path, group, auth, 
         if child.poll() is None:
             child.kill()
             child.wait(timeout=5)
+
+
+def test_applications_are_served_but_are_not_the_peer(host):
+    """A client with another sender name (an application using the server-group key) gets
+    answers, but not the events published to the peer, and does not make the peer look
+    connected."""
+    app, _ = host.channel("main", host.main, sender_name="ChatApplication")
+    try:
+        assert app.request("Notifier", "Ping", timeout=2).result(5).ok
+        assert not host.notifier.peer_connected
+        peer, _ = host.channel("main", host.main)
+        try:
+            assert wait_for(lambda: host.notifier.peer_connected)
+        finally:
+            peer.stop()
+    finally:
+        app.stop()
