@@ -77,6 +77,8 @@ class Host:
         self._stop = threading.Event()
         self.params = config.parameters
         self.services: list[ReplicationService] = []
+        self._events_lock = threading.Lock()
+        self._last_module_lost: ModuleLost | None = None
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
 
     def request_stop(self, *_: Any) -> None:
@@ -313,10 +315,14 @@ class Host:
                 return
         if env.eid == "Module Lost":
             body = env.body
-            monitored = self.config.parameters["Switchover Monitoring"]
-            if body.get("module") == monitored:
-                self.sysmonitor.tell(ModuleLost(str(body.get("module")), int(body.get("pid") or 0),
-                                                str(body.get("reason", ""))))
+            lost = ModuleLost(str(body.get("module")), int(body.get("pid") or 0),
+                              str(body.get("reason", "")))
+            with self._events_lock:  # the event comes on main and on aux: act once
+                if lost == self._last_module_lost:
+                    return
+                self._last_module_lost = lost
+            if lost.module == self.params["Switchover Monitoring"]:
+                self.sysmonitor.tell(lost)
 
     def _on_switch_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
         """The virtual switch: answered from the snapshot, never by waiting on an actor."""

@@ -101,6 +101,9 @@ class PrimaryMonitorSettings:
     primary_address: str = ""
     unreachable_ping_count: int = 0  # "Switchover Unreachable Primary Ping Count"
     unreachable_ping_delay: float = 10.0  # "Switchover Unreachable Primary Ping Delay"
+    #: Where gateways come from when none were found at start (a link that was down
+    #: then had no default route): read again at each diagnosis.
+    gateway_source: Callable[[], tuple[str, ...]] = local_gateways
 
     @classmethod
     def from_params(
@@ -160,7 +163,8 @@ class PrimaryMonitorSettings:
     def network_plan(self) -> NetworkPlan:
         return NetworkPlan(
             gateway_ping=self.gateway_ping,
-            gateways=self.gateways,
+            gateways=self.gateways or (tuple(self.gateway_source()) if self.gateway_ping
+                                       else ()),
             nettest=self.nettest,
             nettest_timeout=self.nettest_timeout,
             primary_address=self.primary_address,

@@ -524,3 +524,16 @@ def test_a_dropped_connection_is_examined_at_once():
     clock.advance(0)
     assert [(t, e) for t, e in backup.posted] == [
         (100.25, NotifierDown(network_ok=True, main_up=False, aux_up=False))]
+
+
+def test_gateways_missing_at_start_are_read_again_at_diagnosis():
+    """A backup started while its link was down had no default route to read; the
+    diagnosis looks again rather than reporting "No local gateway addresses"."""
+    settings = PrimaryMonitorSettings(gateway_ping=True, gateways=(), primary_address=PRIMARY,
+                                      gateway_source=lambda: ("10.9.9.1",))
+    assert settings.network_plan().gateways == ("10.9.9.1",)
+    found = PrimaryMonitorSettings(gateway_ping=True, gateways=(GATEWAY,),
+                                   gateway_source=lambda: ("10.9.9.1",))
+    assert found.network_plan().gateways == (GATEWAY,)
+    off = PrimaryMonitorSettings(gateway_ping=False, gateway_source=lambda: ("10.9.9.1",))
+    assert off.network_plan().gateways == ()
