@@ -67,7 +67,8 @@ class ActiveSide:
         self.subscription: tuple[EnabledTypes, bool] | None = None
         self.backup_ok = False
         self._acked: dict[InteractionType, int] = {}
-        self._waiting: collections.deque[_Waiting] = collections.deque()
+        # Per stream, in the order of their numbers: a confirmation releases a prefix.
+        self._waiting: dict[InteractionType, collections.deque[_Waiting]] = {}
         self._source = f"{os.getpid()}-{time.time_ns()}"
         self._batch = 0
         self.published = 0
@@ -155,7 +156,9 @@ class ActiveSide:
                settings: tuple[EnabledTypes, bool]) -> None:
         if not batch:
             return
-        results = self.store.originate_many([(op, blobs, rid) for _, op, blobs, rid in batch])
+        # every request id was just looked up in `handle`
+        results = self.store.originate_many([(op, blobs, rid) for _, op, blobs, rid in batch],
+                                            checked=True)
         for (req, _, blobs, rid), result in zip(batch, results):
             if isinstance(result, InvalidOperation):
                 self._replies.append((req.reply, "rejected", {"code": "invalid",
@@ -180,14 +183,15 @@ class ActiveSide:
         self._items.append(change_item(out[0], rid, dict(out[1])))
         if self.backup_ok and self.subscription is not None \
                 and stamped.type in self.subscription[0]:
-            self._waiting.append(_Waiting(stamped.type, stamped.seq, req.reply, body,
-                                          self._deadline))
+            waiting = self._waiting.get(stamped.type)
+            if waiting is None:
+                waiting = self._waiting[stamped.type] = collections.deque()
+            waiting.append(_Waiting(stamped.type, stamped.seq, req.reply, body, self._deadline))
         else:
             self._replies.append((req.reply, "ok", body))
 
     def _type_of(self, key: str) -> InteractionType | None:
-        found = self.store.head(key)
-        return found.type if found is not None else None
+        return self.store.type_of(key)
 
     def _read(self, eid: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if eid == "get":
@@ -213,38 +217,41 @@ class ActiveSide:
     # --- the backup's confirmations ---------------------------------------------------
 
     def acked(self, seqs: Mapping[str, int]) -> None:
+        """The backup has applied every stream up to `seqs`: release what waited for it.
+
+        Confirmations may overtake each other (several are in flight), so only the highest
+        number counts.
+        """
         for name, seq in seqs.items():
             t = InteractionType(name)
             self._acked[t] = max(self._acked.get(t, 0), int(seq))
         if not self.backup_ok:
             log.info("InteractionRecovery: the backup confirms its shadows again")
         self.backup_ok = True
-        self._release(lambda w: w.seq <= self._acked.get(w.type, 0))
+        for t, waiting in self._waiting.items():
+            upto = self._acked.get(t, 0)
+            while waiting and waiting[0].seq <= upto:
+                w = waiting.popleft()
+                w.reply("ok", w.body)
 
     def expire(self) -> None:
         """Acknowledge what waited too long; the backup counts as absent until it confirms."""
         now = time.monotonic()
-        if self._waiting and self._waiting[0].deadline <= now:
+        if any(w and w[0].deadline <= now for w in self._waiting.values()):
             if self.backup_ok:
                 log.warning("InteractionRecovery: the backup has not confirmed changes for "
                             "%.2f s: acknowledging without waiting for it", self._ack_wait)
             self.backup_ok = False
-            self._release(lambda w: True)
-
-    def _release(self, done: Callable[[_Waiting], bool]) -> None:
-        keep: collections.deque[_Waiting] = collections.deque()
-        while self._waiting:
-            w = self._waiting.popleft()
-            if done(w):
-                w.reply("ok", w.body)
-            else:
-                keep.append(w)
-        self._waiting = keep
+            for waiting in self._waiting.values():
+                while waiting:
+                    w = waiting.popleft()
+                    w.reply("ok", w.body)
 
     def fail_waiting(self, reason: str) -> None:
         """This host stops being active: nothing waits any more (the client resends)."""
-        while self._waiting:
-            self._waiting.popleft().reply("rejected", {"code": "not-active", "reason": reason})
+        for waiting in self._waiting.values():
+            while waiting:
+                waiting.popleft().reply("rejected", {"code": "not-active", "reason": reason})
 
     # --- full synchronisation of the backup -------------------------------------------
 

@@ -32,6 +32,8 @@ log = logging.getLogger("InteractionRecovery")
 
 #: Store meta: whether the rows are the live interactions or a backup's shadows.
 ROWS = "rows"
+#: Application requests handled per transaction and published per batch, at most.
+BURST = 500
 
 
 class Inbox:
@@ -338,7 +340,10 @@ class InteractionRecovery(pykka.ThreadingActor):
                 r.reply("rejected", {"code": "not-active",
                                      "reason": f"this server is {self.role}, not active"})
             return
-        self.active.handle(requests, self.settings)
+        # In slices: the first changes of a large burst go to the backup (and their
+        # applications get their acknowledgements) without waiting for the last ones.
+        for start in range(0, len(requests), BURST):
+            self.active.handle(requests[start:start + BURST], self.settings)
 
     def _drain_changes(self, _: DrainChanges) -> None:
         batches = self.d.changes.take()

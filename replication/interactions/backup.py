@@ -5,8 +5,10 @@ main and aux); the service drops a batch's second copy, and the store drops any 
 number it has passed, so the union of the two channels applies exactly once and in
 order. Types being fully synchronised hold their changes until the snapshot is
 loaded; the store then drops the ones the snapshot already contains. After every burst
-the backup confirms how far each stream is applied ("Shadow Ack"), one confirmation in
-flight at a time, which is what lets the active acknowledge applications safely.
+the backup confirms how far each stream is applied ("Shadow Ack"): the highest number it
+has committed, which releases every acknowledgement up to it on the active. Several
+confirmations may be in flight (at most `ACKS_IN_FLIGHT`), so a burst's confirmation does
+not wait for the round trip of the one before.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ log = logging.getLogger("InteractionRecovery")
 Change = tuple[Op, "str | None", dict[str, bytes]]
 #: How many recent lag samples the percentiles are taken over.
 LAG_SAMPLES = 20_000
+#: Confirmations sent and not yet answered, at most (one more waits for an answer).
+ACKS_IN_FLIGHT = 8
 
 
 class BackupSide:
@@ -35,7 +39,7 @@ class BackupSide:
         self.mail_filter = False
         #: Types whose full synchronisation has not completed: their changes wait here.
         self.held: dict[InteractionType, list[Change]] = {}
-        self._ack_inflight = False
+        self._ack_inflight = 0
         self._ack_dirty = False
         self.lags: collections.deque[float] = collections.deque(maxlen=LAG_SAMPLES)
         self.applied = 0
@@ -109,17 +113,19 @@ class BackupSide:
     # --- confirmations ----------------------------------------------------------------
 
     def ack(self) -> None:
-        if self._ack_inflight:
+        """Confirm what is committed now (called after every commit of the stream)."""
+        if self._ack_inflight >= ACKS_IN_FLIGHT:
             self._ack_dirty = True
             return
         seqs = {t.value: self.store.seq(t) for t in self.enabled if t not in self.held}
         if not seqs:
             return
-        self._ack_inflight, self._ack_dirty = True, False
+        self._ack_inflight += 1
+        self._ack_dirty = False
         self._send_ack(seqs)
 
     def ack_done(self) -> None:
-        self._ack_inflight = False
+        self._ack_inflight = max(0, self._ack_inflight - 1)
         if self._ack_dirty:
             self.ack()
 

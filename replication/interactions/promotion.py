@@ -12,6 +12,13 @@ from . import rows
 from .model import InteractionType, QueueKind, State
 from .recovery import PROMOTION_RULES, PromotionAction, PromotionResult
 
+#: Enum members by value: a dict lookup is several times cheaper than calling the enum,
+#: which counts at 150,000 rows.
+_TYPES = {t.value: t for t in InteractionType}
+_ACTIONS = {a.value: a for a in PromotionAction}
+_STATES = {s.value: s for s in State}
+_KINDS = {k.value: k for k in QueueKind}
+
 _PICKED = "key IN (SELECT key FROM temp.promoted WHERE action = '{}')"
 
 
@@ -45,11 +52,12 @@ def promote_rows(db: sqlite3.Connection) -> list[PromotionResult]:
     db.execute(f"INSERT INTO stats SELECT queue_kind, queue, type, '{rows.CLOSED}', count(*) "
                f"FROM interactions WHERE {closing} GROUP BY 1, 2, 3 "
                "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+    close = PromotionAction.CLOSE.value
     return [
         PromotionResult(
-            key=key, type=InteractionType(type_), action=PromotionAction(action),
-            state=State.CLOSED if action == PromotionAction.CLOSE.value else State(state),
-            queue_kind=QueueKind(kind), queue=queue, agent=agent, seqno=seqno,
+            key=key, type=_TYPES[type_], action=_ACTIONS[action],
+            state=State.CLOSED if action == close else _STATES[state],
+            queue_kind=_KINDS[kind], queue=queue, agent=agent, seqno=seqno,
         )
         for key, type_, action, state, kind, queue, agent, seqno in db.execute(
             "SELECT i.key, i.type, p.action, i.state, i.queue_kind, i.queue, i.agent, i.seqno "

@@ -32,6 +32,8 @@ from .model import (
     Op,
     Requeue,
     SaveDraft,
+    State,
+    UpdateState,
     apply as apply_op,
 )
 from .promotion import promote_rows
@@ -57,6 +59,12 @@ class InteractionStore:
         self.path = str(path)
         self._db = rows.connect(self.path)
         self._db.executescript(rows.SCHEMA)
+        # What a transaction writes per operation but only needs once per commit: the
+        # streams' numbers, the statistics' increments and the applied request ids. They
+        # are staged in memory and written just before the COMMIT (`_write_staged`).
+        self._seqs: dict[InteractionType, int] = {}
+        self._bumps: list[tuple[str, str, str, str, int]] = []
+        self._rids: dict[str, float] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -66,22 +74,58 @@ class InteractionStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._write_staged()
         except BaseException:
+            self._discard_staged()
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _write_staged(self) -> None:
+        """Inside the transaction: writes what the operations staged (see __init__)."""
+        db = self._db
+        if self._seqs:
+            db.executemany(
+                "INSERT INTO streams (type, seq) VALUES (?, ?) "
+                "ON CONFLICT DO UPDATE SET seq = excluded.seq",
+                [(t.value, s) for t, s in self._seqs.items()])
+        if self._bumps:
+            totals: dict[tuple[str, str, str, str], int] = {}
+            for *k, n in self._bumps:
+                k = tuple(k)
+                totals[k] = totals.get(k, 0) + n
+            db.executemany(rows.BUMP_STAT, [(*k, n) for k, n in totals.items() if n])
+        if self._rids:
+            db.executemany("INSERT OR IGNORE INTO requests VALUES (?, ?)",
+                           list(self._rids.items()))
+        self._discard_staged()
+
+    def _discard_staged(self) -> None:
+        self._seqs = {}
+        self._bumps = []
+        self._rids = {}
+
+    def _mark(self) -> tuple[dict[InteractionType, int], int, int]:
+        return dict(self._seqs), len(self._bumps), len(self._rids)
+
+    def _undo(self, mark: tuple[dict[InteractionType, int], int, int]) -> None:
+        """Drops what was staged after `mark` (its savepoint rolled back)."""
+        seqs, bumps, rids = mark
+        self._seqs = seqs
+        del self._bumps[bumps:]
+        if len(self._rids) > rids:
+            self._rids = dict(list(self._rids.items())[:rids])
 
     # --- streams ----------------------------------------------------------------------
 
     def seq(self, type_: InteractionType) -> int:
         """The last sequence number applied from `type_`'s stream (0: none yet)."""
-        return rows.seq_of(self._db, type_)
+        staged = self._seqs.get(type_)
+        return staged if staged is not None else rows.seq_of(self._db, type_)
 
     def _set_seq(self, type_: InteractionType, seq: int) -> None:
-        self._db.execute(
-            "INSERT INTO streams (type, seq) VALUES (?, ?) ON CONFLICT DO UPDATE SET seq = ?",
-            (type_.value, seq, seq),
-        )
+        """Inside a transaction: written with the COMMIT."""
+        self._seqs[type_] = seq
 
     def apply(self, op: Op, blobs: Blobs | None = None, rid: str | None = None) -> bool:
         """Applies one operation from the active's stream; False if it changed nothing.
@@ -115,13 +159,13 @@ class InteractionStore:
             return False
         self._set_seq(op.type, op.seq)
         if rid is not None:
-            self._db.execute("INSERT OR IGNORE INTO requests VALUES (?, ?)", (rid, op.at))
+            self._rids.setdefault(rid, op.at)
         return self._apply(op, blobs, strict=False)
 
     def seen_request(self, rid: str) -> bool:
         """Whether an application request with this id was already applied here."""
-        return self._db.execute("SELECT 1 FROM requests WHERE rid = ?", (rid,)).fetchone() \
-            is not None
+        return rid in self._rids or self._db.execute(
+            "SELECT 1 FROM requests WHERE rid = ?", (rid,)).fetchone() is not None
 
     def forget_requests(self, before: float) -> int:
         """Forgets request ids older than `before` (epoch seconds): clients resend within
@@ -145,35 +189,40 @@ class InteractionStore:
             return None
 
     def originate_many(
-        self, items: Iterable[tuple[Op, Blobs | None, str | None]]
+        self, items: Iterable[tuple[Op, Blobs | None, str | None]], checked: bool = False
     ) -> list[Op | None | InvalidOperation]:
         """`originate` for a burst, in one transaction (one commit for the burst).
 
         Each item is all or nothing on its own (a savepoint): an invalid one comes back as
         its InvalidOperation and leaves the others applied. Nothing is durable before the
-        method returns, so acknowledge the burst only then.
+        method returns, so acknowledge the burst only then. `checked`: the caller has just
+        asked `seen_request` for every request id (the burst itself is still checked).
         """
         out: list[Op | None | InvalidOperation] = []
+        db = self._db
         with self._tx():
             for op, blobs, rid in items:
-                self._db.execute("SAVEPOINT one")
+                db.execute("SAVEPOINT one")
+                mark = self._mark()
                 try:
-                    out.append(self._originate(op, blobs, rid))
+                    out.append(self._originate(op, blobs, rid, checked))
                 except (_Discard, InvalidOperation) as exc:
-                    self._db.execute("ROLLBACK TO one")
+                    db.execute("ROLLBACK TO one")
+                    self._undo(mark)
                     out.append(exc if isinstance(exc, InvalidOperation) else None)
-                self._db.execute("RELEASE one")
+                db.execute("RELEASE one")
         return out
 
-    def _originate(self, op: Op, blobs: Blobs | None, rid: str | None) -> Op:
-        if rid is not None and self.seen_request(rid):
+    def _originate(self, op: Op, blobs: Blobs | None, rid: str | None,
+                   checked: bool = False) -> Op:
+        if rid is not None and (rid in self._rids if checked else self.seen_request(rid)):
             raise _Discard
         stamped = replace(op, seq=self.seq(op.type) + 1)
         self._set_seq(op.type, stamped.seq)
         if not self._apply(stamped, blobs, strict=True):
             raise _Discard
         if rid is not None:
-            self._db.execute("INSERT INTO requests VALUES (?, ?)", (rid, op.at))
+            self._rids[rid] = op.at
         return stamped
 
     def _apply(self, op: Op, blobs: Blobs | None, strict: bool) -> bool:
@@ -185,6 +234,8 @@ class InteractionStore:
             self._bump(op.interaction, op.interaction.state.value, 1)
             self._bump(op.interaction, rows.ENTERED, 1)
             return True
+        if type(op) is UpdateState:
+            return self._update_state(op, strict)
         head = self._head(op.key)
         if head is None:
             if strict:
@@ -207,12 +258,14 @@ class InteractionStore:
             self._bump(head, rows.CLOSED, 1)
             self._delete_keys("SELECT ?", (op.key,))
             return True
+        if isinstance(op, SaveDraft):
+            db.execute("UPDATE interactions SET content=? WHERE key=?",
+                       (rows.content_of(after), op.key))
         db.execute(
             "UPDATE interactions SET state=?, queue_kind=?, queue=?, agent=?, workgroup=?, "
-            "queued_at=?, assigned_once=?, content=? WHERE key=?",
+            "queued_at=?, assigned_once=? WHERE key=?",
             (after.state.value, after.queue_kind.value, after.queue, after.agent,
-             after.workgroup, after.queued_at, int(after.assigned_once),
-             rows.content_of(after), op.key),
+             after.workgroup, after.queued_at, int(after.assigned_once), op.key),
         )
         self._bump(after, after.state.value, 1)
         if isinstance(op, (Assign, Requeue)):
@@ -222,6 +275,34 @@ class InteractionStore:
             self._put_refs(op.key, [a.sha256 for a in after.attachments()], blobs)
             db.execute(rows.COLLECT_BLOBS)
         return True
+
+    def _update_state(self, op: UpdateState, strict: bool) -> bool:
+        """`apply` of an UpdateState on the columns it touches (the commonest change)."""
+        found = self._db.execute(
+            "SELECT type, state, queue_kind, queue FROM interactions WHERE key = ?", (op.key,)
+        ).fetchone()
+        if found is None:
+            if strict:
+                raise InvalidOperation(f"{op.key}: no such interaction")
+            return False
+        type_, state, kind, queue = found
+        if type_ != op.type.value:
+            raise InvalidOperation(f"{op.key}: operation names a different interaction")
+        if state == State.CLOSED.value:
+            raise InvalidOperation(f"{op.key}: closed")
+        if op.state is State.CLOSED:
+            raise InvalidOperation(f"{op.key}: use Close to close an interaction")
+        self._db.execute("UPDATE interactions SET state = ? WHERE key = ?",
+                         (op.state.value, op.key))
+        self._bumps.append((kind, queue, type_, state, -1))
+        self._bumps.append((kind, queue, type_, op.state.value, 1))
+        return True
+
+    def type_of(self, key: str) -> InteractionType | None:
+        """The type of an interaction held here (cheaper than `head`)."""
+        found = self._db.execute("SELECT type FROM interactions WHERE key = ?",
+                                 (key,)).fetchone()
+        return InteractionType(found[0]) if found else None
 
     # --- rows -------------------------------------------------------------------------
 
@@ -240,6 +321,12 @@ class InteractionStore:
             )
         self._put_refs(i.key, [a.sha256 for a in i.attachments()], blobs)
 
+    def _insert_rows(self, batch: list[tuple[Any, ...]]) -> None:
+        """Inserts (and clears) a batch of `rows.row_of` tuples."""
+        if batch:
+            self._db.executemany(rows.INSERT_INTERACTION, batch)
+            batch.clear()
+
     def _put_refs(self, key: str, shas: Iterable[str], blobs: Blobs | None) -> None:
         for sha in shas:
             self._db.execute(rows.INSERT_REF, (key, sha))
@@ -252,7 +339,8 @@ class InteractionStore:
         self._db.execute("INSERT OR IGNORE INTO blobs (sha256, data) VALUES (?, ?)", (sha, data))
 
     def _bump(self, i: Interaction, metric: str, n: int) -> None:
-        self._db.execute(rows.BUMP_STAT, (i.queue_kind.value, i.queue, i.type.value, metric, n))
+        """Inside a transaction: written with the COMMIT."""
+        self._bumps.append((i.queue_kind.value, i.queue, i.type.value, metric, n))
 
     def _delete_keys(self, select_keys: str, params: tuple[Any, ...]) -> None:
         """Forgets the interactions `select_keys` names, with their lines and spare files."""
@@ -369,14 +457,24 @@ class InteractionStore:
                 self._drop(t)
                 self._set_seq(t, header.seqs.get(t, 0))
             self._db.executemany(rows.BUMP_STAT, [(*k, n) for k, n in header.totals])
+            # Rows go in with executemany, a few thousand at a time; an interaction with
+            # a transcript or files is inserted on its own, after the rows before it.
+            batch: list[tuple[Any, ...]] = []
             for record in it:
                 if not isinstance(record, SnapshotRecord):
                     raise InvalidOperation("a snapshot has one header")
                 i = record.interaction
                 if i.type not in header.types or (keep is not None and not keep(i)):
                     continue
-                self._insert(i, dict(record.blobs))
+                if i.transcript or record.blobs or i.attachments():
+                    self._insert_rows(batch)
+                    self._insert(i, dict(record.blobs))
+                else:
+                    batch.append(rows.row_of(i))
+                    if len(batch) >= 5000:
+                        self._insert_rows(batch)
                 loaded += 1
+            self._insert_rows(batch)
             for statement in rows.REBUILD_GAUGES:
                 self._db.execute(statement)
         return loaded
