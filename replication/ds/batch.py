@@ -32,6 +32,8 @@ class Plan:
     root_tree: bytes = b""
     #: Containers created for missing ancestors of the puts.
     created: list[str] = field(default_factory=list)
+    #: Upserted rows that are new (not replacing a row that survives the deletes).
+    inserted: int = 0
 
 
 def needed_paths(effect: Effect) -> set[str]:
@@ -90,6 +92,8 @@ def plan(effect: Effect, existing: Mapping[str, Row], root_kids: int) -> Plan:
                 tree = tree_hash(own, kids)
                 e = puts[x]
                 out.upserts.append((x, par, name, e.ds_class, attrs, flags, own, kids, tree))
+                if fresh(x):
+                    out.inserted += 1
             else:
                 own, kids0, tree0 = existing[x]
                 delta = pending.get(x, 0)

@@ -25,9 +25,11 @@ request the walk costs one round trip per level of *differing* paths, never one 
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Protocol, Sequence
 
 import orjson
 
@@ -42,15 +44,21 @@ ZERO = bytes(DIGEST_SIZE)
 
 def encode_entry(entry: Entry) -> tuple[bytes, str, bytes]:
     """The stored form of an entry and its own hash: (attrs JSON, flags text, own)."""
-    attributes = entry.attributes
+    return encode_fields(entry.ds_class, entry.attributes, entry.flags)
+
+
+def encode_fields(ds_class: str, attributes: Mapping[str, Sequence[str]],
+                  flags: Iterable[str]) -> tuple[bytes, str, bytes]:
+    """`encode_entry` on an entry's parts (a bulk load hashes the peer's data as it
+    arrives, without building an `Entry`): the same bytes, so the same hash."""
     # Entries keep attributes sorted by name (Entry.make, build_entry from the store);
     # sort only when one was built otherwise.
     keys = list(attributes)
     if keys != sorted(keys):
         attributes = {k: attributes[k] for k in sorted(keys)}
-    attrs = orjson.dumps(dict(attributes))
-    flags = ",".join(sorted(entry.flags)) if entry.flags else ""
-    h = hashlib.blake2b(entry.ds_class.encode(), digest_size=DIGEST_SIZE)
+    attrs = orjson.dumps(attributes if type(attributes) is dict else dict(attributes))
+    flags = ",".join(sorted(flags)) if flags else ""
+    h = hashlib.blake2b(ds_class.encode(), digest_size=DIGEST_SIZE)
     h.update(b"\x00" + attrs + b"\x00" + flags.encode())
     own = h.digest()
     return attrs, flags, own
@@ -78,6 +86,30 @@ def tree_hash(own: bytes, kids: int) -> bytes:
     return hashlib.blake2b(own + kids_bytes(kids), digest_size=DIGEST_SIZE).digest()
 
 
+#: A container with more children than this is compared by `BUCKETS` bucket sums first.
+BUCKET_THRESHOLD = 256
+BUCKETS = 64
+
+
+def bucket_of(name: str) -> int:
+    """The bucket of a child's name (both servers compute the same)."""
+    return zlib.crc32(name.encode()) & (BUCKETS - 1)
+
+
+class Buckets(tuple):
+    """The children of a big container as `BUCKETS` sums (16 bytes each) of their terms
+    in the parent's ``kids``, grouped by `bucket_of(name)`: two equal sums mean equal
+    children in that bucket, so only the buckets that differ are listed."""
+
+
+def bucket_sums(children: Iterable[tuple[str, bytes]]) -> Buckets:
+    """`Buckets` of (name, tree) pairs."""
+    sums = [0] * BUCKETS
+    for name, tree in children:
+        sums[bucket_of(name)] += term(name, tree)
+    return Buckets(kids_bytes(x) for x in sums)
+
+
 class NodeHash(NamedTuple):
     """The three hashes of one node, as a level listing carries them."""
 
@@ -87,6 +119,8 @@ class NodeHash(NamedTuple):
 
 
 Level = Mapping[str, Mapping[str, NodeHash]]
+#: Per parent: its children's hashes by name, or `Buckets` for a big container.
+Summary = Mapping[str, "Mapping[str, NodeHash] | Buckets"]
 
 
 class TreeView(Protocol):
@@ -97,6 +131,18 @@ class TreeView(Protocol):
 
     def child_nodes(self, parents: Sequence[str]) -> Level:
         """For each parent path, its children's hashes by name (one call per level)."""
+
+
+class BucketView(TreeView, Protocol):
+    """A `TreeView` that can summarise big containers (a `DSStore`, the network proxy):
+    `diff` then lists only the buckets whose sums differ."""
+
+    def child_summaries(self, parents: Sequence[str]) -> Summary:
+        """For each parent, its children's hashes by name, or `Buckets` when it has more
+        than `BUCKET_THRESHOLD` children."""
+
+    def bucket_nodes(self, wanted: Sequence[tuple[str, int]]) -> Level:
+        """For (parent, bucket) pairs, the children of those buckets, by parent."""
 
 
 @dataclass
@@ -147,10 +193,35 @@ def diff(local: TreeView, remote: TreeView, prefix: str = ROOT,
         out.comparisons += 1
         if lo != ro:
             out.fetch.append(prefix)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ds-diff") as pool:
+        _walk_levels(local, remote, prefix, admit, out, pool)
+    return out
+
+
+def _both(pool: concurrent.futures.ThreadPoolExecutor, local: Callable[[], Any],
+          remote: Callable[[], Any]) -> tuple[Any, Any]:
+    """Ask the remote side (a network round trip) while the local side reads its own."""
+    ahead = pool.submit(remote)
+    try:
+        mine = local()
+    finally:
+        theirs = ahead.result()
+    return mine, theirs
+
+
+def _walk_levels(local: TreeView, remote: TreeView, prefix: str,
+                 admit: Callable[[str], bool], out: Diff,
+                 pool: concurrent.futures.ThreadPoolExecutor) -> None:
     frontier = [prefix]
+    buckets = all(hasattr(v, "child_summaries") and hasattr(v, "bucket_nodes")
+                  for v in (local, remote))
     while frontier:
         out.levels += 1
-        lk, rk = local.child_nodes(frontier), remote.child_nodes(frontier)
+        if buckets:
+            lk, rk = _level_by_buckets(local, remote, frontier, out, pool)
+        else:
+            lk, rk = _both(pool, lambda: local.child_nodes(frontier),
+                           lambda: remote.child_nodes(frontier))
         nxt: list[str] = []
         for parent in frontier:
             lc, rc = lk.get(parent, {}), rk.get(parent, {})
@@ -174,7 +245,43 @@ def diff(local: TreeView, remote: TreeView, prefix: str = ROOT,
                 if ln.kids != rn.kids:
                     nxt.append(path)
         frontier = nxt
-    return out
+
+
+def _level_by_buckets(local: TreeView, remote: TreeView, frontier: list[str], out: Diff,
+                      pool: concurrent.futures.ThreadPoolExecutor) -> tuple[Level, Level]:
+    """One level of `diff` where big containers are compared bucket by bucket: the
+    children of the buckets that differ are listed (one more request per side), those
+    of equal buckets are left out, as equal subtrees would be."""
+    ls, rs = _both(pool, lambda: local.child_summaries(frontier),  # type: ignore[attr-defined]
+                   lambda: remote.child_summaries(frontier))  # type: ignore[attr-defined]
+    lk: dict[str, Mapping[str, NodeHash]] = {}
+    rk: dict[str, Mapping[str, NodeHash]] = {}
+    want_l: list[tuple[str, int]] = []
+    want_r: list[tuple[str, int]] = []
+    for parent in frontier:
+        lc, rc = ls.get(parent, {}), rs.get(parent, {})
+        if not (isinstance(lc, Buckets) or isinstance(rc, Buckets)):
+            lk[parent], rk[parent] = lc, rc
+            continue
+        lb = lc if isinstance(lc, Buckets) else bucket_sums(
+            (n, h.tree) for n, h in lc.items())
+        rb = rc if isinstance(rc, Buckets) else bucket_sums(
+            (n, h.tree) for n, h in rc.items())
+        out.comparisons += BUCKETS
+        differ = {i for i in range(BUCKETS) if lb[i] != rb[i]}
+        for side, want, level in ((lc, want_l, lk), (rc, want_r, rk)):
+            if isinstance(side, Buckets):
+                want.extend((parent, i) for i in sorted(differ))
+                level[parent] = {}
+            else:
+                level[parent] = {n: h for n, h in side.items() if bucket_of(n) in differ}
+    got_l, got_r = _both(
+        pool, lambda: local.bucket_nodes(want_l) if want_l else {},  # type: ignore[attr-defined]
+        lambda: remote.bucket_nodes(want_r) if want_r else {})  # type: ignore[attr-defined]
+    for got, level in ((got_l, lk), (got_r, rk)):
+        for parent, kids in got.items():
+            level[parent] = {**level.get(parent, {}), **kids}
+    return lk, rk
 
 
 def _own_of(view: TreeView, path: str) -> bytes | None:

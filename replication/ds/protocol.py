@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import orjson
 
 from .changes import ChangeSet, Put, ops_from_json, ops_to_json
-from .hashtree import NodeHash
+from .hashtree import BUCKETS, Buckets, NodeHash
 from .storage import GapError
 from .tree import ROOT, DSError, Entry, name_of, normalize, parent_of
 
@@ -30,6 +30,7 @@ SERVICE = "DSServer"
 EVENT = "DS Change"
 HEAD, LEVEL, GET, WALK, CHANGES, ACK = (
     "DS Head", "DS Level", "DS Get", "DS Walk", "DS Changes", "DS Ack")
+SUMMARY, BUCKET = "DS Summary", "DS Bucket"
 
 #: Bulk frames stay well under the transport's 8 MiB limit per frame.
 FRAME_BYTES = 4 * 1024 * 1024
@@ -100,6 +101,53 @@ def decode_level(frames: Sequence[bytes]) -> dict[str, dict[str, NodeHash]]:
     return out
 
 
+def encode_summary(summary: Mapping[str, Any]) -> list[bytes]:
+    """A `DS Summary` answer: frame 0 is orjson ``[[parent, names or null], ...]`` (null
+    for a parent summarised by buckets); frame 1 the bucket sums of those parents, in
+    order (`BUCKETS` x 16 bytes each); the rest the 48-byte hashes of the listed
+    children, as in a level listing."""
+    names: list[list] = []
+    sums: list[bytes] = []
+    hashes: list[bytes] = []
+    for parent, kids in summary.items():
+        if isinstance(kids, Buckets):
+            names.append([parent, None])
+            sums.extend(kids)
+        else:
+            names.append([parent, list(kids)])
+            hashes.extend(n.own + n.kids + n.tree for n in kids.values())
+    return [orjson.dumps(names), b"".join(sums), *split(b"".join(hashes))]
+
+
+def decode_summary(frames: Sequence[bytes]) -> dict[str, Any]:
+    try:
+        names = orjson.loads(frames[0])
+        sums = frames[1]
+        blob = b"".join(frames[2:])
+        out: dict[str, Any] = {}
+        i = j = 0
+        for parent, kids in names:
+            if kids is None:
+                if j + 16 * BUCKETS > len(sums):
+                    raise ValueError("bucket sums missing")
+                out[parent] = Buckets(sums[j + 16 * k:j + 16 * k + 16] for k in range(BUCKETS))
+                j += 16 * BUCKETS
+                continue
+            level: dict[str, NodeHash] = {}
+            for name in kids:
+                rec = blob[i:i + NODE]
+                if len(rec) != NODE:
+                    raise ValueError("hashes missing")
+                level[name] = NodeHash(rec[:16], rec[16:32], rec[32:48])
+                i += NODE
+            out[parent] = level
+    except (orjson.JSONDecodeError, IndexError, TypeError, ValueError) as exc:
+        raise DSError(f"malformed level summary: {exc}") from None
+    if i != len(blob) or j != len(sums):
+        raise DSError("malformed level summary: stray bytes")
+    return out
+
+
 def pack_changes(sets: Sequence[ChangeSet], max_frames: int = 16,
                  max_ops: int = 5000) -> list[bytes]:
     """Change sets as length-prefixed records packed into frames of at most
@@ -142,6 +190,31 @@ def encode_entries(entries: Sequence[Entry]) -> list[bytes]:
     return [orjson.dumps(ops_to_json(Put(e) for e in entries))]
 
 
+def encode_rows(rows: Sequence[tuple]) -> list[bytes]:
+    """Stored rows (path, class, attrs JSON, flags text) in the form of `encode_entries`:
+    the attributes are already JSON, so they are copied, not rebuilt."""
+    fragment = orjson.Fragment
+    return [orjson.dumps([["p", path, cls, fragment(attrs), flags.split(",") if flags else []]
+                          for path, cls, attrs, flags in rows])]
+
+
+def decode_raw_entries(frames: Sequence[bytes]) -> list[list]:
+    """Entries from the peer as [path, class, attributes, flags] lists, not validated:
+    for `DSStore.load`, which validates each as it loads it."""
+    try:
+        raw = orjson.loads(frames[0]) if frames else []
+    except orjson.JSONDecodeError as exc:
+        raise DSError(f"malformed entries: {exc}") from None
+    if not isinstance(raw, list):
+        raise DSError("malformed entries: not a list")
+    out: list[list] = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 5 and item[0] == "p"):
+            raise DSError(f"malformed entry {str(item)[:80]!r}")
+        out.append(item[1:])
+    return out
+
+
 def decode_entries(frames: Sequence[bytes]) -> list[Entry]:
     """Entries from the peer. Built without validation: they only ever reach the store
     through `DSStore.sync_batch`, whose `check_ops` validates every entry (once)."""
@@ -155,6 +228,19 @@ def decode_entries(frames: Sequence[bytes]) -> list[Entry]:
         if not isinstance(op, Put):
             raise DSError("malformed entries: a delete where entries were expected")
         out.append(op.entry)
+    return out
+
+
+def decode_buckets(frames: Sequence[bytes]) -> list[tuple[str, int]]:
+    """A `DS Bucket` request: orjson ``[[parent, bucket], ...]``."""
+    try:
+        raw = orjson.loads(frames[0]) if frames else []
+        out = [(normalize(parent), bucket) for parent, bucket in raw]
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        raise DSError(f"malformed bucket list: {exc}") from None
+    for _, bucket in out:
+        if type(bucket) is not int or not 0 <= bucket < BUCKETS:
+            raise DSError(f"malformed bucket list: bucket {bucket!r}")
     return out
 
 
@@ -225,6 +311,30 @@ class RemoteTree:
             out.update(level)
         return out
 
+    def child_summaries(self, parents: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        parents = list(parents)
+        step = 20_000
+        for i in range(0, len(parents), step):
+            _, bulk = self.request(SUMMARY, None, encode_paths(parents[i:i + step]))
+            level = decode_summary(bulk)
+            self.compared += sum(BUCKETS if isinstance(v, Buckets) else len(v)
+                                 for v in level.values())
+            out.update(level)
+        return out
+
+    def bucket_nodes(self, wanted: Sequence[tuple[str, int]]) -> dict[str, dict[str, NodeHash]]:
+        out: dict[str, dict[str, NodeHash]] = {}
+        wanted = [[parent, bucket] for parent, bucket in wanted]
+        step = 20_000
+        for i in range(0, len(wanted), step):
+            _, bulk = self.request(BUCKET, None, [orjson.dumps(wanted[i:i + step])])
+            level = decode_level(bulk)
+            self.compared += sum(map(len, level.values()))
+            for parent, kids in level.items():
+                out.setdefault(parent, {}).update(kids)
+        return out
+
     def get_many(self, paths: Sequence[str]) -> dict[str, Entry]:
         out: dict[str, Entry] = {}
         paths = list(paths)
@@ -253,6 +363,28 @@ class RemoteTree:
                 if ahead is None:
                     return
                 more, entries = ahead.result()
+
+    def walk_pages(self, prefix: str) -> Iterator[list[list]]:
+        """`walk` as pages of unvalidated [path, class, attributes, flags] lists, for
+        `DSStore.load`; the next page is fetched while the caller loads this one."""
+
+        def page(after: str | None) -> tuple[bool, list[list]]:
+            body, bulk = self.request(WALK, {"prefix": prefix, "after": after,
+                                             "limit": WALK_PAGE})
+            return bool(body.get("more")), decode_raw_entries(bulk)
+
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ds-walk") as pool:
+            more, items = page(None)
+            while True:
+                self.fetched += len(items)
+                last = items[-1][0] if items else None
+                if more and not isinstance(last, str):
+                    raise DSError("malformed entries: a page ends without a path")
+                ahead = pool.submit(page, last) if more and items else None
+                yield items
+                if ahead is None:
+                    return
+                more, items = ahead.result()
 
     def changes_since(self, seq: int, chain: bytes, upto: int) -> Iterator[ChangeSet]:
         """Change sets seq+1 .. upto, page by page; GapError when the log cannot serve."""

@@ -84,6 +84,7 @@ class DSServer:
         self._handlers: dict[str, Callable[[Envelope, tuple[bytes, ...]], tuple]] = {
             p.HEAD: self._head, p.LEVEL: self._level, p.GET: self._get,
             p.WALK: self._walk, p.CHANGES: self._changes,
+            p.SUMMARY: self._summary, p.BUCKET: self._bucket,
         }
 
     def close(self) -> None:
@@ -128,6 +129,12 @@ class DSServer:
     def _level(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
         return {}, p.encode_level(self.store.child_nodes(p.decode_paths(bulk)))
 
+    def _summary(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
+        return {}, p.encode_summary(self.store.child_summaries(p.decode_paths(bulk)))
+
+    def _bucket(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
+        return {}, p.encode_level(self.store.bucket_nodes(p.decode_buckets(bulk)))
+
     def _get(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
         got = self.store.get_many(p.decode_paths(bulk))
         return {"n": len(got)}, p.encode_entries(list(got.values()))
@@ -137,9 +144,9 @@ class DSServer:
         after = env.body.get("after")
         limit = env.body.get("limit")
         limit = limit if type(limit) is int and 0 < limit <= p.WALK_PAGE else p.WALK_PAGE
-        rows = self.store.walk_page(prefix, None if after is None else normalize(str(after)),
+        rows = self.store.walk_rows(prefix, None if after is None else normalize(str(after)),
                                     limit)
-        return {"more": len(rows) == limit}, p.encode_entries(rows)
+        return {"more": len(rows) == limit}, p.encode_rows(rows)
 
     def _changes(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
         seq, chain, limit = (env.body.get(k) for k in ("seq", "chain", "limit"))

@@ -16,8 +16,10 @@ import orjson
 from .batch import needed_paths, plan
 from .changes import (GENESIS, ChangeSet, Delete, Op, Put, effect_of, encode_ops,
                       next_chain, ops_from_json)
-from .hashtree import ROOT_OWN, NodeHash, kids_bytes, kids_int, tree_hash
-from .tree import ROOT, DSError, DSFilter, Entry, ancestors, build_entry, is_under, parent_of
+from .hashtree import (BUCKET_THRESHOLD, MOD, ROOT_OWN, NodeHash, bucket_of, bucket_sums,
+                       encode_fields, kids_bytes, kids_int, term, tree_hash)
+from .tree import (CONTAINER, ROOT, DSError, DSFilter, Entry, ancestors, build_entry, depth,
+                   is_under, name_of, parent_of, validate_fields)
 from .verify import verify_rows
 
 SCHEMA_VERSION = 1
@@ -68,6 +70,8 @@ class Storage:
                  log_ops_limit: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.log_limit, self.log_ops_limit = log_limit, log_ops_limit
+        self.bulk: BulkLoad | None = None
+        self._synchronous: str | None = None  # asked for during a bulk load
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
@@ -79,7 +83,7 @@ class Storage:
         if version == 0:
             with self.tx():
                 self.set_meta(schema=SCHEMA_VERSION, seq=0, floor=0, chain=GENESIS,
-                              floor_chain=GENESIS, synced=1, log_ops=0,
+                              floor_chain=GENESIS, synced=1, log_ops=0, count=0,
                               root_kids=kids_bytes(0), root_tree=tree_hash(ROOT_OWN, 0))
         elif version != SCHEMA_VERSION:
             raise DSError(f"DS store {path}: schema version {version}, "
@@ -88,8 +92,22 @@ class Storage:
     def close(self) -> None:
         self.db.close()
 
+    def set_synchronous(self, level: str) -> None:
+        """PRAGMA synchronous; SQLite refuses it inside a transaction, so during a bulk
+        load it takes effect when the load ends (commit or rollback)."""
+        if self.bulk is not None:
+            self._synchronous = level
+        else:
+            self.db.execute(f"PRAGMA synchronous={level}")
+
+    def _bulk_ended(self) -> None:
+        self.bulk = None
+        level, self._synchronous = self._synchronous, None
+        if level is not None:
+            self.db.execute(f"PRAGMA synchronous={level}")
+
     def tx(self) -> "_Tx":
-        return _Tx(self.db)
+        return _Tx(self.db, self.bulk is not None)
 
     # -- meta -------------------------------------------------------------------------
 
@@ -125,6 +143,10 @@ class Storage:
         return [_entry(r) for r in self.db.execute(q, (path,))]
 
     def walk_chunk(self, prefix: str, after: str | None, limit: int) -> list[Entry]:
+        return [_entry(r) for r in self.walk_rows(prefix, after, limit)]
+
+    def walk_rows(self, prefix: str, after: str | None, limit: int) -> list[tuple]:
+        """`walk_chunk` as stored rows: (path, class, attrs JSON, flags text)."""
         if prefix == ROOT:
             q, args = f"SELECT {_COLS} FROM entries WHERE path > ?", [after or ""]
         else:
@@ -133,11 +155,22 @@ class Storage:
             q = (f"SELECT {_COLS} FROM entries WHERE path {op} ? AND "
                  "(path = ? OR (path >= ? AND path < ?))")
             args = [lo, prefix, prefix + "/", prefix + "0"]
-        rows = self.db.execute(q + " ORDER BY path LIMIT ?", (*args, limit)).fetchall()
-        return [_entry(r) for r in rows]
+        return self.db.execute(q + " ORDER BY path LIMIT ?", (*args, limit)).fetchall()
 
     def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+        """The number of entries, kept in meta by every write (a count(*) reads the
+        whole table, and status asks often); a store without it counts once."""
+        n = self.meta("count")
+        if n is None:
+            return self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+        return int(n)  # type: ignore[call-overload]
+
+    def _count_delta(self, delta: int) -> dict[str, int]:
+        """meta values for a write that adds `delta` entries (inside its transaction)."""
+        n = self.meta("count")
+        if n is None:
+            n = self.db.execute("SELECT count(*) FROM entries").fetchone()[0] - delta
+        return {"count": int(n) + delta}  # type: ignore[call-overload]
 
     def tree_of(self, path: str) -> bytes | None:
         row = self.db.execute("SELECT tree FROM entries WHERE path=?", (path,)).fetchone()
@@ -150,6 +183,29 @@ class Storage:
                  f"WHERE parent IN ({','.join('?' * len(part))})")
             for parent, name, own, kids, tree in self.db.execute(q, part):
                 out[parent][name] = NodeHash(own, kids, tree)
+        return out
+
+    def child_summaries(self, parents: list[str]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        q = "SELECT name, hash, kids, tree FROM entries WHERE parent=?"
+        for parent in parents:
+            rows = self.db.execute(q, (parent,)).fetchall()
+            if len(rows) > BUCKET_THRESHOLD:
+                out[parent] = bucket_sums((r[0], r[3]) for r in rows)
+            else:
+                out[parent] = {name: NodeHash(own, kids, tree) for name, own, kids, tree in rows}
+        return out
+
+    def bucket_nodes(self, wanted: Sequence[tuple[str, int]]) -> dict[str, dict[str, NodeHash]]:
+        by_parent: dict[str, set[int]] = {}
+        for parent, bucket in wanted:
+            by_parent.setdefault(parent, set()).add(bucket)
+        out: dict[str, dict[str, NodeHash]] = {}
+        q = "SELECT name, hash, kids, tree FROM entries WHERE parent=?"
+        for parent, buckets in by_parent.items():
+            out[parent] = {name: NodeHash(own, kids, tree)
+                           for name, own, kids, tree in self.db.execute(q, (parent,))
+                           if bucket_of(name) in buckets}
         return out
 
     # -- commits ----------------------------------------------------------------------
@@ -216,6 +272,12 @@ class Storage:
             self.set_meta(synced=0)
             self._apply_effect(ops if flt is None else self._filter(ops, flt))
 
+    def bulk_load(self) -> "BulkLoad":
+        """Start filling an empty store (see `BulkLoad`)."""
+        if self.db.execute("SELECT 1 FROM entries LIMIT 1").fetchone() is not None:
+            raise DSError("a bulk load needs an empty store")
+        return BulkLoad(self)
+
     def mark_synced(self, seq: int, chain: bytes) -> None:
         with self.tx():
             self.db.execute("DELETE FROM changelog")
@@ -261,10 +323,11 @@ class Storage:
             for path, own, kids, tree in self.db.execute(q, part):
                 existing[path] = (own, kids_int(kids), tree)
         p = plan(effect, existing, kids_int(self.meta_bytes("root_kids", bytes(16))))
+        removed = 0
         if p.deletes:
-            self.db.executemany(
+            removed = self.db.executemany(
                 "DELETE FROM entries WHERE path = ? OR (path >= ? AND path < ?)",
-                [(d, d + "/", d + "0") for d in p.deletes])
+                [(d, d + "/", d + "0") for d in p.deletes]).rowcount
         if p.upserts:
             self.db.executemany(
                 "INSERT OR REPLACE INTO entries(path, parent, name, class, attrs, flags, "
@@ -273,7 +336,8 @@ class Storage:
         if p.updates:
             self.db.executemany("UPDATE entries SET kids=?, tree=? WHERE path=?",
                                 [(kids_bytes(k), t, path) for k, t, path in p.updates])
-        self.set_meta(root_kids=kids_bytes(p.root_kids), root_tree=p.root_tree)
+        self.set_meta(root_kids=kids_bytes(p.root_kids), root_tree=p.root_tree,
+                      **self._count_delta(p.inserted - removed))
 
     def _log(self, seq: int, chain: bytes, data: bytes, nops: int) -> None:
         self.db.execute("INSERT INTO changelog(seq, chain, nops, ops) VALUES (?, ?, ?, ?)",
@@ -332,6 +396,9 @@ class Storage:
         rows = self.db.execute("SELECT path, parent, name, class, attrs, flags, hash, kids, "
                                "tree FROM entries").fetchall()
         problems = verify_rows(rows, self.meta_bytes("root_kids"), self.meta_bytes("root_tree"))
+        counted = self.meta("count")
+        if counted is not None and int(counted) != len(rows):  # type: ignore[call-overload]
+            problems.append(f"entry count {counted} recorded, {len(rows)} stored")
         seq, floor = self.meta_int("seq"), self.meta_int("floor")
         logged = [r[0] for r in self.db.execute("SELECT seq FROM changelog ORDER BY seq")]
         if logged != list(range(floor + 1, seq + 1)):
@@ -340,13 +407,138 @@ class Storage:
         return problems
 
 
+class BulkLoad:
+    """Fill an empty store with whole subtrees from the active, in one transaction.
+
+    The initial copy of a backup (100,000 entries and more) would spend most of its time
+    in the general write path, which reads and rewrites the ancestors of every batch.
+    Here each entry arrives once, in path order: it is validated (`validate_fields`, the
+    same rules as every write), its own hash computed from its data, and its row inserted
+    as if it had no children. A node's children always arrive after it (its path is a
+    prefix of theirs), so `finish` corrects only the nodes that turned out to have
+    children, deepest first, then writes the root's hashes. Every hash is computed here
+    from the data, as the general path would, never taken from the peer.
+
+    Missing ancestors (an entry whose parent was created on the active after the walk
+    had passed it) become containers, as in any write; the stream brings the real entry.
+    Nothing is visible to another connection before `finish` commits, and a failure or a
+    crash rolls everything back, leaving the store empty. The caller holds the store's
+    lock around each call; the transaction stays open between them (writes through
+    other paths are refused meanwhile with `GapError`).
+    """
+
+    def __init__(self, storage: "Storage") -> None:
+        self.storage = storage
+        self.db = storage.db
+        self.own: dict[str, bytes] = {}
+        self.leaf_term: dict[str, int] = {}
+        self.sums: dict[str, int] = {}
+        self.last = ""
+        self.count = 0
+        self.db.execute("BEGIN IMMEDIATE")
+        storage.bulk = self
+        try:
+            storage.set_meta(synced=0)
+            # Built once at the end instead of row by row.
+            self.db.execute("DROP INDEX IF EXISTS entries_by_parent")
+        except BaseException:
+            self.abort()
+            raise
+
+    def add(self, items: Iterable[Sequence]) -> int:
+        """Insert entries given as (path, class, attributes, flags), in path order within
+        each walked subtree; returns how many were taken."""
+        rows: list[tuple] = []
+        own_of, leaf_term, sums = self.own, self.leaf_term, self.sums
+        zero = kids_bytes(0)
+        n = 0
+        for item in items:
+            try:
+                path, ds_class, attrs, flags = item
+            except (TypeError, ValueError):
+                raise DSError(f"malformed entry {str(item)[:80]!r}") from None
+            if not isinstance(flags, (list, tuple, frozenset, set)):
+                raise DSError(f"{path!r}: flags are not a list")
+            validate_fields(path, ds_class, attrs, flags)
+            if path in own_of:
+                raise DSError(f"{path}: sent twice in one bulk load")
+            parent = parent_of(path)
+            if parent != ROOT and parent not in own_of:
+                self._containers(parent, rows)
+            blob, flag_text, own = encode_fields(ds_class, attrs, set(flags))
+            tree = tree_hash(own, 0)
+            name = name_of(path)
+            own_of[path] = own
+            t = term(name, tree)
+            leaf_term[path] = t
+            sums[parent] = sums.get(parent, 0) + t
+            rows.append((path, parent, name, ds_class, blob, flag_text, own, zero, tree))
+            n += 1
+        self.db.executemany(
+            "INSERT INTO entries(path, parent, name, class, attrs, flags, hash, kids, tree) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.count += len(rows)
+        return n
+
+    def _containers(self, path: str, rows: list[tuple]) -> None:
+        """Create `path` and its missing ancestors as containers (parents first)."""
+        missing = [path]
+        missing += [a for a in ancestors(path)]
+        zero = kids_bytes(0)
+        for p in reversed(missing):
+            if p in self.own:
+                continue
+            blob, flag_text, own = encode_fields(CONTAINER, {}, ())
+            tree = tree_hash(own, 0)
+            parent, name = parent_of(p), name_of(p)
+            self.own[p] = own
+            t = term(name, tree)
+            self.leaf_term[p] = t
+            self.sums[parent] = self.sums.get(parent, 0) + t
+            rows.append((p, parent, name, CONTAINER, blob, flag_text, own, zero, tree))
+
+    def finish(self) -> None:
+        """Fix the hashes of nodes with children, set the root's, index, commit."""
+        try:
+            sums, updates = self.sums, []
+            for path in sorted((p for p in sums if p != ROOT), key=depth, reverse=True):
+                kids = sums[path] % MOD
+                tree = tree_hash(self.own[path], kids)
+                parent = parent_of(path)
+                sums[parent] = (sums.get(parent, 0) + term(name_of(path), tree)
+                                - self.leaf_term[path])
+                updates.append((kids_bytes(kids), tree, path))
+            self.db.executemany("UPDATE entries SET kids=?, tree=? WHERE path=?", updates)
+            root_kids = sums.get(ROOT, 0) % MOD
+            self.storage.set_meta(root_kids=kids_bytes(root_kids),
+                                  root_tree=tree_hash(ROOT_OWN, root_kids), count=self.count)
+            self.db.execute("CREATE INDEX IF NOT EXISTS entries_by_parent "
+                            "ON entries(parent, name)")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.abort()
+            raise
+        self.storage._bulk_ended()
+
+    def abort(self) -> None:
+        try:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        finally:
+            self.storage._bulk_ended()
+
+
 class _Tx:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, busy: bool = False) -> None:
         self.db = db
+        self.busy = busy
 
     def __enter__(self) -> None:
+        if self.busy:
+            raise GapError("DS store is in the middle of a resync (loading the active's "
+                           "tree); try again when it has finished")
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *_: object) -> None:

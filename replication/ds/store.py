@@ -27,11 +27,11 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import IO, Callable, Iterator, Sequence
+from typing import IO, Callable, Iterable, Iterator, Sequence
 
 from . import jsonl
 from .changes import GENESIS, ChangeSet, Op, check_ops
-from .hashtree import ROOT_OWN, Level, tree_hash
+from .hashtree import ROOT_OWN, Level, Summary, tree_hash
 from .storage import GapError, Storage
 from .tree import ROOT, DSFilter, Entry, normalize
 
@@ -63,7 +63,7 @@ class DSStore:
         if durability not in ("full", "normal"):
             raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
         with self._lock:
-            self._db.db.execute(f"PRAGMA synchronous={durability.upper()}")
+            self._db.set_synchronous(durability.upper())
 
     def __enter__(self) -> "DSStore":
         return self
@@ -138,6 +138,12 @@ class DSStore:
         with self._lock:
             return self._db.walk_chunk(normalize(prefix), after, limit)
 
+    def walk_rows(self, prefix: str, after: str | None, limit: int) -> list[tuple]:
+        """`walk_page` as stored rows (path, class, attrs JSON, flags text), for a server
+        that forwards them without building entries."""
+        with self._lock:
+            return self._db.walk_rows(normalize(prefix), after, limit)
+
     def snapshot_head(self) -> tuple[int, bytes, bytes, int]:
         """(seq, chain, root tree hash, entry count) of one moment, for a follower."""
         with self._lock:
@@ -164,6 +170,16 @@ class DSStore:
         """`TreeView`: for each parent, its children's (own, kids, tree) by name."""
         with self._lock:
             return self._db.child_nodes(list(parents))
+
+    def child_summaries(self, parents: Sequence[str]) -> Summary:
+        """`BucketView`: children's hashes by name, or `Buckets` for a big container."""
+        with self._lock:
+            return self._db.child_summaries(list(parents))  # type: ignore[return-value]
+
+    def bucket_nodes(self, wanted: Sequence[tuple[str, int]]) -> Level:
+        """`BucketView`: the children in the given (parent, bucket) pairs."""
+        with self._lock:
+            return self._db.bucket_nodes(list(wanted))
 
     # -- writing ----------------------------------------------------------------------
 
@@ -266,6 +282,31 @@ class DSStore:
         check_ops(ops)
         with self._lock:
             self._db.sync_batch(ops, flt)
+
+    def load(self, pages: Iterable[Iterable[Sequence]]) -> int:
+        """Fill an empty store with whole subtrees of the active's tree; returns the
+        number of entries taken (containers created for missing ancestors aside).
+
+        `pages` yields lists of (path, class, attributes, flags) in path order (a walk
+        per subtree); each is validated and hashed here as it arrives, and the whole
+        load is one transaction (`storage.BulkLoad`), committed at the end with the store
+        marked unsynced: `mark_synced` follows. The lock is held per page only, so
+        status reads go on while the next page is on its way.
+        """
+        with self._lock:
+            bulk = self._db.bulk_load()
+        n = 0
+        try:
+            for page in pages:
+                with self._lock:
+                    n += bulk.add(page)
+            with self._lock:
+                bulk.finish()
+        except BaseException:
+            with self._lock:
+                bulk.abort()
+            raise
+        return n
 
     def mark_synced(self, seq: int, chain: bytes) -> None:
         """End a resync: adopt the active's (seq, chain) and restart the log there."""

@@ -265,29 +265,40 @@ def validate_entry(entry: Entry) -> None:
     """Refuse an entry whose path, class, attributes or flags break the DS rules."""
     if entry.__dict__.get("_valid"):
         return
-    if normalize(entry.path) != entry.path:
-        raise DSError(f"DS path {entry.path!r} is not in canonical form")
-    if entry.path == ROOT:
+    validate_fields(entry.path, entry.ds_class, entry.attributes, entry.flags)
+
+
+def validate_fields(path: object, cls_: object, attributes: object, flags: object) -> None:
+    """`validate_entry` on the parts of an entry as they arrive from the peer (a path, a
+    class, a mapping of attribute name to a list of values, a collection of flags), so a
+    bulk load can check them without building an `Entry` first."""
+    if not isinstance(path, str) or normalize(path) != path:
+        raise DSError(f"DS path {path!r} is not in canonical form")
+    if path == ROOT:
         raise DSError("the root has no entry of its own and cannot be written")
-    cls_ = entry.ds_class
     if not isinstance(cls_, str) or len(cls_) > MAX_CLASS_LENGTH or not _CLASS_RE.fullmatch(cls_):
-        raise DSError(f"{entry.path}: DS class {cls_!r} is not a valid class name "
+        raise DSError(f"{path}: DS class {cls_!r} is not a valid class name "
                       f"(a letter, then letters, digits, space, '_' or '-'; "
                       f"at most {MAX_CLASS_LENGTH})")
-    if len(entry.attributes) > MAX_ATTRIBUTES:
-        raise DSError(f"{entry.path}: {len(entry.attributes)} attributes "
+    if not isinstance(attributes, (dict, MappingProxyType)) and not isinstance(attributes,
+                                                                            Mapping):
+        raise DSError(f"{path}: attributes are not a mapping")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise DSError(f"{path}: {len(attributes)} attributes "
                       f"(at most {MAX_ATTRIBUTES})")
     total = 0
-    for name, values in entry.attributes.items():
+    for name, values in attributes.items():
         if not (isinstance(name, str) and name.isascii() and _ATTR_OK.fullmatch(name)):
-            _check_attribute_name(entry.path, name)
+            _check_attribute_name(path, name)
+        if not isinstance(values, (tuple, list)):
+            raise DSError(f"{path}: attribute {name!r} does not hold a list of values")
         if len(values) > MAX_VALUES_PER_ATTRIBUTE:
-            raise DSError(f"{entry.path}: attribute {name!r} has {len(values)} values "
+            raise DSError(f"{path}: attribute {name!r} has {len(values)} values "
                           f"(at most {MAX_VALUES_PER_ATTRIBUTE})")
         size = 0
         for v in values:
             if not isinstance(v, str):
-                raise DSError(f"{entry.path}: attribute {name!r} has a non-string value "
+                raise DSError(f"{path}: attribute {name!r} has a non-string value "
                               f"of type {type(v).__name__}")
             if v.isascii():
                 size += len(v)
@@ -295,18 +306,18 @@ def validate_entry(entry: Entry) -> None:
             try:
                 size += len(v.encode("utf-8"))
             except UnicodeEncodeError as exc:
-                raise DSError(f"{entry.path}: attribute {name!r} has a value that is not "
+                raise DSError(f"{path}: attribute {name!r} has a value that is not "
                               f"valid Unicode ({exc.reason})") from None
         if size > MAX_ATTRIBUTE_BYTES:
-            raise DSError(f"{entry.path}: attribute {name!r} holds {size} bytes "
+            raise DSError(f"{path}: attribute {name!r} holds {size} bytes "
                           f"(at most {MAX_ATTRIBUTE_BYTES} per attribute)")
         total += size
     if total > MAX_ENTRY_BYTES:
-        raise DSError(f"{entry.path}: attributes hold {total} bytes "
+        raise DSError(f"{path}: attributes hold {total} bytes "
                       f"(at most {MAX_ENTRY_BYTES} per entry)")
-    for flag in entry.flags:
+    for flag in flags:
         if not isinstance(flag, str) or not _FLAG_RE.fullmatch(flag):
-            raise DSError(f"{entry.path}: flag {flag!r} is not a valid flag name "
+            raise DSError(f"{path}: flag {flag!r} is not a valid flag name "
                           "(lower-case letters, digits, '_')")
 
 

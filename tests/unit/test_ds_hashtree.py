@@ -155,3 +155,60 @@ def test_incremental_hashes_match_recomputation(tmp_path: Path, seed: int) -> No
     assert rebuilt.subtree_hash("/") == s.subtree_hash("/")
     s.close()
     rebuilt.close()
+
+
+def big_tree() -> list[Put]:
+    ops = [Put(item(f"/Config/Users/g{i // 1000}/u{i:04d}", v=str(i))) for i in range(3000)]
+    ops += [Put(Entry.make("/Config/flagged", "Item", {"b": ["2", "1"], "a": "x"},
+                           ["written_by_installer"])),
+            Put(item("/Config/Users/g1/u1001/Mail", v="m"))]
+    return ops
+
+
+def test_big_containers_are_compared_by_buckets(tmp_path: Path) -> None:
+    local, remote = DSStore(tmp_path / "l.db"), DSStore(tmp_path / "r.db")
+    for store in (local, remote):
+        store.write(big_tree())
+    remote.write([Put(item("/Config/Users/g1/u1500", v="changed")),
+                  Put(item("/Config/Users/g2/new")), Delete("/Config/Users/g0/u0007")])
+    local.write([Put(item("/Config/Users/g1/u1501/extra"))])
+    d = diff(local, remote)
+    assert d.fetch == ["/Config/Users/g1/u1500"]
+    assert d.fetch_subtrees == ["/Config/Users/g2/new"]
+    assert sorted(d.delete) == ["/Config/Users/g0/u0007", "/Config/Users/g1/u1501/extra"]
+    assert d.comparisons < 500, d.comparisons  # not 3,000 children listed
+    compare_and_update(local, remote, remote.head)
+    assert local.subtree_hash("/") == remote.subtree_hash("/") and local.verify() == []
+
+
+def test_empty_store_is_bulk_loaded_with_its_own_hashes(tmp_path: Path) -> None:
+    local, remote = DSStore(tmp_path / "l.db"), DSStore(tmp_path / "r.db")
+    remote.write(big_tree())
+    report = compare_and_update(local, remote, remote.head)
+    assert report.fetched == remote.count() == local.count()
+    assert local.subtree_hash("/") == remote.subtree_hash("/")
+    assert local.verify() == [] and local.synced and local.head == remote.head
+    assert local.get("/Config/flagged") == remote.get("/Config/flagged")
+    assert [e.path for e in local.children("/Config/Users")] == [
+        "/Config/Users/g0", "/Config/Users/g1", "/Config/Users/g2"]
+    local.write([Delete("/Config/Users/g1")])  # the index and the count work on
+    assert local.count() == remote.count() - 1002 and local.verify() == []
+
+
+def test_bulk_load_validates_and_rolls_back(tmp_path: Path) -> None:
+    from replication.ds.tree import DSError
+
+    store = DSStore(tmp_path / "l.db")
+    good = ("/Config/a", "Item", {"v": ["1"]}, [])
+    for bad in [("/Config/b/", "Item", {}, []), ("/Config/b", "1tem", {}, []),
+                ("/Config/b", "Item", {"v": "not a list"}, []),
+                ("/Config/b", "Item", {"v": [1]}, []), ("/Config/b", "Item", {}, ["Bad"]),
+                ("/Config/a", "Item", {}, [])]:  # the same path twice
+        with pytest.raises(DSError):
+            store.load([[good, bad]])
+        assert store.count() == 0 and store.synced and store.walk_page("/", None, 10) == []
+    # an orphan (its parent created after the walk passed it) gets container ancestors
+    store.load([[("/Config/x/y/z", "Item", {"v": ["1"]}, [])]])
+    assert store.get("/Config/x/y").ds_class == "Container" and store.verify() == []
+    assert not store.synced
+    store.close()
