@@ -52,6 +52,8 @@ from transport.switch import SwitchServer, switch_request
 log = logging.getLogger("SwitchoverMain")
 
 ALL_RIGHTS = frozenset({"status", "remote-control", "master"})
+#: Real seconds a virtual-switch request may always take (see Host.peer_query).
+PEER_QUERY_FLOOR = 1.0
 
 
 def tcp(address: str, port: int) -> str:
@@ -231,10 +233,16 @@ class Host:
             pykka.ActorRegistry.stop_all()
 
     def peer_query(self, request: Mapping[str, Any], timeout: float) -> Mapping[str, Any] | None:
-        """One request to the peer's virtual switch; None when it does not answer."""
+        """One request to the peer's virtual switch; None when it does not answer.
+
+        `timeout` is in reference seconds, but never under PEER_QUERY_FLOOR real seconds:
+        a connection and CURVE handshake do not get faster with `time_scale`, and a peer
+        missed for that reason would make this host start active beside it.
+        """
         return switch_request(
             self.ctx, self._peer_switch, request, keys=self._keys,
-            server_public=self._keys.public, timeout=self.clock.real_seconds(timeout),
+            server_public=self._keys.public,
+            timeout=max(self.clock.real_seconds(timeout), PEER_QUERY_FLOOR),
         )
 
     def _stop_main(self) -> None:
