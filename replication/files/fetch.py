@@ -150,39 +150,31 @@ class Fetcher:
                     later: list[Item], retries: dict[str, int], sync: bool) -> list[Item]:
         known = {i[0]: i for i in batch}
         again: list[Item] = []
+        bulk = [memoryview(frame) for frame in outcome.bulk]
+        put, on_file = self.applier.put_file, self.on_file
         with self.applier.batch():
             for path, status, size, mtime_ns, mode, sha, frame, offset in \
                     outcome.response.body.get("files", ()):
-                item = known.get(path, (path, size, mtime_ns, mode))
                 if status == "ok":
-                    data = memoryview(outcome.bulk[frame])[offset:offset + size]
-                    self._write_whole(path, size, mode, mtime_ns, sha, data, result, sync)
+                    try:
+                        put(path, size, mode, mtime_ns, sha,
+                            bulk[frame][offset:offset + size], sync=sync)
+                    except ApplyError as exc:
+                        result.failed.append((path, str(exc)))
+                        continue
+                    result.files += 1
+                    result.bytes += size
+                    on_file(size)
                 elif status == "missing":
                     result.missing.append(path)
                 elif status == "large":
                     later.append((path, size, mtime_ns, mode))
                 elif retries.get(path, 0) < MAX_RESTARTS:  # changing, later
                     retries[path] = retries.get(path, 0) + 1
-                    again.append(item)
+                    again.append(known.get(path, (path, size, mtime_ns, mode)))
                 else:
                     result.failed.append((path, "still changing"))
         return again
-
-    def _write_whole(self, path: str, size: int, mode: int, mtime_ns: int, sha: str,
-                     data: bytes | memoryview, result: FetchResult, sync: bool) -> None:
-        try:
-            inc = self.applier.begin_file(path, size, mode, mtime_ns, sha)
-            try:
-                inc.write(0, data)
-                inc.commit(sync=sync)
-            finally:
-                inc.abort()
-        except ApplyError as exc:
-            result.failed.append((path, str(exc)))
-            return
-        result.files += 1
-        result.bytes += size
-        self.on_file(size)
 
     def _large(self, item: Item, result: FetchResult, sync: bool) -> None:
         path = item[0]

@@ -269,8 +269,14 @@ class Mirror(pykka.ThreadingActor):
             self._quietly(app.rmdir_tree, str(base / rel)) and self.progress.count("deleted")
         for rel in plan.mkdir:
             self._quietly(app.mkdir, str(base / rel), remote[rel].mode)
-        items: list[Item] = [(str(base / r), remote[r].size, remote[r].mtime_ns,
-                              remote[r].mode) for r in plan.copy]
+        prefix = str(base).rstrip("/") + "/"
+        entries = remote.entries
+        items: list[Item] = []
+        for r in plan.copy:
+            e = entries[r]
+            plain = not (r.startswith(("/", "./")) or r.endswith(("/", "/.")) or r == "."
+                         or "//" in r or "/./" in r)
+            items.append((prefix + r if plain else str(base / r), e.size, e.mtime_ns, e.mode))
         result = fetcher.fetch(items, sync=False)
         self._report_failures(result.failed)
         for rel in plan.attrs:

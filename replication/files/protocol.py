@@ -24,7 +24,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
@@ -109,15 +109,19 @@ def serve_read(spec: MirrorSpec, body: Mapping[str, Any]) -> tuple[dict, list[by
 
     status is ok, missing (gone, or not a regular file any more), large (grew past
     SMALL_FILE: fetch by ranges) or changing (still being written: a later notice
-    brings it).
+    brings it). Paths are checked as `served_file` does, once per directory for the
+    directory's part.
     """
     paths = body.get("paths")
     if not isinstance(paths, list):
         raise Refused("File Read needs a list of paths")
+    served = _batch_checker(spec)
     rows: list[list[Any]] = []
-    frames: list[bytearray] = [bytearray()]
+    frames: list[list[bytes]] = [[]]
+    filled = 0  # bytes in frames[-1]
+    sha256 = hashlib.sha256
     for text in paths:
-        real = served_file(spec, text)
+        real = served(text)
         try:
             got = read_small(real)
         except (OSError, NotRegularFile):  # gone, a symlink now, or unreadable
@@ -127,21 +131,44 @@ def serve_read(spec: MirrorSpec, body: Mapping[str, Any]) -> tuple[dict, list[by
             rows.append([text, got, 0, 0, 0, None, 0, 0])
             continue
         st, data = got
-        version_size, version_mtime, version_mode = st.st_size, st.st_mtime_ns, \
-            stat.S_IMODE(st.st_mode)
-        digest = hashlib.sha256(data).hexdigest()
-        if len(frames[-1]) + len(data) > FRAME_BYTES and frames[-1]:
+        if filled + len(data) > FRAME_BYTES and filled:
             if len(frames) == MAX_FRAMES:
                 rows.append([text, "later", 0, 0, 0, None, 0, 0])
                 continue
-            frames.append(bytearray())
-        rows.append([text, "ok", version_size, version_mtime, version_mode, digest,
-                     len(frames) - 1, len(frames[-1])])
-        frames[-1] += data
-    return {"files": rows}, [bytes(f) for f in frames]
+            frames.append([])
+            filled = 0
+        rows.append([text, "ok", st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode),
+                     sha256(data).hexdigest(), len(frames) - 1, filled])
+        frames[-1].append(data)
+        filled += len(data)
+    return {"files": rows}, [b"".join(f) for f in frames]
 
 
-def read_small(real: Path) -> tuple[os.stat_result, bytes] | str:
+def _batch_checker(spec: MirrorSpec) -> Callable[[Any], str]:
+    """`served_file` for a batch: the real path (a string) of a file the active may
+    serve, or Refused; a directory's part of the checks is done once."""
+    kind_of = spec.file_classifier()
+    root = str(spec.root).rstrip("/")
+    good_dirs: set[str] = set()
+
+    def served(text: Any) -> str:
+        if not isinstance(text, str) or not text.startswith("/"):
+            raise Refused(f"not a logical path: {text!r}")
+        parent, _, name = text.rpartition("/")
+        if parent not in good_dirs:
+            if parent == "/" or (parent and logical_path(parent) is None):
+                raise Refused(f"path is not normalised: {text!r}")
+            good_dirs.add(parent)
+        if name in ("", ".", "..") or "\x00" in name:
+            raise Refused(f"path is not normalised: {text!r}")
+        if kind_of(text) is None:
+            raise Refused(f"{text} is not mirrored here")
+        return root + text
+
+    return served
+
+
+def read_small(real: Path | str) -> tuple[os.stat_result, bytes] | str:
     """One consistent version of a small file, or "large" / "changing".
 
     One open (never through a symlink), one read of a byte more than the size, and a

@@ -303,6 +303,41 @@ class MirrorSpec:
 
         return keep
 
+    def file_classifier(self):
+        """`kind_of(text)`: `classify(text, False)` for a normalised logical file path
+        (a string), asking once per directory.
+
+        Every rule for a file is either about its name (exceptions, temporary names),
+        about its directory and that directory's ancestors, or an exact match with a
+        listed path; so the directory's verdict is the verdict for a neutral name in it,
+        and names that match a listed path exactly, or carry an exception, are classified
+        in full. Used for batches of many files in few directories.
+        """
+        memo: dict[str, Kind | None] = {}
+        listed = {str(d.path) for kind in ("continuous", "handler", "initial", "excluded")
+                  for d in getattr(self, kind)} | {str(h) for h in self.block_handlers}
+        exceptions = self.exceptions
+
+        def kind_of(text: str) -> Kind | None:
+            parent, _, name = text.rpartition("/")
+            if text in listed or is_temp_name(name) or (
+                    exceptions and has_exception(name, exceptions)):
+                return self.classify(PurePosixPath(text), False)
+            try:
+                return memo[parent]
+            except KeyError:
+                pass
+            probe = f"{parent}/_"
+            if probe in listed:
+                return self.classify(PurePosixPath(text), False)
+            kind = self.classify(PurePosixPath(probe), False)
+            if len(memo) > 4096:
+                memo.clear()
+            memo[parent] = kind
+            return kind
+
+        return kind_of
+
     def is_excluded(self, path: PurePosixPath | str, is_dir: bool = False) -> bool:
         """True if exceptions, exclusions or an upgrade state keep `path` off the backup."""
         p = path if isinstance(path, PurePosixPath) else PurePosixPath(path)

@@ -264,3 +264,54 @@ def test_file_in_the_way_of_a_directory(backup: Applier) -> None:
     with pytest.raises(ApplyError, match="not a directory"):
         send(backup, f"{FLOWS}/plain/child", b"y")
     assert (backup.root / FLOWS / "plain").read_bytes() == b"x"
+
+
+def test_put_file_whole_in_one_call(backup: Applier) -> None:
+    target = backup.root / FLOWS / "sub/p.xml"
+    with backup.batch():
+        backup.put_file(f"/{FLOWS}/sub/p.xml", 5, 0o640, 1_600_000_000_000_000_001,
+                        sha(b"first"), b"first", sync=False)
+        backup.put_file(f"/{FLOWS}/sub/p.xml", 6, 0o600, 1_600_000_000_000_000_002,
+                        sha(b"second"), memoryview(b"xsecond")[1:])
+    st = target.stat()
+    assert target.read_bytes() == b"second"
+    assert st.st_mode & 0o7777 == 0o600 and st.st_mtime_ns == 1_600_000_000_000_000_002
+    backup.put_file(f"{FLOWS}//sub/./q", 1, 0o644, 1, sha(b"q"), b"q")  # the general route
+    assert (backup.root / FLOWS / "sub/q").read_bytes() == b"q"
+    assert temps(backup.root) == []
+
+
+def test_put_file_verifies_before_anything_is_written(backup: Applier) -> None:
+    target = backup.root / FLOWS / "v"
+    backup.put_file(f"/{FLOWS}/v", 3, 0o644, 1, sha(b"old"), b"old")
+    with pytest.raises(VerifyError):
+        backup.put_file(f"/{FLOWS}/v", 3, 0o644, 2, sha(b"new"), b"nex")
+    with pytest.raises(VerifyError):
+        backup.put_file(f"/{FLOWS}/v", 4, 0o644, 2, sha(b"new"), b"new")
+    with pytest.raises(VerifyError):
+        backup.put_file(f"/{FLOWS}/v", 3, 0o644, 2, "", b"new")
+    assert target.read_bytes() == b"old" and temps(backup.root) == []
+
+
+def test_put_file_refuses_what_begin_file_refuses(backup: Applier, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (backup.root / FLOWS).mkdir(parents=True)
+    os.symlink(outside, backup.root / FLOWS / "link")
+    with pytest.raises(SymlinkRefused):
+        backup.put_file(f"/{FLOWS}/link/x", 1, 0o644, 1, sha(b"x"), b"x")
+    for bad in ("/etc/x", f"/{FLOWS}/a.tmp", f"/{FLOWS}/.a.so-tmp-1", "/I3/IC/Flat/sub/f",
+                f"/{FLOWS}/../x"):
+        with pytest.raises(OutsideMirror):
+            backup.put_file(bad, 1, 0o644, 1, sha(b"x"), b"x")
+    assert list(outside.iterdir()) == [] and temps(backup.root) == []
+
+
+def test_put_file_supersedes_an_incomplete_transfer(backup: Applier) -> None:
+    inc = backup.begin_file(f"/{FLOWS}/s", 6, 0o644, 1, sha(b"longer"))
+    inc.write(0, b"lon")
+    backup.put_file(f"/{FLOWS}/s", 5, 0o644, 2, sha(b"short"), b"short")
+    with pytest.raises(Superseded):
+        inc.write(3, b"ger")
+    assert (backup.root / FLOWS / "s").read_bytes() == b"short"
+    assert temps(backup.root) == []

@@ -147,3 +147,28 @@ def test_a_per_chunk_transfer_refuses_a_chunk_without_its_digest(tmp_path: Path)
     inc.write(0, b"abcd", hashlib.sha256(b"abcd").hexdigest())
     inc.commit()
     assert (tmp_path / "rec/f").read_bytes() == b"abcd"
+
+
+@pytest.mark.parametrize("text", ["rec/a", "/rec/../etc", "/rec//a", "/rec/./a", "//rec/a",
+                                  "/rec/a/", "/rec/..", 5, "/rec/a\x00", "/"])
+def test_file_read_refuses_paths_not_logical_and_normalised(tmp_path: Path, text: Any) -> None:
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec/a").write_bytes(b"a")
+    with pytest.raises(proto.Refused):
+        proto.serve_read(spec_at(tmp_path), {"paths": ["/rec/a", text]})
+
+
+def test_file_read_packs_many_files_with_their_digests(tmp_path: Path) -> None:
+    spec = spec_at(tmp_path)
+    (tmp_path / "rec/d").mkdir(parents=True)
+    want = {}
+    for i in range(300):
+        data = os.urandom(i * 7)
+        (tmp_path / f"rec/d/f{i}").write_bytes(data)
+        want[f"/rec/d/f{i}"] = data
+    body, frames = proto.serve_read(spec, {"paths": sorted(want)})
+    assert len(body["files"]) == 300
+    for path, status, size, _mtime, _mode, digest, frame, offset in body["files"]:
+        data = frames[frame][offset:offset + size]
+        assert status == "ok" and data == want[path]
+        assert digest == hashlib.sha256(data).hexdigest()

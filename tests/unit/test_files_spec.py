@@ -1,6 +1,7 @@
 """Mirror specs: the reference's examples, defaults, malformed input, upgrade states."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path, PurePosixPath as P
 
 import pytest
@@ -182,3 +183,19 @@ def test_upgrade_higher_opt_out() -> None:
     assert high.classify("/I3/IC/Recordings/r.wav") == "continuous"
     assert not any(k == "handler" for k, _ in high.dirs())
     assert upgrade_higher(spec).classify("/I3/IC/Flows/Old/x.xml") == "continuous"
+
+
+def test_file_classifier_agrees_with_classify() -> None:
+    spec = MirrorSpec.build("/", custom="+/I3/IC;/flat;/I3/IC/Flows/_", initial="+/init",
+                            exceptions="tmp")
+    spec = upgrade_higher(spec, "+/I3/IC/Flows/Old;/I3/IC/Server;/I3/IC/x.bin")
+    spec = replace(spec, block_handlers=(P("/I3/IC/Handlers"),))
+    kind_of = spec.file_classifier()
+    paths = ["/I3/IC/a.xml", "/I3/IC/x.bin", "/I3/IC/y.tmp", "/I3/IC/.a.so-tmp-1",
+             "/I3/IC/Flows/Old/f", "/I3/IC/Flows/Old/deep/f", "/I3/IC/Flows/_",
+             "/I3/IC/Flows/_/f", "/I3/IC/Flows/g", "/I3/IC/Server/f", "/I3/IC/Server/s/f",
+             "/I3/IC/Handlers", "/I3/IC/Handlers/h.ihd", "/flat/f", "/flat/sub/f", "/flat",
+             "/init/a/b/c", "/init", "/elsewhere/f", "/f"]
+    for _ in range(2):  # the second pass answers from the per-directory memo
+        for p in paths:
+            assert kind_of(p) == spec.classify(p, False), p
