@@ -229,16 +229,12 @@ def test_startup_copy_past_its_time_limit_fails_clearly(make_pair, logs_on_failu
     pair.wait_state(a, "Primary")
     pair.start_module(a)
     pair.start_host(b)
-    status = pair.wait_for(
-        lambda: (s := pair.status(b)) and s["replication"]["files"]["state"].startswith(
-            "not running") and s, 30, "the start-up copy to fail")
-    state = status["replication"]["files"]["state"]
-    assert "Switchover Initial Mirror Timeout" in state and "start-up failed" in state
+    # "it does not start": the backup goes to the Error state, saying why
+    error = pair.wait_state(b, "Error", timeout=30)
+    assert "Switchover Initial Mirror Timeout" in error["reason"]
+    assert "start-up failed" in error["reason"]
+    assert any("Error state" in w and "Initial Mirror Timeout" in w for w in error["warnings"])
     assert any("start-up failed" in e["message"] and e["level"] == "error"
                for e in pair.events(b))
-    # "it does not start": the backup is in the Error state, saying why
-    error = pair.wait_state(b, "Error", timeout=30)
-    assert "Initial Mirror Timeout" in error["reason"]
-    assert any("Error state" in w and "Initial Mirror Timeout" in w for w in error["warnings"])
     copied = [p for p in (rb / "init").glob("*.bin")] if (rb / "init").exists() else []
     assert len(copied) < 48 and not temps(rb)
