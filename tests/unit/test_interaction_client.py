@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -84,6 +85,10 @@ def test_lines_typed_during_a_switchover_land_exactly_once(servers, tmp_path) ->
     app.append_message("chat1", "m0", "before")
     servers["A"].mode = "silent"  # applies, then dies before acknowledging
     futures = [app.append_message("chat1", f"m{i}", "during", wait=False) for i in (1, 2)]
+    # both reach A (the client sends on its own thread) before A dies
+    deadline = time.monotonic() + 5
+    while servers["A"].lines[-2:] != ["m1", "m2"] and time.monotonic() < deadline:
+        time.sleep(0.001)
     servers["A"].mode = "dead"
     threading.Timer(0.3, lambda: setattr(servers["B"], "mode", "active")).start()
     futures += [app.append_message("chat1", "m3", "after", wait=False)]
