@@ -94,6 +94,10 @@ class Fetcher:
             raise FetchError(f"{what}: {outcome.status} {outcome.detail}".strip())
         return outcome
 
+    def ask(self, eid: str, body: dict, what: str) -> Outcome:
+        """One request to the active's File Monitor, waited for like a transfer's."""
+        return self._wait(self._send(eid, body), what)
+
     def manifest(self, mdir: MirrorDir, exceptions: frozenset[str]) -> Manifest:
         body = {"dir": str(mdir.path), "recursive": mdir.recursive,
                 "exceptions": sorted(exceptions)}

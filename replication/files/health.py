@@ -56,7 +56,7 @@ class Progress:
         self.state = "not running: not started"
         self.counters: dict[str, int] = {"files_copied": 0, "bytes_copied": 0,
                                          "deleted": 0, "renamed": 0, "failed": 0,
-                                         "notices": 0, "resyncs": 0}
+                                         "notices": 0, "resyncs": 0, "publishes": 0}
         self._initial: list[float] | None = None  # files, total, bytes, total, t0
         self.problem: tuple[str, str] | None = None  # ("not current"|"not running", why)
 

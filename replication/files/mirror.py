@@ -8,6 +8,13 @@ fails ("If all the changed files are not copied within the maximum startup time 
 does not start"), the event log and status say so, and nothing more is mirrored until
 an operator asks again (`files.resync`) or the host restarts.
 
+Handlers travel only when an operator publishes them on the active (`files.publish`): the
+"Handlers Published" event makes the backup compare the handler directory once (its own
+files, never its subdirectories unless another entry covers them). Changes made there
+between publishes are not followed. The active's File Health Check answer names its last
+publish, so a publish the backup missed while disconnected is compared at its next resync.
+In either upgrade state handlers are never replicated (Appendix C).
+
 Notices are numbered; a gap (a notice lost while a channel was down, the active's
 monitor restarted) and every reconnect (`resync`) lead to a fresh compare, so a missed
 watcher event never leaves a difference behind. Parameters are looked at every
@@ -24,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import pykka
 
+from replication.files import protocol as proto
 from replication.files.applier import Applier
 from replication.files.changes import Local, plan_notice
 from replication.files.errors import ApplyError, MissingSource, OutsideMirror
@@ -96,6 +104,13 @@ class Resync:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """The active published its handlers (`id` names the publish)."""
+
+    id: str
+
+
+@dataclass(frozen=True)
 class _Timer:
     what: str
 
@@ -120,6 +135,8 @@ class Mirror(pykka.ThreadingActor):
         self.epoch: str | None = None
         self.last = 0
         self.pending: dict[int, tuple] = {}
+        #: The active's last handler publish this mirror has compared (None: none known).
+        self.handlers_seen: str | None = None
         self._timers: dict[str, TimerHandle] = {}
         self.flusher: Flusher | None = None
 
@@ -148,6 +165,8 @@ class Mirror(pykka.ThreadingActor):
                 self._on_notice(message)
             elif isinstance(message, Resync):
                 self._resync(message.reason)
+            elif isinstance(message, Publish):
+                self._on_publish(message.id)
             elif isinstance(message, _Timer):
                 self._timers.pop(message.what, None)
                 getattr(self, f"_on_{message.what.replace('-', '_')}")()
@@ -199,6 +218,8 @@ class Mirror(pykka.ThreadingActor):
         start = self.clock.now()
         self.progress.begin_initial(0, 0)
         try:
+            # Asked first: a publish during the copy names another id and is compared again.
+            self.handlers_seen = self._active_published()
             self._compare(self.spec.dirs(), initial=True)
         except Cancelled:
             if self.cancel.is_set():
@@ -313,12 +334,55 @@ class Mirror(pykka.ThreadingActor):
         self.progress.set_state("resynchronising")
         try:
             self._compare(self.spec.dirs("continuous"), initial=False)
+            published = self._active_published()
+            if published is not None and published != self.handlers_seen:
+                self._publish(published)
         except FetchError as exc:
             self.progress.fail("not current", f"compare with {self.peer} failed: {exc}")
             self._later("retry", RETRY_DELAY)
             return
         self.progress.set_state("in sync")
         self.progress.clear("not current")
+
+    # -- handler publishes ----------------------------------------------------------
+
+    def _active_published(self) -> str | None:
+        """The id of the active's last handler publish, or None (none, or no answer)."""
+        try:
+            outcome = self._fetcher().ask(proto.HEALTH, {}, "File Health Check")
+        except FetchError:
+            return None
+        published = (outcome.response.body or {}).get("published")
+        return published if isinstance(published, str) else None
+
+    def _on_publish(self, publish_id: str) -> None:
+        if not self.running or publish_id == self.handlers_seen:
+            return  # the start-up copy (or its retry) compares the handler directory
+        self._setup()
+        try:
+            self._publish(publish_id)
+        except FetchError as exc:
+            # The next compare sees the active's newer publish and copies it then.
+            self.progress.fail("not current", f"copying published handlers failed: {exc}")
+            self._later("retry", RETRY_DELAY)
+
+    def _publish(self, publish_id: str) -> None:
+        """Compare the handler directory once: the active published its handlers."""
+        assert self.spec is not None
+        if self.upgrade:
+            self.handlers_seen = publish_id
+            log.info("FileMonitor: handlers published on %s not copied: handlers are not "
+                     "replicated in the Upgrade %s state", self.peer, self.upgrade.title())
+            return
+        dirs = self.spec.dirs("handler")
+        before = self.progress.snapshot()["files_copied"]
+        self._compare(dirs, initial=False)
+        self.handlers_seen = publish_id
+        self.progress.count("publishes")
+        copied = self.progress.snapshot()["files_copied"] - before
+        where = ", ".join(str(d.path) for _, d in dirs) or "no handler directory"
+        self.events.record("info", f"File replication: handlers published on {self.peer} "
+                           f"compared ({where}): {copied} file(s) copied")
 
     def _on_retry(self) -> None:
         self._resync("retry")

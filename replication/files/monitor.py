@@ -87,9 +87,11 @@ def watch_roots(spec: MirrorSpec) -> tuple[list[Path], list[Path]]:
 
 class FileMonitor(pykka.ThreadingActor):
     def __init__(self, *, notifier: LocalNotifier, clock: Clock,
-                 specs: Callable[[], Specs], sender: str = proto.SERVICE) -> None:
+                 specs: Callable[[], Specs], sender: str = proto.SERVICE,
+                 published: Callable[[], str | None] = lambda: None) -> None:
         super().__init__()
         self.notifier, self.clock, self.specs = notifier, clock, specs
+        self.published = published  # the id of the last handler publish, for the backup
         self.sender = sender
         self.epoch = secrets.token_hex(8)
         self.seq = 0
@@ -135,7 +137,8 @@ class FileMonitor(pykka.ThreadingActor):
         else:
             recursive, plain = self._roots
             reply("ok", {"epoch": self.epoch, "seq": self.seq,
-                         "watching": len(recursive) + len(plain)})
+                         "watching": len(recursive) + len(plain),
+                         "published": self.published()})
 
     # -- watchers -------------------------------------------------------------------
 

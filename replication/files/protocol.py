@@ -13,7 +13,11 @@ service "FileMonitor":
   the file changes under it and the newer version wins.
 
 Events: ``File Change`` {epoch, seq, count} with the changes in bulk frame 0, published on
-both of the backup's channels (the backup keeps one copy per seq).
+both of the backup's channels (the backup keeps one copy per seq); ``Handlers Published``
+{id, dir} when an operator publishes handlers on the active (`files.publish`): the backup
+compares the handler directory once (the copy from the other channel is dropped by id).
+The ``File Health Check`` answer carries the id of the active's last publish
+(``published``), so a backup that missed the event catches up at its next compare.
 
 Every path on the wire is logical (``/I3/IC/Flows/a.txt``); the active serves only what
 its own watch spec mirrors, and never through a symlink at the final name.
@@ -38,6 +42,7 @@ MANIFEST = "File Manifest"
 READ = "File Read"
 CHUNK = "File Chunk"
 CHANGE = "File Change"
+PUBLISH = "Handlers Published"
 
 #: Files up to this size travel whole in "File Read" batches; larger ones by ranges.
 SMALL_FILE = 1 << 20

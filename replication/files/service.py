@@ -6,12 +6,18 @@ Notifier's thread). On the backup a `Mirror` actor copies and follows, and a
 `HealthCheck` actor asks the active's File Monitor whether it is alive. Roles change at
 any time (a switch makes the backup the active); each change stops the other side's
 actors first.
+
+Handlers are published, not followed: `files.publish` on the active announces the
+Handler Path with a "Handlers Published" event, and the backup compares that directory
+once.
 """
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import itertools
 import logging
+import secrets
 import threading
 from typing import Any, Callable, Mapping
 
@@ -20,10 +26,11 @@ import pykka
 from replication.files import protocol as proto
 from replication.files import spec as specmod
 from replication.files.health import NOT_CURRENT, NOT_RUNNING, HealthCheck, Progress
-from replication.files.mirror import Mirror, Notice, Resync
+from replication.files.mirror import Mirror, Notice, Publish, Resync
 from replication.files.monitor import FileMonitor, Health
 from replication.files.settings import Specs, build_specs, texts
-from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
+from replication.service import (ACTIVE, BACKUP, AdminCommand, ServiceCommandError,
+                                 ServiceContext)
 from transport.envelope import Envelope
 
 log = logging.getLogger("FileMonitor")
@@ -49,6 +56,10 @@ class FileService:
         self._specs: tuple[object, Specs] | None = None
         self._mirror_cancel = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="files")
+        #: The active's last handler publish ("<random>-<n>"), None before the first.
+        self.published: str | None = None
+        self._publish_prefix = secrets.token_hex(6)
+        self._publish_count = itertools.count(1)
 
     # -- parameters -----------------------------------------------------------------
 
@@ -95,6 +106,9 @@ class FileService:
             mirror.tell(Resync("reconnected"))
 
     def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
+        if env.eid == proto.PUBLISH:
+            self._on_publish(env)
+            return True
         if env.eid != proto.CHANGE:
             return False
         epoch, seq = env.body.get("epoch"), env.body.get("seq")
@@ -117,6 +131,21 @@ class FileService:
             return True
         mirror.tell(Notice(epoch, seq, rows))
         return True
+
+    def _on_publish(self, env: Envelope) -> None:
+        publish_id = env.body.get("id")
+        if not isinstance(publish_id, str) or not publish_id:
+            log.warning("FileMonitor: malformed Handlers Published event ignored")
+            return
+        with self._lock:
+            if (publish_id, -1) in self._seen:
+                return  # the copy from the other channel
+            self._seen[(publish_id, -1)] = None
+        mirror = self.mirror
+        if mirror is not None and mirror.is_alive():
+            log.info("FileMonitor: %s published its handlers (%s)",
+                     self.ctx.config.peer.name, env.body.get("dir"))
+            mirror.tell(Publish(publish_id))
 
     def health(self) -> Mapping[str, Any]:
         snap = self.progress.snapshot()
@@ -154,6 +183,7 @@ class FileService:
         return {
             "files.status": ("status", lambda args: dict(self.health())),
             "files.resync": ("remote-control", self._cmd_resync),
+            "files.publish": ("remote-control", self._cmd_publish),
             "files.monitor-stop": ("master", self._cmd_monitor_stop),
             "files.monitor-start": ("master", self._cmd_monitor_start),
         }
@@ -168,7 +198,7 @@ class FileService:
 
     def _start_monitor(self) -> None:
         self.monitor = FileMonitor.start(notifier=self.ctx.notifier, clock=self.ctx.clock,
-                                         specs=self.specs)
+                                         specs=self.specs, published=lambda: self.published)
 
     def _stop_monitor(self) -> None:
         monitor, self.monitor = self.monitor, None
@@ -260,6 +290,30 @@ class FileService:
             return {"message": "only the backup compares its files with the active's"}
         mirror.tell(Resync("operator"))
         return {"message": "comparing the mirrored directories with the active's"}
+
+    def _cmd_publish(self, _: Mapping[str, Any]) -> dict[str, Any]:
+        """The reference's handler publish: the backup copies the handler directory once."""
+        server = self.ctx.config.server_name
+        if self.role != ACTIVE:
+            raise ServiceCommandError(409, f"handlers are published on the active server; "
+                                           f"{server} is {self.role}")
+        monitor = self.monitor
+        if monitor is None or not monitor.is_alive():
+            raise ServiceCommandError(409, f"File Monitor is stopped on {server}: the backup "
+                                           "could not fetch the handlers (files.monitor-start)")
+        handlers = self.specs().normal.handler
+        if not handlers:
+            raise ServiceCommandError(409, "Handler Path is not set: no handlers to publish")
+        where = ", ".join(str(d.path) for d in handlers)
+        with self._lock:
+            publish_id = f"{self._publish_prefix}-{next(self._publish_count)}"
+            self.published = publish_id
+        self.ctx.notifier.publish(Envelope(
+            kind="event", sender=proto.SERVICE, target="SwitchoverService", eid=proto.PUBLISH,
+            body={"id": publish_id, "dir": where}))
+        self.ctx.events.record("info", f"File replication: handlers published ({where})")
+        return {"message": f"handlers published: {where} announced to the backup",
+                "id": publish_id, "dir": where}
 
     def _cmd_monitor_stop(self, _: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:

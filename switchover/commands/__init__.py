@@ -2,6 +2,8 @@
 from switchover.commands import demo, keys, module, ping, query_backup, run, status, switch
 from switchover.commands import ds, params
 from switchover.commands import interactions
+from switchover.commands import files
 
 #: The order `switchover --help` lists them in.
-REGISTRY = (run, status, switch, query_backup, ping, module, keys, demo, params, ds, interactions)
+REGISTRY = (run, status, switch, query_backup, ping, module, keys, demo, params, ds, interactions,
+            files)
