@@ -10,6 +10,8 @@ import zmq
 from switchover.config import Config, ConfigError, load_config
 
 ADMIN_TIMEOUT = 10.0
+#: For commands that move a whole tree (DS export/import) or write through to the backup.
+LONG_TIMEOUT = 120.0
 
 
 class CommandFailed(Exception):
@@ -77,10 +79,10 @@ def admin_call(config: Config, command: str, args: Mapping[str, Any] | None = No
 
 
 def call_or_exit(config: Config, command: str, args: Mapping[str, Any] | None = None,
-                 exit_code: int = 1) -> Any:
+                 exit_code: int = 1, timeout: float = ADMIN_TIMEOUT) -> Any:
     """`admin_call` for a command's main request: a failure ends the command clearly."""
     try:
-        return admin_call(config, command, args)
+        return admin_call(config, command, args, timeout=timeout)
     except CommandFailed as exc:
         print(f"switchover: {exc}", file=sys.stderr)
         raise SystemExit(exit_code) from None

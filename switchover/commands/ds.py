@@ -9,11 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
-from switchover.commands.common import CommandFailed, actions_of, admin_call, config_or_exit
+from switchover.commands.common import (
+    LONG_TIMEOUT,
+    CommandFailed,
+    actions_of,
+    call_or_exit,
+    config_or_exit,
+)
 
 NAME = "ds"
 HELP = "read and change the DS configuration tree (get, set, delete, tree, export, import)"
@@ -96,14 +102,14 @@ def _render(action: str, result: dict[str, Any]) -> str:
             f"replicated {result['replicated']}")
 
 
-def execute(args: argparse.Namespace, call: Callable[..., Any] = admin_call) -> int:
+def execute(args: argparse.Namespace) -> int:
     config = config_or_exit(args.config)
     try:
         command, payload = _request(args)
-        result = call(config, command, payload, timeout=120.0)
     except CommandFailed as exc:
         print(f"switchover: {exc}", file=sys.stderr)
         return 1
+    result = call_or_exit(config, command, payload, timeout=LONG_TIMEOUT)
     if args.action == "export":
         text = result["text"]
         if args.file:

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
-from switchover.commands.common import CommandFailed, actions_of, admin_call, config_or_exit
+from switchover.commands.common import (
+    LONG_TIMEOUT,
+    CommandFailed,
+    actions_of,
+    call_or_exit,
+    config_or_exit,
+)
 
 NAME = "params"
 HELP = "list, show and change the server parameters (stored in the DS tree)"
@@ -61,13 +67,13 @@ def _render(action: str, result: dict[str, Any]) -> str:
             f"replicated {result['replicated']}")
 
 
-def execute(args: argparse.Namespace, call: Callable[..., Any] = admin_call) -> int:
+def execute(args: argparse.Namespace) -> int:
     config = config_or_exit(args.config)
     try:
         command, payload = _request(args)
-        result = call(config, command, payload, timeout=120.0)
     except CommandFailed as exc:
         print(f"switchover: {exc}", file=sys.stderr)
         return 1
+    result = call_or_exit(config, command, payload, timeout=LONG_TIMEOUT)
     print(orjson.dumps(result).decode() if args.json else _render(args.action, result))
     return 0
