@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 import orjson
 import zmq
 
-from .envelope import MAX_ENVELOPE_BYTES
+from .envelope import MAX_ENVELOPE_BYTES, load_object
 from .loop import LINGER_MS, IOLoop
 from .security import DEFAULT_RIGHTS, Authenticator, CurveKeys, curve_client, curve_server
 
@@ -50,14 +50,7 @@ def _normalise(out: Any) -> dict[str, Any]:
 
 def parse_command(frame: bytes) -> tuple[str, Mapping[str, Any]]:
     """(command, args) from a request frame; ValueError saying what is wrong."""
-    if len(frame) > MAX_ENVELOPE_BYTES:
-        raise ValueError(f"request too large: {len(frame)} bytes (limit {MAX_ENVELOPE_BYTES})")
-    try:
-        obj = orjson.loads(frame)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"request is not JSON: {exc}") from None
-    if type(obj) is not dict:
-        raise ValueError(f"request must be a JSON object, got {type(obj).__name__}")
+    obj = load_object(frame)
     command = obj.get("command")
     if not isinstance(command, str) or not command:
         raise ValueError("field 'command' must be a non-empty string")

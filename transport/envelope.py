@@ -290,3 +290,17 @@ def describe_route(
         f"{env.kind.capitalize()}[{_owner(env)}][{env.oid}][{env.eid}]RI[{env.req_id}]"
         f"SI[{snd_id}]DL[{size}] From {origin} to {destination}"
     )
+
+
+def load_object(frame: bytes) -> dict[str, Any]:
+    """A request frame of the admin socket or the virtual switch as a JSON object;
+    ValueError saying what is wrong (size, not JSON, not an object)."""
+    if len(frame) > MAX_ENVELOPE_BYTES:
+        raise ValueError(f"request too large: {len(frame)} bytes (limit {MAX_ENVELOPE_BYTES})")
+    try:
+        obj = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"request is not JSON: {exc}") from None
+    if type(obj) is not dict:
+        raise ValueError(f"request must be a JSON object, got {type(obj).__name__}")
+    return obj

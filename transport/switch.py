@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import orjson
 import zmq
 
-from .envelope import MAX_ENVELOPE_BYTES
+from .envelope import MAX_ENVELOPE_BYTES, load_object
 from .loop import LINGER_MS, IOLoop, drain, send_frames
 from .security import Authenticator, CurveKeys, curve_client, curve_server
 
@@ -30,15 +30,7 @@ def _error(reason: str) -> dict[str, Any]:
 
 def parse_request(frame: bytes) -> dict[str, Any]:
     """A switch request as a dict; ValueError saying what is wrong with it."""
-    if len(frame) > MAX_ENVELOPE_BYTES:
-        raise ValueError(f"request too large: {len(frame)} bytes (limit {MAX_ENVELOPE_BYTES})")
-    try:
-        obj = orjson.loads(frame)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"request is not JSON: {exc}") from None
-    if type(obj) is not dict:
-        raise ValueError(f"request must be a JSON object, got {type(obj).__name__}")
-    return obj
+    return load_object(frame)
 
 
 class SwitchServer(IOLoop):
