@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import pykka
 import pytest
 
 from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
@@ -21,6 +20,7 @@ from actors.module_monitor import (
     extract_pid,
 )
 from switchover.clock import FakeClock
+from tests.unit.actor_support import pump
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 DEFAULTS = MonitorSettings()
@@ -305,35 +305,6 @@ def test_stop_and_restart_ignore_stale_replies():
 
 
 # --- the actor ----------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def stop_all():
-    yield
-    pykka.ActorRegistry.stop_all()
-
-
-def settle(*refs, rounds: int = 200) -> None:
-    """Wait until every actor has handled everything it was sent (no sleeping)."""
-    quiet = 0
-    for _ in range(rounds):
-        for ref in refs:
-            ref.proxy().snapshot().get(timeout=2)
-        if all(ref.actor_inbox.empty() for ref in refs):
-            quiet += 1
-            if quiet == 2:
-                return
-        else:
-            quiet = 0
-    raise AssertionError("actors did not settle")
-
-
-def pump(clock: FakeClock, *refs) -> None:
-    """Let the actors finish, then fire timers they set for "now" (zero-latency replies)."""
-    for _ in range(4):
-        settle(*refs)
-        clock.advance(0)
-    settle(*refs)
 
 
 def test_actor_posts_module_down_on_the_fake_clock():

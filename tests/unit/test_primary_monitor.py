@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import pykka
 import pytest
 
 from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
@@ -51,6 +50,7 @@ from actors.statemachine import (
     step,
 )
 from switchover.clock import FakeClock
+from tests.unit.actor_support import pump
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 GATEWAY = "172.17.112.1"
@@ -449,33 +449,6 @@ def test_module_death_switches_when_the_formula_says(module_reply, formula):
 
 
 # --- the actors ---------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def stop_all():
-    yield
-    pykka.ActorRegistry.stop_all()
-
-
-def settle(*refs, rounds: int = 200) -> None:
-    quiet = 0
-    for _ in range(rounds):
-        for ref in refs:
-            ref.proxy().snapshot().get(timeout=2)
-        if all(ref.actor_inbox.empty() for ref in refs):
-            quiet += 1
-            if quiet == 2:
-                return
-        else:
-            quiet = 0
-    raise AssertionError("actors did not settle")
-
-
-def pump(clock: FakeClock, *refs) -> None:
-    for _ in range(6):
-        settle(*refs)
-        clock.advance(0)
-    settle(*refs)
 
 
 def test_actors_post_module_down():
