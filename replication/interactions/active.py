@@ -59,11 +59,12 @@ class _Waiting:
 
 class ActiveSide:
     def __init__(self, store: InteractionStore, publish: Publish, sessions: SnapshotSessions,
-                 ack_wait: float) -> None:
+                 ack_wait: float, now: Callable[[], float]) -> None:
         self.store = store
         self._publish = publish
         self.sessions = sessions
         self._ack_wait = ack_wait  # real seconds
+        self._now = now  # the injected clock, in real seconds
         self.subscription: tuple[EnabledTypes, bool] | None = None
         self.backup_ok = False
         self._acked: dict[InteractionType, int] = {}
@@ -109,7 +110,7 @@ class ActiveSide:
         settings = self.settings(own)
         self._items: list[list[bytes]] = []
         self._replies: list[tuple[Any, ...]] = []  # (reply, status, body[, bulk])
-        self._deadline = time.monotonic() + self._ack_wait
+        self._deadline = self._now() + self._ack_wait
         batch: list[tuple[Request, Op, dict[str, bytes], str | None]] = []
         created: dict[str, InteractionType] = {}
         for req in requests:
@@ -236,7 +237,7 @@ class ActiveSide:
 
     def expire(self) -> None:
         """Acknowledge what waited too long; the backup counts as absent until it confirms."""
-        now = time.monotonic()
+        now = self._now()
         if any(w and w[0].deadline <= now for w in self._waiting.values()):
             if self.backup_ok:
                 log.warning("InteractionRecovery: the backup has not confirmed changes for "

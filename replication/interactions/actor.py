@@ -146,7 +146,9 @@ class InteractionRecovery(pykka.ThreadingActor):
     def on_start(self) -> None:
         self.store = InteractionStore(self.d.path)
         self.sessions = self.d.sessions
-        self.active = ActiveSide(self.store, self.d.publish, self.sessions, self.d.ack_wait)
+        clock = self.d.clock
+        self.active = ActiveSide(self.store, self.d.publish, self.sessions, self.d.ack_wait,
+                                 now=lambda: clock.real_seconds(clock.now()))
         self.backup = BackupSide(self.store, self._send_ack)
         self.settings = read_settings(self.d.params(), (EnabledTypes(), False))
         self.backup.enabled, self.backup.mail_filter = self.settings
