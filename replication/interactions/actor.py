@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import pykka
 
@@ -32,8 +32,10 @@ log = logging.getLogger("InteractionRecovery")
 
 #: Store meta: whether the rows are the live interactions or a backup's shadows.
 ROWS = "rows"
-#: Application requests handled per transaction and published per batch, at most.
-BURST = 500
+#: Application requests handled per transaction and published per batch, at most. A
+#: slice's first change waits for its last one's commit, so smaller slices cut the shadow
+#: lag; 50 still carries about 11,500 updates/s on two cores (bench/interactions.py).
+BURST = 50
 
 
 class Inbox:
@@ -46,8 +48,11 @@ class Inbox:
         self.tell: Callable[[Any], None] | None = None
 
     def put(self, item: Any, message: Any) -> None:
+        self.put_many((item,), message)
+
+    def put_many(self, items: Iterable[Any], message: Any) -> None:
         with self._lock:
-            self._items.append(item)
+            self._items.extend(items)
             if self._told or self.tell is None:
                 return
             self._told = True
@@ -144,7 +149,7 @@ class InteractionRecovery(pykka.ThreadingActor):
     # --- lifecycle --------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self.store = InteractionStore(self.d.path)
+        self.store = InteractionStore(self.d.path, checkpoint_thread=True)
         self.sessions = self.d.sessions
         clock = self.d.clock
         self.active = ActiveSide(self.store, self.d.publish, self.sessions, self.d.ack_wait,

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import orjson
 
 from . import rows
+from .checkpoint import Checkpointer
 from .model import (
     TRANSCRIPT_TYPES,
     AppendMessage,
@@ -55,10 +56,22 @@ class _Discard(Exception):
 class InteractionStore:
     """SQLite (WAL) store of interactions, transcripts, files, streams and statistics."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checkpoint_thread: bool = False) -> None:
+        """`checkpoint_thread`: the WAL is checkpointed by a thread of its own (see
+        checkpoint.py) rather than by whichever commit fills it; for the actor's store."""
         self.path = str(path)
         self._db = rows.connect(self.path)
         self._db.executescript(rows.SCHEMA)
+        self._checkpointer: Checkpointer | None = None
+        if checkpoint_thread:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer.start()
+        # Types of interactions created or asked about here. A key never changes type
+        # while it exists, so only deletions (`_delete_keys`) remove entries. An entry
+        # left by a rolled-back Create names a key that is not here: every operation
+        # looks its interaction up anyway and refuses it, and a later Create overwrites it.
+        self._types: dict[str, InteractionType] = {}
         # What a transaction writes per operation but only needs once per commit: the
         # streams' numbers, the statistics' increments and the applied request ids. They
         # are staged in memory and written just before the COMMIT (`_write_staged`).
@@ -67,6 +80,8 @@ class InteractionStore:
         self._rids: dict[str, float] = {}
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._db.close()
 
     @contextmanager
@@ -202,15 +217,20 @@ class InteractionStore:
         db = self._db
         with self._tx():
             for op, blobs, rid in items:
-                db.execute("SAVEPOINT one")
+                # An UpdateState (the commonest op) refuses before it writes anything.
+                savepoint = type(op) is not UpdateState
+                if savepoint:
+                    db.execute("SAVEPOINT one")
                 mark = self._mark()
                 try:
                     out.append(self._originate(op, blobs, rid, checked))
                 except (_Discard, InvalidOperation) as exc:
-                    db.execute("ROLLBACK TO one")
+                    if savepoint:
+                        db.execute("ROLLBACK TO one")
                     self._undo(mark)
                     out.append(exc if isinstance(exc, InvalidOperation) else None)
-                db.execute("RELEASE one")
+                if savepoint:
+                    db.execute("RELEASE one")
         return out
 
     def _originate(self, op: Op, blobs: Blobs | None, rid: str | None,
@@ -300,9 +320,15 @@ class InteractionStore:
 
     def type_of(self, key: str) -> InteractionType | None:
         """The type of an interaction held here (cheaper than `head`)."""
+        known = self._types.get(key)
+        if known is not None:
+            return known
         found = self._db.execute("SELECT type FROM interactions WHERE key = ?",
                                  (key,)).fetchone()
-        return InteractionType(found[0]) if found else None
+        if found is None:
+            return None
+        known = self._types[key] = InteractionType(found[0])
+        return known
 
     # --- rows -------------------------------------------------------------------------
 
@@ -315,6 +341,7 @@ class InteractionStore:
 
     def _insert(self, i: Interaction, blobs: Blobs | None) -> None:
         self._db.execute(rows.INSERT_INTERACTION, rows.row_of(i))
+        self._types[i.key] = i.type
         if i.transcript:
             self._db.executemany(
                 rows.INSERT_LINE, [(i.key, ln.line_id, orjson.dumps(ln)) for ln in i.transcript]
@@ -344,6 +371,10 @@ class InteractionStore:
 
     def _delete_keys(self, select_keys: str, params: tuple[Any, ...]) -> None:
         """Forgets the interactions `select_keys` names, with their lines and spare files."""
+        if select_keys == "SELECT ?":
+            self._types.pop(params[0], None)
+        else:
+            self._types.clear()
         for table in ("lines", "blob_refs", "interactions"):
             self._db.execute(f"DELETE FROM {table} WHERE key IN ({select_keys})", params)
         self._db.execute(rows.COLLECT_BLOBS)
