@@ -7,6 +7,7 @@ actors stopped, sockets closed with linger, the ZeroMQ context destroyed last.
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import logging
 import os
 import shutil
@@ -94,6 +95,10 @@ class Host:
         signal.signal(signal.SIGHUP, lambda *_: self.reload())
         try:
             self.start()
+            # What start-up made (modules, actors, sockets) lives as long as the process:
+            # taken out of the collector's view, a full collection scans only the work in
+            # flight, and its pause stops costing the monitors and the streams milliseconds.
+            gc.freeze()
             self._stop.wait()
             log.info("SwitchoverMain: stop requested")
         finally:

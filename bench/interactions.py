@@ -4,7 +4,8 @@ Ten times the 15,000 emails the reference reports as tested ("Scalability of ema
 interaction recovery"). An application (this process, `InteractionClient`) creates the
 interactions on the active; then the backup starts and fully synchronises; then the
 application sends updates at a fixed rate while the backup's shadow lag is sampled (from
-the active's commit to the backup's commit, both stamped with this machine's clock);
+the active taking the request to the backup's commit, both stamped with this machine's
+clock);
 then the active is SIGKILLed and the backup promotes every shadow. The pair runs with a
 small time_scale so the switchover does not wait the reference's 30 s reconnect period;
 none of the measured work depends on it.
@@ -65,9 +66,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=10_000.0, help="updates per second")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the update run")
     ap.add_argument("--window", type=int, default=2000, help="calls queued in the client")
-    # One connection's window: 768 stays under the sockets' high-water marks (1,000). At
-    # the client's default of 256 a single application is bound by window / round trip.
-    ap.add_argument("--inflight", type=int, default=768, help="calls in flight (client window)")
+    ap.add_argument("--inflight", type=int, default=1024,
+                    help="calls in flight (the client's window; its default is 1,024)")
     args = ap.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="bench-ir-"))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
+import orjson
 import zmq
 
 from .channel import Channel
@@ -41,6 +42,18 @@ from .security import CurveKeys
 log = logging.getLogger("InteractionClient")
 
 SERVICE = "InteractionRecovery"
+#: Several change calls in one message; the server answers them together, in order.
+BATCH = "batch"
+#: Messages in flight at most. While they are out, new calls wait and leave together in
+#: the next message: an idle client sends each call at once, a busy one sends batches, so
+#: the active parses and answers one envelope per batch rather than one per call.
+MESSAGES_IN_FLIGHT = 4
+#: A batch holds at most this many calls (the server's limit) and this many body bytes
+#: (an envelope carries 64 KiB).
+BATCH_CALLS = 128
+BATCH_BYTES = 32 * 1024
+#: Calls that always go alone: reads (their answers ride in bulk frames).
+_ALONE = ("get", "list", "stats")
 
 
 class InteractionError(Exception):
@@ -66,8 +79,14 @@ class _Call:
     eid: str
     body: dict[str, Any]
     bulk: tuple[bytes, ...]
+    size: int = 0  # bytes of the JSON body
     result: Future = field(default_factory=Future)
     sent_gen: int = -1
+
+    @property
+    def alone(self) -> bool:
+        """Calls with files or reads travel in a message of their own."""
+        return bool(self.bulk) or self.eid in _ALONE
 
 
 def attachment(name: str, data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -86,7 +105,7 @@ class InteractionClient:
         state_path: str | Path | None = None,
         timeout: float = 2.0,
         give_up: float = 120.0,
-        window: int = 256,
+        window: int = 1024,
         connect: Callable[[str], Link] | None = None,
     ) -> None:
         if not endpoints:
@@ -106,10 +125,12 @@ class InteractionClient:
         self._lock = threading.RLock()
         self._pending: dict[str, _Call] = {}  # insertion order = order of the calls
         # Calls not yet sent on the current connection, oldest first. At most `window`
-        # calls are in flight: beyond the sockets' high-water marks a ROUTER drops replies.
+        # calls are in flight (what a failover resends), in at most MESSAGES_IN_FLIGHT
+        # messages, which keeps far below the sockets' high-water marks.
         self._unsent: collections.deque[str] = collections.deque()
         self._window = window
-        self._inflight = 0
+        self._inflight = 0  # calls
+        self._messages = 0
         self._ids = itertools.count(1)
         self._prefix = f"{name}-{uuid.uuid4().hex[:12]}"
         self._failing_since: float | None = None
@@ -180,7 +201,8 @@ class InteractionClient:
         if self._closed:
             raise RuntimeError("interaction client closed")
         rid = f"{self._prefix}-{next(self._ids)}"
-        call = _Call(rid, eid, {**body, "rid": rid}, tuple(bulk))
+        full = {**body, "rid": rid}
+        call = _Call(rid, eid, full, tuple(bulk), len(orjson.dumps(full)))
         with self._lock:
             self._pending[rid] = call
             self._unsent.append(rid)
@@ -209,49 +231,91 @@ class InteractionClient:
     # --- sending and failing over -----------------------------------------------------
 
     def _pump(self) -> None:
-        """Under the lock: send the oldest unsent calls while the window has room."""
-        while self._unsent and self._inflight < self._window and self._link is not None:
-            call = self._pending.get(self._unsent.popleft())
-            if call is not None and call.sent_gen < self._gen:
-                self._send(call)
+        """Under the lock: send the oldest unsent calls while the window has room, in as
+        many messages as `MESSAGES_IN_FLIGHT` allows (see there)."""
+        while self._link is not None and self._messages < MESSAGES_IN_FLIGHT:
+            group = self._next_group()
+            if not group:
+                return
+            self._send(group)
 
-    def _send(self, call: _Call) -> None:
+    def _next_group(self) -> list[_Call]:
+        """Under the lock: the oldest unsent calls that can share one message."""
+        group: list[_Call] = []
+        size = 0
+        while self._unsent and self._inflight + len(group) < self._window:
+            call = self._pending.get(self._unsent[0])
+            if call is None or call.sent_gen >= self._gen:
+                self._unsent.popleft()
+                continue
+            if group and (call.alone or len(group) >= BATCH_CALLS
+                          or size + call.size > BATCH_BYTES):
+                break
+            self._unsent.popleft()
+            group.append(call)
+            size += call.size
+            if call.alone:
+                break
+        return group
+
+    def _send(self, group: list[_Call]) -> None:
         """Under the lock."""
         gen, link = self._gen, self._link
         assert link is not None
-        call.sent_gen = gen
-        self._inflight += 1
-        future = link.request(SERVICE, call.eid, call.body, timeout=self._timeout,
-                              bulk=call.bulk)
-        future.add_done_callback(lambda f, rid=call.rid: self._outcome(rid, gen, f.result()))
+        for call in group:
+            call.sent_gen = gen
+        self._inflight += len(group)
+        self._messages += 1
+        if len(group) == 1:
+            call = group[0]
+            future = link.request(SERVICE, call.eid, call.body, timeout=self._timeout,
+                                  bulk=call.bulk)
+        else:
+            future = link.request(SERVICE, BATCH, {"calls": [[c.eid, c.body] for c in group]},
+                                  timeout=self._timeout)
+        future.add_done_callback(lambda f: self._outcome(group, gen, f.result()))
 
-    def _outcome(self, rid: str, gen: int, outcome: Outcome) -> None:
-        body = dict(outcome.response.body) if outcome.response is not None else {}
-        with self._lock:
-            call = self._pending.get(rid)
-            if call is None:
-                return
-            if gen == self._gen:
-                self._inflight -= 1
-            if outcome.ok:
-                del self._pending[rid]
-                self._succeeded(gen)
-                self._pump()
-                if body.get("payload") == "bulk" and outcome.bulk:
-                    body = json.loads(outcome.bulk[0])  # large answers ride in a bulk frame
-                _set(call.result, value=body)
-                return
+    def _outcome(self, group: list[_Call], gen: int, outcome: Outcome) -> None:
+        body = dict(outcome.response.body or {}) if outcome.response is not None else {}
+        if not outcome.ok:  # the message itself failed: every call in it shares that
             status = outcome.response.status if outcome.response is not None else None
-            if status == "error" or body.get("code") == "invalid":
-                del self._pending[rid]  # the server refused the call itself: no retry
+            answers = [(status, body, ())] * len(group)
+        elif len(group) == 1:
+            answers = [("ok", body, outcome.bulk)]
+        else:
+            answers = _batch_answers(body, len(group))
+        with self._lock:
+            if gen == self._gen:
+                self._inflight -= len(group)
+                self._messages -= 1
+            retry = False
+            for call, (status, answer, bulk) in zip(group, answers):
+                retry |= self._settle(call, gen, status, answer, bulk, outcome.detail)
+            if retry and gen == self._gen:
+                log.warning("%s: %s on %s (%s): trying the other server", self.name,
+                            group[0].eid if len(group) == 1 else f"batch of {len(group)}",
+                            self.endpoint, f"{outcome.status} {outcome.detail}".strip())
+                self._begin_failover()
+            else:
                 self._pump()
-                _set(call.result, exc=InteractionError(body.get("reason", outcome.detail)))
-                return
-            if gen != self._gen:
-                return  # already resent on the newer connection
-            log.warning("%s: %s on %s (%s): trying the other server", self.name, call.eid,
-                        self.endpoint, f"{outcome.status} {outcome.detail}".strip())
-            self._begin_failover()
+
+    def _settle(self, call: _Call, gen: int, status: str | None, body: dict[str, Any],
+                bulk: Sequence[bytes], detail: str) -> bool:
+        """Under the lock: end one call by its answer; True if it must be resent."""
+        if self._pending.get(call.rid) is not call:
+            return False
+        if status == "ok":
+            del self._pending[call.rid]
+            self._succeeded(gen)
+            if body.get("payload") == "bulk" and bulk:
+                body = json.loads(bulk[0])  # large answers ride in a bulk frame
+            _set(call.result, value=body)
+            return False
+        if status == "error" or body.get("code") == "invalid":
+            del self._pending[call.rid]  # the server refused the call itself: no retry
+            _set(call.result, exc=InteractionError(body.get("reason", detail)))
+            return False
+        return True
 
     def _succeeded(self, gen: int) -> None:
         if gen == self._gen:
@@ -271,7 +335,7 @@ class InteractionClient:
                     f"no server acknowledged within {self._give_up:.1f} s"))
             self._failing_since, self._tried_since_ok = now, 0
         self._gen += 1
-        self._inflight = 0
+        self._inflight = self._messages = 0
         self._tried_since_ok += 1
         link, self._link = self._link, None
         gen = self._gen
@@ -336,3 +400,15 @@ def _set(future: Future, value: Any = None, exc: BaseException | None = None) ->
         future.set_exception(exc)
     else:
         future.set_result(value)
+
+
+def _batch_answers(body: Mapping[str, Any], count: int) -> list[tuple[Any, dict[str, Any], tuple]]:
+    """(status, body, bulk) per call of a batch's answer; a malformed answer counts as a
+    failure of the server, so that every call in it is resent (their ids make that safe)."""
+    results = body.get("results")
+    if isinstance(results, list) and len(results) == count and all(
+            isinstance(r, list) and len(r) == 2 and isinstance(r[1], (dict, type(None)))
+            for r in results):
+        return [(r[0], dict(r[1] or {}), ()) for r in results]
+    log.warning("InteractionClient: malformed batch answer: %.200r", body)
+    return [(None, {}, ())] * count

@@ -37,6 +37,7 @@ from .status import Status
 from .store import InteractionStore
 from .sync import SnapshotSessions
 from .wire import (
+    BATCH,
     CHANGE_EID,
     CHANGES,
     READS,
@@ -44,7 +45,9 @@ from .wire import (
     SHADOW_ACK,
     SNAPSHOT_NEXT,
     SNAPSHOT_OPEN,
+    Gather,
     as_dict,
+    calls_of,
     summary,
     unpack,
 )
@@ -146,6 +149,15 @@ class InteractionService:
         eid = env.eid
         if eid in CHANGES or eid in READS:
             self.requests.put(Request(eid, env.body, bulk, reply), DrainRequests())
+        elif eid == BATCH:
+            try:
+                calls = calls_of(env.body)
+            except ValueError as exc:
+                reply("rejected", {"code": "invalid", "reason": str(exc)})
+                return
+            gather = Gather(len(calls), reply)
+            self.requests.put_many([Request(e, b, (), gather.part(n))
+                                    for n, (e, b) in enumerate(calls)], DrainRequests())
         elif eid == SNAPSHOT_NEXT:
             self.sessions.next(str(env.body.get("sid")), int(env.body.get("index", -1)), reply)
         elif eid == SNAPSHOT_OPEN:

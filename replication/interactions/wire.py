@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import threading
 import time
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -45,6 +46,12 @@ CHANGES = ("create", "update_state", "assign", "requeue", "append_message", "clo
            "save_draft")
 #: Application requests that only read.
 READS = ("get", "list", "stats")
+#: Several change requests in one message (see `calls_of`).
+BATCH = "batch"
+#: At most this many calls in one batch, so that its answer fits in one envelope.
+BATCH_CALLS = 128
+#: A refusal's reason is cut to this many characters inside a batch's answer.
+BATCH_REASON = 200
 #: Requests between the hosts.
 SNAPSHOT_OPEN, SNAPSHOT_NEXT, SHADOW_ACK = "Snapshot Open", "Snapshot Next", "Shadow Ack"
 
@@ -124,6 +131,60 @@ def change_of(frames: list[bytes]) -> tuple[Op, str | None, dict[str, bytes]]:
         if isinstance(exc, InvalidOperation):
             raise
         raise InvalidOperation(f"malformed change: {exc!r}") from exc
+
+
+# --- batches of application requests ---------------------------------------------------
+
+
+def calls_of(body: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The (eid, body) pairs of a batch: `{"calls": [[eid, body], ...]}`.
+
+    A client under load sends the calls waiting in its queue as one message, so that the
+    active parses, routes and answers one envelope rather than one per call. Only
+    changes go in a batch (reads and calls with files go alone); ValueError otherwise.
+    """
+    calls = body.get("calls")
+    if not isinstance(calls, list) or not calls:
+        raise ValueError("batch: 'calls' must be a non-empty list of [eid, body] pairs")
+    if len(calls) > BATCH_CALLS:
+        raise ValueError(f"batch: {len(calls)} calls (at most {BATCH_CALLS})")
+    out = []
+    for n, call in enumerate(calls):
+        if not (isinstance(call, list) and len(call) == 2 and call[0] in CHANGES
+                and isinstance(call[1], dict)):
+            raise ValueError(f"batch: call {n} is not [eid, body] with eid one of "
+                             f"{', '.join(CHANGES)}")
+        out.append((call[0], call[1]))
+    return out
+
+
+class Gather:
+    """The replies of a batch's calls, answered together once the last one is in.
+
+    Each call is acknowledged on its own terms (after the backup's confirmation, or
+    refused), in any order; the batch's answer lists them in the calls' order.
+    """
+
+    def __init__(self, count: int, reply: Callable[..., None]) -> None:
+        self._results: list[Any] = [None] * count
+        self._left = count
+        self._reply = reply
+        self._lock = threading.Lock()
+
+    def part(self, index: int) -> Callable[..., None]:
+        """The reply callable of call `index`."""
+        def reply(status: str = "ok", body: Mapping[str, Any] | None = None, *_: Any) -> None:
+            if status != "ok" and body and len(str(body.get("reason", ""))) > BATCH_REASON:
+                body = {**body, "reason": str(body["reason"])[:BATCH_REASON] + "..."}
+            with self._lock:
+                if self._results[index] is not None:
+                    return
+                self._results[index] = [status, body]
+                self._left -= 1
+                done = self._left == 0
+            if done:
+                self._reply("ok", {"results": self._results})
+        return reply
 
 
 # --- application requests -> operations ------------------------------------------------

@@ -28,6 +28,7 @@ class FakeServer:
         self.mode = mode
         self.applied = shared  # rid -> applied (shared: replication to the peer)
         self.lines: list[str] = []
+        self.batches: list[int] = []  # calls per batch received
 
     def handle(self, eid: str, body: Mapping[str, Any]) -> Outcome:
         env = Envelope("request", "app", "InteractionRecovery", eid, 1, body=dict(body))
@@ -35,17 +36,25 @@ class FakeServer:
             return Outcome(TIMEOUT, detail="no response")
         if self.mode == "backup":
             return Outcome(REJECTED, env.reply("rejected", {"code": "not-active"}))
+        if eid == "batch":  # the calls in order, answered together
+            self.batches.append(len(body["calls"]))
+            answers = [self.apply(e, b) for e, b in body["calls"]]
+            status, answer = "ok", {"results": [list(a) for a in answers]}
+        else:
+            status, answer = self.apply(eid, body)
+        if self.mode == "silent":
+            return Outcome(TIMEOUT, detail="no response")
+        return Outcome(OK if status == "ok" else REJECTED, env.reply(status, answer))
+
+    def apply(self, eid: str, body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         if eid == "update_state" and body["key"] == "nope":
-            return Outcome(REJECTED, env.reply("rejected", {"code": "invalid",
-                                                            "reason": "nope: no such"}))
+            return "rejected", {"code": "invalid", "reason": "nope: no such"}
         duplicate = body["rid"] in self.applied
         if not duplicate:
             self.applied[body["rid"]] = [eid]
             if eid == "append_message":
                 self.lines.append(body["line"]["line_id"])
-        if self.mode == "silent":
-            return Outcome(TIMEOUT, detail="no response")
-        return Outcome(OK, env.reply("ok", {"duplicate": duplicate}))
+        return "ok", {"duplicate": duplicate}
 
 
 class FakeLink:
@@ -145,3 +154,84 @@ def test_both_servers_down_fails_the_call_after_give_up(servers, tmp_path) -> No
     with pytest.raises(Unavailable):
         app.close("k")
     assert {"A", "B"} <= set(log)
+
+
+class HeldLink(FakeLink):
+    """Answers only when the test releases them, so calls pile up behind the window."""
+
+    def __init__(self, server: FakeServer, log: list[str], endpoint: str,
+                 held: list[tuple[Future, Outcome]]) -> None:
+        super().__init__(server, log, endpoint)
+        self.held = held
+
+    def request(self, target: str, eid: str, body: Mapping[str, Any] | None = None, *,
+                timeout: float, bulk: Sequence[bytes] = ()) -> Future[Outcome]:
+        self.log.append(self.endpoint)
+        future: Future[Outcome] = Future()
+        self.held.append((future, self.server.handle(eid, dict(body or {}))))
+        return future
+
+
+def held_client(servers, tmp_path, log: list[str] | None = None) -> tuple[
+        InteractionClient, list[tuple[Future, Outcome]]]:
+    held: list[tuple[Future, Outcome]] = []
+    app = InteractionClient(["A", "B"], None, None, "app", state_path=tmp_path / "last.json",
+                            timeout=5.0, give_up=5.0,
+                            connect=lambda ep: HeldLink(servers[ep], log if log is not None
+                                                        else [], ep, held))
+    return app, held
+
+
+def test_a_busy_client_sends_the_waiting_calls_together_in_order(servers, tmp_path) -> None:
+    from transport.interaction_client import BATCH_CALLS, MESSAGES_IN_FLIGHT
+
+    messages: list[str] = []
+    app, held = held_client(servers, tmp_path, messages)
+    futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(600)]
+    # an idle client sends at once; then the calls wait for a message to come back
+    assert len(held) == MESSAGES_IN_FLIGHT and servers["A"].batches == []
+    most = 0
+    while held:
+        most = max(most, len(held))
+        future, outcome = held.pop(0)
+        future.set_result(outcome)
+    assert [f.result(timeout=1) for f in futures] == [{"duplicate": False}] * 600
+    assert servers["A"].lines == [f"m{i}" for i in range(600)]
+    assert most <= MESSAGES_IN_FLIGHT
+    assert max(servers["A"].batches) == BATCH_CALLS
+    assert len(messages) < 20  # 600 calls in a few messages, not 600
+    assert app.pending() == 0 and app.failovers == 0
+
+
+def test_a_refused_call_in_a_batch_fails_alone(servers, tmp_path) -> None:
+    app, held = held_client(servers, tmp_path)
+    first = [app.update_state(f"k{i}", "held", wait=False) for i in range(4)]
+    batch = [app.update_state(k, "held", wait=False) for k in ("k4", "nope", "k5")]
+    while held:
+        future, outcome = held.pop(0)
+        future.set_result(outcome)
+    assert servers["A"].batches == [3]
+    for f in first + [batch[0], batch[2]]:
+        assert f.result(timeout=1) == {"duplicate": False}
+    with pytest.raises(InteractionError, match="no such"):
+        batch[1].result(timeout=1)
+    assert app.failovers == 0
+
+
+def test_a_lost_batch_is_resent_whole_to_the_other_server(servers, tmp_path) -> None:
+    app, held = held_client(servers, tmp_path)
+    futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(200)]
+    servers["A"].mode = "dead"  # the first four were applied and answered; then A dies
+    servers["B"].mode = "active"
+    deadline = time.monotonic() + 5  # the failover connects on a thread of its own
+    while not all(f.done() for f in futures) and time.monotonic() < deadline:
+        if held:
+            future, outcome = held.pop(0)
+            future.set_result(outcome)
+        else:
+            time.sleep(0.001)
+    results = [f.result(timeout=1) for f in futures]
+    assert app.endpoint == "B" and app.failovers >= 1
+    assert [r["duplicate"] for r in results] == [False] * 200
+    assert servers["A"].lines == [f"m{i}" for i in range(4)]
+    assert servers["B"].lines == [f"m{i}" for i in range(4, 200)]
