@@ -352,3 +352,32 @@ def test_promoting_150000_shadows(tmp_path: Path) -> None:
     assert sum(n for k, n in store.stats().items() if not k.metric.startswith("total:")) \
         == 125_000
     store.close()
+
+
+def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: Path) -> None:
+    """No commit of the stream checkpoints (the actor's store turns that off); the thread
+    does, so the database file alone holds what was committed a moment ago."""
+    import shutil
+    import sqlite3
+
+    store = InteractionStore(tmp_path / "live.db", checkpoint_thread=True)
+    try:
+        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        store.originate_many([(Create.of(chat(f"K{i}"), at=at(5)), None, None)
+                              for i in range(2000)])
+        deadline = time.monotonic() + 10
+        while True:  # the database file without its WAL, as a crash would find it
+            shutil.copy(tmp_path / "live.db", tmp_path / "copy.db")
+            copy = sqlite3.connect(tmp_path / "copy.db")
+            try:
+                n = copy.execute("SELECT count(*) FROM interactions").fetchone()[0]
+            except sqlite3.OperationalError:  # not even the schema is in the file yet
+                n = 0
+            finally:
+                copy.close()
+            if n == 2000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert n == 2000
+    finally:
+        store.close()
