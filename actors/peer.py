@@ -3,11 +3,15 @@
 Main and auxiliary are separate DEALER channels to separate addresses and ports, so one
 can fail while the other lives ("Redundancy"). This object owns both for the host and
 offers them to the monitors through the `Links` shape, converting the reference's
-seconds into real seconds with the clock.
+seconds into real seconds with the clock. A thread that must not act before a channel is
+up (a replication service's worker) blocks in `wait_connected`, woken by the channels'
+state reports.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import threading
+import time
 from typing import Any, Callable, Mapping, Sequence
 
 import zmq
@@ -19,6 +23,9 @@ from transport.outcome import CONNECTION_LOST, Outcome
 from transport.security import CurveKeys
 
 CHANNELS = ("main", "aux")
+#: How often (real seconds, at most) `wait_connected` looks at its cancel event: nothing
+#: signals a set Event to the links, so a waiter given one wakes this often to check it.
+CANCEL_CHECK = 0.05
 
 
 class PeerLinks:
@@ -37,6 +44,10 @@ class PeerLinks:
     ) -> None:
         heartbeat = clock.real_seconds(1.0)
         self._clock = clock
+        self._on_state = on_state
+        # Notified whenever a channel reports a state change and when the links stop.
+        self._changed = threading.Condition()
+        self._stopped = False
         self._channels = {
             name: Channel(
                 ctx,
@@ -45,7 +56,7 @@ class PeerLinks:
                 keys=keys,
                 server_public=server_public,
                 sender=sender,
-                on_state=on_state,
+                on_state=self._state_changed,
                 on_event=on_event,
                 heartbeat_interval=heartbeat,
                 reconnect_delay=clock.real_seconds(reconnect_delay),
@@ -58,6 +69,9 @@ class PeerLinks:
             channel.start()
 
     def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
         for channel in self._channels.values():
             channel.cancel_all()
         for channel in self._channels.values():
@@ -65,6 +79,32 @@ class PeerLinks:
 
     def connected(self, channel: str) -> bool:
         return self._channels[channel].connected
+
+    def wait_connected(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+        """Block until the main or the aux channel is connected; True once one is.
+
+        False after `timeout` reference seconds, or as soon as `cancel` is set (seen
+        within `CANCEL_CHECK` real seconds) or the links are stopped. A channel that is
+        already up answers True at once, whatever `cancel` says.
+        """
+        deadline = time.monotonic() + self._clock.real_seconds(timeout)
+        check = max(0.001, min(CANCEL_CHECK, self._clock.real_seconds(0.5)))
+        with self._changed:
+            while True:
+                if any(channel.connected for channel in self._channels.values()):
+                    return True
+                if self._stopped or (cancel is not None and cancel.is_set()):
+                    return False
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left if cancel is None else min(left, check))
+
+    def _state_changed(self, channel: str, up: bool) -> None:
+        """A channel's report (on its loop thread, its `connected` already updated)."""
+        with self._changed:
+            self._changed.notify_all()
+        self._on_state(channel, up)
 
     def request(
         self,

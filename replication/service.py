@@ -9,6 +9,7 @@ the host comes through `ServiceContext`.
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
@@ -42,6 +43,11 @@ class PeerRequests(Protocol):
                 bulk: Sequence[bytes] = ()) -> concurrent.futures.Future[Outcome]: ...
 
     def connected(self, channel: str) -> bool: ...
+
+    def wait_connected(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+        """Block (a worker thread, never an actor) until "main" or "aux" is connected:
+        True once one is, False after `timeout` or soon after `cancel` is set."""
+        ...
 
 
 class LocalNotifier(Protocol):

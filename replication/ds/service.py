@@ -20,7 +20,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
-import time
 from collections import OrderedDict
 from typing import Any, Mapping
 
@@ -74,6 +73,11 @@ class DSService:
         self._unsubscribe = lambda: None
         self._name: str | None = None  # cached "Server Name" of /Servers
         self._stopped = False
+        # Set when this host stops being the backup (or the service stops): a request
+        # waiting for a channel to the active gives up. A fresh one each time it becomes
+        # the backup.
+        self._backup_over = threading.Event()
+        self._backup_over.set()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -93,6 +97,7 @@ class DSService:
 
     def stop(self) -> None:
         self._stopped = True
+        self._backup_over.set()
         self._unsubscribe()
         if self._replicator is not None:
             try:
@@ -119,7 +124,11 @@ class DSService:
             log.exception("DS: taking the role %s failed", role)
 
     def _on_role(self, role: str, upgrade: str | None) -> None:
+        if role == BACKUP and self.role != BACKUP:
+            self._backup_over = threading.Event()
         previous, self.role, self.upgrade = self.role, role, upgrade
+        if role != BACKUP:
+            self._backup_over.set()
         with self._seen_lock:
             self._seen.clear()
         if self.store is not None:
@@ -277,13 +286,10 @@ class DSService:
 
     def _call(self, eid: str, body: Mapping[str, Any], bulk: Any) -> tuple:
         timeout = self._timeout()
-        links, clock = self.ctx.links, self.ctx.clock
-        deadline = time.monotonic() + clock.real_seconds(timeout)
-        # The role arrives just before the channels open: wait for one to come up.
-        while not (links.connected("main") or links.connected("aux")):
-            if time.monotonic() > deadline or self.role != BACKUP:
-                raise p.RemoteError(f"{eid}: no connection to the active server")
-            time.sleep(min(0.05, clock.real_seconds(0.5)))
+        # The role arrives just before the channels open: wait for one to come up, but
+        # not past the request timeout nor once this host is no longer the backup.
+        if not self.ctx.links.wait_connected(timeout, cancel=self._backup_over):
+            raise p.RemoteError(f"{eid}: no connection to the active server")
         future = self.ctx.links.request(self._channel(), p.SERVICE, eid, timeout=timeout,
                                         body=body, bulk=bulk)
         outcome = future.result(timeout=self.ctx.clock.real_seconds(timeout) + 10)

@@ -10,7 +10,10 @@ from types import SimpleNamespace
 from typing import Any, Callable, Iterator
 
 import pytest
+import zmq
 
+from actors.peer import PeerLinks
+from replication.ds.protocol import HEAD, RemoteError
 from replication.ds.service import DSService
 from replication.service import ServiceContext
 from switchover.clock import FakeClock
@@ -44,6 +47,9 @@ class Links:
     def connected(self, channel: str) -> bool:
         return True
 
+    def wait_connected(self, timeout: float, cancel: Any = None) -> bool:
+        return True
+
     def request(self, channel: str, target: str, eid: str, *, timeout: float,
                 body: Any = None, bulk: Any = ()) -> concurrent.futures.Future:
         out: concurrent.futures.Future = concurrent.futures.Future()
@@ -58,7 +64,7 @@ class Links:
 
 
 def make(tmp: Path, name: str, peer: str, notifier: Notifier, peer_notifier: Notifier,
-         params: dict) -> tuple[DSService, list[ServerParameters]]:
+         params: dict, links: Any = None) -> tuple[DSService, list[ServerParameters]]:
     seen: list[ServerParameters] = []
     config = SimpleNamespace(server_name=name, peer=SimpleNamespace(name=peer),
                              parameters=ServerParameters.from_mapping(params),
@@ -70,7 +76,7 @@ def make(tmp: Path, name: str, peer: str, notifier: Notifier, peer_notifier: Not
         seen.append(p)
 
     ctx = ServiceContext(config=config, clock=FakeClock(), events=EventLog(tmp / f"{name}.jsonl", name),
-                         notifier=notifier, links=Links(peer_notifier),
+                         notifier=notifier, links=links or Links(peer_notifier),
                          executor=concurrent.futures.ThreadPoolExecutor(1),
                          params=lambda: state["params"], set_params=set_params)
     service = DSService(ctx)
@@ -151,3 +157,59 @@ def test_tree_export_and_import_on_the_active(pair, tmp_path: Path) -> None:
     wait(lambda: b.store.subtree_hash("/") == a.store.subtree_hash("/"))
     tree = run(b, "ds.tree", path="/Config", depth=1)
     assert [e["path"] for e in tree["entries"]] == ["/Config", "/Config/Users"]
+
+
+@pytest.fixture
+def unconnected() -> Iterator[PeerLinks]:
+    """The host's peer links before either channel has reached the active (never started:
+    no sockets)."""
+    ctx = zmq.Context()
+    links = PeerLinks(ctx, FakeClock(),
+                      endpoints={"main": "tcp://127.0.0.1:9", "aux": "tcp://127.0.0.1:9"},
+                      keys=None, server_public=None, sender="SwitchoverService",
+                      on_state=lambda name, up: None, on_event=None, reconnect_delay=1.0)
+    yield links
+    links.stop()
+    ctx.term()
+
+
+def waiting_call(service: DSService) -> concurrent.futures.Future:
+    """A DSServer request on a worker thread, checked to be waiting for a channel."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    future = pool.submit(service._call, HEAD, {}, ())
+    pool.shutdown(wait=False)
+    with pytest.raises(concurrent.futures.TimeoutError):
+        future.result(timeout=0.1)  # "Switchover DS Request Timeout" is 120 s
+    return future
+
+
+NO_CONNECTION = r"^DS Head: no connection to the active server$"
+
+
+def test_call_gives_up_when_this_host_stops_being_the_backup(tmp_path: Path,
+                                                              unconnected) -> None:
+    b, _ = make(tmp_path, "B", "A", Notifier(), Notifier(), BASE, links=unconnected)
+    try:
+        b.on_role("backup", None)
+        future = waiting_call(b)
+        b.on_role("backup", "higher")  # still the backup: still waiting
+        with pytest.raises(concurrent.futures.TimeoutError):
+            future.result(timeout=0.1)
+        start = time.monotonic()
+        b.on_role("stale", None)
+        with pytest.raises(RemoteError, match=NO_CONNECTION):
+            future.result(timeout=5)
+        assert time.monotonic() - start < 1
+        with pytest.raises(RemoteError, match=NO_CONNECTION):  # not the backup: at once
+            b._call(HEAD, {}, ())
+    finally:
+        b.stop()
+
+
+def test_call_gives_up_when_the_service_stops(tmp_path: Path, unconnected) -> None:
+    b, _ = make(tmp_path, "B", "A", Notifier(), Notifier(), BASE, links=unconnected)
+    b.on_role("backup", None)
+    future = waiting_call(b)
+    b.stop()
+    with pytest.raises(RemoteError, match=NO_CONNECTION):
+        future.result(timeout=5)

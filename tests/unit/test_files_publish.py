@@ -41,6 +41,9 @@ class Active:
     def connected(self, channel: str) -> bool:
         return True
 
+    def wait_connected(self, timeout: float, cancel: Any = None) -> bool:
+        return True
+
     def request(self, channel: str, target: str, eid: str, *, timeout: float,
                 body: Any = None, bulk: Any = ()) -> concurrent.futures.Future[Outcome]:
         self.calls.append((eid, (body or {}).get("dir")))
