@@ -4,17 +4,31 @@ Server parameters arrive as text (the DS tree, `switchover params set`) or as TO
 values (`[server_parameters]`). Every consumer wants a typed, range-checked value and
 every operator wants a refusal that says which parameter, which value and what would
 have been accepted, so both live here, next to the kinds the catalogue uses.
-`switchover.params` re-exports everything public from this module.
+`switchover.params` re-exports what components read parameters with; the directory-list
+language (`parse_dir_list`, `normalise_path`, `MirrorSpecError`) is imported from here by
+`replication/files/spec.py` too, so config load, DS writes and the mirror accept and refuse
+exactly the same lists.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import posixpath
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, Callable
 
-__all__ = ["ParamError", "ParamSpec", "KINDS", "valid_address", "show_value"]
+__all__ = [
+    "KINDS",
+    "MirrorSpecError",
+    "ParamError",
+    "ParamSpec",
+    "normalise_path",
+    "parse_dir_list",
+    "show_value",
+    "valid_address",
+]
 
 
 class ParamError(ValueError):
@@ -83,16 +97,79 @@ def _items(raw: object) -> list[str] | None:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _posix_dir_problem(path: str) -> str | None:
-    if not path.startswith("/"):
-        return f"{show_value(path)} is not an absolute POSIX directory (it must start with /)"
-    if ".." in path.split("/"):
-        return f"{show_value(path)} must not contain '..'"
-    return None
+# --- directories: CustomMirrorDir's format -------------------------------------------
+# One language for every directory parameter (CustomMirrorDir, InitialMirrorDir, the
+# upgrade-state lists, Handler/Resource/I3Tables Path), used both by the catalogue and by
+# replication/files/spec.py: a list the mirror would take must never be refused at config
+# load, nor one the mirror would refuse accepted there.
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _strip_slash(path: str) -> str:
-    return path.rstrip("/") or "/"
+class MirrorSpecError(ValueError):
+    """A malformed directory in a mirror parameter; the message names the parameter, the
+    item and why, and the catalogue repeats `why` in its ParamError."""
+
+    def __init__(self, param: str, item: str, why: str) -> None:
+        super().__init__(f"{param}: bad item {item!r}: {why}")
+        self.param, self.item, self.why = param, item, why
+
+
+def normalise_path(raw: str, param: str = "path") -> PurePosixPath:
+    """Translate one directory as an operator writes it into a logical POSIX path.
+
+    The reference writes Windows paths and operators paste them: `D:\\I3\\IC\\Server\\Data1`
+    and `\\I3\\IC\\Handlers` become `/I3/IC/Server/Data1` and `/I3/IC/Handlers` (drive letter
+    dropped, `\\` -> `/`, case kept). `..` is resolved but may never climb above `/`, so
+    no parameter reaches outside the host's root. Raises MirrorSpecError for an empty,
+    relative or network (UNC) path, a control character or a `..` above `/`.
+    """
+    item = raw.strip()
+    if not item:
+        raise MirrorSpecError(param, raw, "empty path")
+    if "\x00" in item:
+        raise MirrorSpecError(param, raw, "NUL character in path")
+    if _CONTROL.search(item):
+        raise MirrorSpecError(param, raw, "control character in path")
+    text = _DRIVE.sub("", item, count=1).replace("\\", "/")
+    if text.startswith("//"):
+        raise MirrorSpecError(param, raw, "network paths are not supported")
+    if not text.startswith("/"):
+        raise MirrorSpecError(param, raw, "path must be absolute")
+    depth = 0
+    for part in text.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise MirrorSpecError(param, raw, "'..' climbs above the root")
+        elif part not in ("", "."):
+            depth += 1
+    return PurePosixPath(posixpath.normpath(text))
+
+
+def parse_dir_list(text: str | None, param: str) -> tuple[tuple[PurePosixPath, bool], ...]:
+    """Parse a `;`-separated directory list ("Formatting tips") into (path, recursive).
+
+    `+` in front means recursive. Spaces around items are trimmed and empty items (a
+    trailing `;`) ignored. A path listed twice is kept once, in its first place, recursive
+    if either mention was. A refusal names the whole item as written, `+` included.
+    """
+    found: dict[PurePosixPath, bool] = {}
+    for raw in (text or "").split(";"):
+        item = raw.strip()
+        if not item:
+            continue
+        recursive = item.startswith("+")
+        body = item[1:].strip() if recursive else item
+        if not body:
+            raise MirrorSpecError(param, item, "empty path after '+'")
+        try:
+            path = normalise_path(body, param)
+        except MirrorSpecError as exc:
+            raise MirrorSpecError(param, item, exc.why) from None
+        found[path] = found.get(path, False) or recursive
+    return tuple(found.items())
 
 
 @dataclass(frozen=True)
@@ -233,13 +310,13 @@ def _parse_address(spec: ParamSpec, raw: object) -> str | None:
 
 
 def _parse_path(spec: ParamSpec, raw: object) -> str:
+    allowed = r"allowed an absolute directory such as /I3/IC/Handlers or D:\I3\IC\Handlers"
     if not isinstance(raw, str) or not raw.strip():
-        raise spec.error(raw, "allowed an absolute POSIX directory such as /I3/IC/Handlers")
-    path = raw.strip()
-    problem = _posix_dir_problem(path)
-    if problem:
-        raise spec.error(raw, f"{problem}; allowed an absolute POSIX directory")
-    return _strip_slash(path)
+        raise spec.error(raw, allowed)
+    try:
+        return str(normalise_path(raw, spec.name))
+    except MirrorSpecError as exc:
+        raise spec.error(raw, f"{exc.why}; {allowed}") from None
 
 
 def _parse_list(spec: ParamSpec, raw: object) -> tuple[str, ...]:
@@ -250,22 +327,20 @@ def _parse_list(spec: ParamSpec, raw: object) -> tuple[str, ...]:
 
 
 def _parse_dirlist(spec: ParamSpec, raw: object) -> tuple[tuple[str, bool], ...]:
+    """Validate with the mirror's own parser (`parse_dir_list`) so both agree."""
     items = _items(raw)
-    allowed = "allowed a ';'-separated list of absolute directories, each optionally "
-    allowed += "preceded by + for recursive (e.g. /I3/Server/Data1;+/I3/IC/Server/Data2)"
+    allowed = (
+        "allowed a ';'-separated list of absolute directories, each optionally preceded by "
+        r"+ for recursive (e.g. D:\I3\Server\Data1;+D:\I3\IC\Server\Data2 or "
+        "/I3/Server/Data1;+/I3/IC/Server/Data2)"
+    )
     if items is None:
         raise spec.error(raw, allowed)
-    result = []
-    for item in items:
-        recursive = item.startswith("+")
-        path = item[1:].strip() if recursive else item
-        if not path:
-            raise spec.error(raw, f"'+' must be followed by a directory; {allowed}")
-        problem = _posix_dir_problem(path)
-        if problem:
-            raise spec.error(raw, f"{problem}; {allowed}")
-        result.append((_strip_slash(path), recursive))
-    return tuple(result)
+    try:
+        dirs = parse_dir_list(";".join(items), spec.name)
+    except MirrorSpecError as exc:
+        raise spec.error(raw, f"item {show_value(exc.item)}: {exc.why}; {allowed}") from None
+    return tuple((str(path), recursive) for path, recursive in dirs)
 
 
 def _parse_extlist(spec: ParamSpec, raw: object) -> tuple[str, ...]:

@@ -1,12 +1,14 @@
 """Mirror specs: which directories the backup mirrors, and when.
 
 The reference's server parameters are lists of Windows paths ("D:\\I3\\IC\\Server\\Data1;
-+D:\\I3\\IC\\Server\\Data2"). Operators paste those examples, so this module accepts them
-literally and translates them to POSIX (drop the drive letter, ``\\`` -> ``/``). Every
-path is *logical*: absolute, as written, normalised, and only later placed under the host's
-``root`` (a Path; ``/`` in production, a private directory per host in tests). A logical
-path may never climb above ``/`` with ``..``, so nothing a parameter says can reach outside
-``root``.
++D:\\I3\\IC\\Server\\Data2"). Operators paste those examples, so they are accepted
+literally and translated to POSIX (drop the drive letter, ``\\`` -> ``/``) by
+``switchover.params_spec`` (``parse_dir_list``, ``normalise_path``): the parameter catalogue
+validates with the same parser, so config load and DS writes refuse exactly what this module
+would. Every path is *logical*: absolute, as written, normalised, and only later placed under
+the host's ``root`` (a Path; ``/`` in production, a private directory per host in tests). A
+logical path may never climb above ``/`` with ``..``, so nothing a parameter says can reach
+outside ``root``.
 
 What is mirrored when (the reference's "Default mirrored directories", "CustomMirrorDir",
 "InitialMirrorDir"):
@@ -21,11 +23,12 @@ When several entries cover one path the strongest wins: continuous > handler > i
 """
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Literal, Mapping
+
+from switchover.params_spec import MirrorSpecError, normalise_path, parse_dir_list
 
 Kind = Literal["continuous", "initial", "handler"]
 
@@ -50,16 +53,8 @@ CAUTION_DIRS = (PurePosixPath("/I3/IC/Work"), PurePosixPath("/I3/IC/Logs"),
 #: Marker in the applier's temporary names; such files are never mirrored.
 TEMP_MARKER = ".so-tmp-"
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
+#: Extensions (MirrorExceptions) may not hold control characters either.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class MirrorSpecError(ValueError):
-    """A server parameter holds a malformed mirror list; the message names both."""
-
-    def __init__(self, param: str, item: str, why: str) -> None:
-        super().__init__(f"{param}: bad item {item!r}: {why}")
-        self.param, self.item, self.why = param, item, why
 
 
 @dataclass(frozen=True, order=True)
@@ -94,53 +89,12 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and TEMP_MARKER in name
 
 
-def normalise_path(raw: str, param: str = "path") -> PurePosixPath:
-    """Translate one path as an operator writes it into a logical POSIX path.
-
-    `D:\\I3\\IC\\Server\\Data1` -> `/I3/IC/Server/Data1`. Raises MirrorSpecError for a
-    relative path, a network (UNC) path, a control character or a `..` above `/`.
-    """
-    item = raw.strip()
-    if not item:
-        raise MirrorSpecError(param, raw, "empty path")
-    if "\x00" in item:
-        raise MirrorSpecError(param, raw, "NUL character in path")
-    if _CONTROL.search(item):
-        raise MirrorSpecError(param, raw, "control character in path")
-    text = _DRIVE.sub("", item, count=1).replace("\\", "/")
-    if text.startswith("//"):
-        raise MirrorSpecError(param, raw, "network paths are not supported")
-    if not text.startswith("/"):
-        raise MirrorSpecError(param, raw, "path must be absolute")
-    depth = 0
-    for part in text.split("/"):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                raise MirrorSpecError(param, raw, "'..' climbs above the root")
-        elif part not in ("", "."):
-            depth += 1
-    return PurePosixPath(posixpath.normpath(text))
-
-
 def parse_dirs(text: str | None, param: str = "CustomMirrorDir") -> tuple[MirrorDir, ...]:
-    """Parse a `;`-separated list ("Formatting tips"); `+` in front means recursive.
+    """Parse a directory list with the catalogue's parser (`parse_dir_list`), as MirrorDirs.
 
-    Spaces around items are trimmed and empty items (a trailing `;`) ignored. A path
-    listed twice is kept once, recursive if either mention was.
+    Raises MirrorSpecError naming `param`, the item and why.
     """
-    found: dict[PurePosixPath, bool] = {}
-    for raw in (text or "").split(";"):
-        item = raw.strip()
-        if not item:
-            continue
-        recursive = item.startswith("+")
-        body = item[1:].strip() if recursive else item
-        if not body:
-            raise MirrorSpecError(param, raw, "empty path after '+'")
-        path = normalise_path(body, param)
-        found[path] = found.get(path, False) or recursive
-    return tuple(MirrorDir(p, r) for p, r in found.items())
+    return tuple(MirrorDir(path, recursive) for path, recursive in parse_dir_list(text, param))
 
 
 def parse_exceptions(text: str | None, param: str = "MirrorExceptions") -> frozenset[str]:

@@ -335,6 +335,26 @@ def test_bad_release_names_the_format(tmp_path: Path) -> None:
     assert '[server] release = "2026.1.x": allowed a dotted version of digits' in message
 
 
+def test_reference_mirror_examples_load(tmp_path: Path) -> None:
+    # pasted into [server_parameters] as the reference prints them
+    data = example()
+    data["server_parameters"]["CustomMirrorDir"] = r"D:\I3\Server\Data1;+D:\I3\IC\Server\Data2"
+    data["server_parameters"]["Handler Path"] = r"\I3\IC\Handlers"
+    config = load_config(write(tmp_path, data))
+    assert config.parameters["CustomMirrorDir"] == (
+        ("/I3/Server/Data1", False), ("/I3/IC/Server/Data2", True),
+    )
+    assert config.parameters["Handler Path"] == "/I3/IC/Handlers"
+
+
+def test_malformed_mirror_item_is_named(tmp_path: Path) -> None:
+    data = example()
+    data["server_parameters"]["InitialMirrorDir"] = r"+D:\I3\IC\Recordings;D:I3\IC"
+    message = refused(tmp_path, data)
+    assert '[server_parameters] server parameter "InitialMirrorDir" = ' in message
+    assert 'item "D:I3\\\\IC": path must be absolute' in message
+
+
 def test_bad_parameter_value_keeps_its_message(tmp_path: Path) -> None:
     data = example()
     data["server_parameters"]["Switchover TS Timeout"] = 3

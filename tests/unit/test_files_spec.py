@@ -1,14 +1,17 @@
 """Mirror specs: the reference's examples, defaults, malformed input, upgrade states."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path, PurePosixPath as P
 
 import pytest
 
+from replication.files.settings import build_specs
 from replication.files.spec import (
     DEFAULT_CUSTOM_MIRROR_DIR, MirrorDir, MirrorSpec, MirrorSpecError, normalise_path,
     parse_dirs, parse_exceptions, upgrade_higher, upgrade_lower_dirs, warnings)
+from switchover.params import ParamError, ServerParameters, lookup
 
 ROOT = Path("/srv/hostA")
 
@@ -199,3 +202,50 @@ def test_file_classifier_agrees_with_classify() -> None:
     for _ in range(2):  # the second pass answers from the per-directory memo
         for p in paths:
             assert kind_of(p) == spec.classify(p, False), p
+
+
+# --- one parser: the parameter catalogue accepts and refuses what the mirror does ------
+
+REFERENCE_EXAMPLES = [
+    r"D:\I3\IC\Server\Data1; D:\I3\IC\Server\Data2",  # "Formatting tips"
+    r"D:\I3\Server\Data1;+D:\I3\IC\Server\Data2",  # "Subdirectory mirroring"
+    r"+D:\I3\IC\ImportantDir",  # CustomMirrorDir's table entry
+    r"+D:\I3\IC\Resources;+C:\I3\IC\Flows;D:\I3\IC\Handlers\Custom",
+]
+
+
+@pytest.mark.parametrize("text", REFERENCE_EXAMPLES)
+def test_catalogue_accepts_reference_examples_as_the_mirror_parses_them(text: str) -> None:
+    typed = lookup("CustomMirrorDir").parse(text)
+    assert typed == tuple((str(d.path), d.recursive) for d in parse_dirs(text))
+    assert all(not path.startswith(("D:", "C:")) and "\\" not in path for path, _ in typed)
+    # and the mirror, handed the catalogue's value as the service hands it, sees the same
+    params = ServerParameters.from_mapping({"CustomMirrorDir": text})
+    specs = build_specs(ROOT, params)
+    assert set(parse_dirs(text)) <= set(specs.normal.continuous)
+
+
+@pytest.mark.parametrize("text", [
+    "+", "/a; + ;/b", "I3/IC/Flows", r"D:I3\IC", "/a\x00b", "/../etc", "/I3/../../etc",
+    r"\\server\share", r"+\\server\share", "/a\nb", "++/I3/IC", "/ok;+relative",
+])
+def test_malformed_item_refused_by_both_with_the_same_reason(text: str) -> None:
+    with pytest.raises(MirrorSpecError) as mirror:
+        parse_dirs(text, "InitialMirrorDir")
+    with pytest.raises(ParamError) as param:
+        lookup("InitialMirrorDir").parse(text)
+    m, message = mirror.value, str(param.value)
+    assert m.param == "InitialMirrorDir"
+    assert message.startswith('server parameter "InitialMirrorDir" = ')
+    assert f"item {json.dumps(m.item, ensure_ascii=False)}: {m.why}; allowed " in message
+
+
+def test_directory_parameters_agree_with_the_mirror() -> None:
+    for name in ("Handler Path", "Resource Path", "I3Tables Path"):
+        assert lookup(name).parse(r"D:\I3\IC\Dir") == str(normalise_path(r"D:\I3\IC\Dir"))
+        with pytest.raises(MirrorSpecError) as mirror:
+            normalise_path("/../Dir", name)
+        with pytest.raises(ParamError) as param:
+            lookup(name).parse("/../Dir")
+        assert str(param.value).startswith(f'server parameter "{name}" = ')
+        assert f": {mirror.value.why}; allowed " in str(param.value)

@@ -1,6 +1,7 @@
 """The server-parameter catalogue against the reference's parameter tables."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -265,8 +266,14 @@ def test_bool_defaults_from_the_reference() -> None:
 # --- lists ------------------------------------------------------------------------------
 
 
-def test_dirlist_reference_example_translated() -> None:
+def test_dirlist_posix_form() -> None:
     value = lookup("CustomMirrorDir").parse("/I3/Server/Data1;+/I3/IC/Server/Data2")
+    assert value == (("/I3/Server/Data1", False), ("/I3/IC/Server/Data2", True))
+
+
+def test_dirlist_reference_example_translated() -> None:
+    # "Subdirectory mirroring", pasted as the reference prints it
+    value = lookup("CustomMirrorDir").parse(r"D:\I3\Server\Data1;+D:\I3\IC\Server\Data2")
     assert value == (("/I3/Server/Data1", False), ("/I3/IC/Server/Data2", True))
 
 
@@ -279,22 +286,50 @@ def test_dirlist_trims_spaces_and_drops_empty_items() -> None:
     )
 
 
+def test_dirlist_normalises_and_merges_like_the_mirror() -> None:
+    value = lookup("CustomMirrorDir").parse("/a;+/a/;/I3/IC/../IC/Flows;/I3/IC/./Flows")
+    assert value == (("/a", True), ("/I3/IC/Flows", False))
+
+
 @pytest.mark.parametrize(
-    "raw, problem",
+    "raw, item, problem",
     [
-        ("+", "'+' must be followed by a directory"),
-        ("/I3/a;+ ;/I3/b", "'+' must be followed by a directory"),
-        (r"D:\I3\IC\Server\Data1", "not an absolute POSIX directory"),
-        ("I3/IC/Server", "not an absolute POSIX directory"),
-        ("++/I3/IC", "not an absolute POSIX directory"),
-        ("/I3/../etc", "must not contain '..'"),
-        (42, "';'-separated list of absolute directories"),
+        ("+", "+", "empty path after '+'"),
+        ("/I3/a;+ ;/I3/b", "+", "empty path after '+'"),
+        ("I3/IC/Server", "I3/IC/Server", "path must be absolute"),
+        (r"D:I3\IC", r"D:I3\IC", "path must be absolute"),
+        ("++/I3/IC", "++/I3/IC", "path must be absolute"),
+        ("/I3/a;/../etc", "/../etc", "'..' climbs above the root"),
+        (r"+\\server\share", r"+\\server\share", "network paths are not supported"),
+        ("/I3/a\tb", "/I3/a\tb", "control character in path"),
     ],
 )
-def test_dirlist_refusals(raw: object, problem: str) -> None:
+def test_dirlist_refusals(raw: str, item: str, problem: str) -> None:
     message = refusal("CustomMirrorDir", raw)
     assert message.startswith('server parameter "CustomMirrorDir" = ')
-    assert problem in message
+    assert f"item {json.dumps(item, ensure_ascii=False)}: {problem}; allowed " in message
+
+
+def test_dirlist_refuses_a_value_that_is_no_list() -> None:
+    assert "';'-separated list of absolute directories" in refusal("CustomMirrorDir", 42)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "InitialMirrorDir",
+        "Custom Upgrade File Synchronization Directories",
+        "Switchover Upgrade Higher File Exclusions",
+    ],
+)
+def test_every_dirlist_parameter_speaks_the_same_language(name: str) -> None:
+    assert CATALOGUE[name].kind == "dirlist"
+    assert lookup(name).parse(r"+D:\I3\IC\Flows; /data ") == (
+        ("/I3/IC/Flows", True), ("/data", False),
+    )
+    message = refusal(name, "/ok;relative")
+    assert message.startswith(f'server parameter "{name}" = ')
+    assert 'item "relative": path must be absolute' in message
 
 
 def test_custom_mirror_dir_default_is_the_eleven_default_directories() -> None:
@@ -409,7 +444,28 @@ def test_default_mirrored_directories() -> None:
     assert params["Resource Path"] == "/I3/IC/Resources"
     assert params["I3Tables Path"] == "/I3/IC/Server/I3Tables"
     assert params["Switchover Monitoring"] == "TsServer"
-    assert "absolute POSIX" in refusal("Handler Path", r"D:\I3\IC\Handlers")
+
+
+def test_directory_parameters_take_the_reference_examples() -> None:
+    # "For example, `\I3\IC\Handlers`" ("Default mirrored directories")
+    assert lookup("Handler Path").parse(r"\I3\IC\Handlers") == "/I3/IC/Handlers"
+    assert lookup("Resource Path").parse(r"D:\I3\IC\Resources\ ") == "/I3/IC/Resources"
+    assert lookup("I3Tables Path").parse("/I3/IC/Server/I3Tables/") == "/I3/IC/Server/I3Tables"
+
+
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ("", "allowed an absolute directory"),
+        ("I3/IC/Handlers", "path must be absolute"),
+        ("/../Handlers", "'..' climbs above the root"),
+        (5, "allowed an absolute directory"),
+    ],
+)
+def test_directory_parameter_refusals(raw: object, problem: str) -> None:
+    message = refusal("Handler Path", raw)
+    assert message.startswith('server parameter "Handler Path" = ')
+    assert problem in message
 
 
 # --- lookup -----------------------------------------------------------------------------
