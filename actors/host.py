@@ -33,7 +33,7 @@ from actors.messages import (
     Shutdown,
 )
 from actors.network import IcmpProber
-from actors.primary_monitor import ConnectionDropped
+from actors.primary_driver import ConnectionDropped
 from actors.statemachine import Fatal
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext

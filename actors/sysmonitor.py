@@ -17,16 +17,13 @@ import pykka
 
 from actors import statemachine as sm
 from actors.links import Links
-from actors.module_monitor import (
-    MODULE_DOWN,
-    ModuleMonitor,
-    ModuleMonitorEvent,
-    MonitorSettings,
-    TellControl,
-    UpdateSettings,
-)
+from actors.module_core import MODULE_DOWN, ModuleMonitorEvent
+from actors.module_monitor import ModuleMonitor, TellControl, UpdateSettings
+from actors.module_settings import MonitorSettings
 from actors.network import Prober
-from actors.primary_monitor import ConnectionDropped, PrimaryMonitor, PrimaryMonitorSettings
+from actors.primary_driver import ConnectionDropped
+from actors.primary_monitor import PrimaryMonitor
+from actors.primary_settings import PrimaryMonitorSettings
 from switchover.clock import Clock
 from switchover.params import ServerParameters
 

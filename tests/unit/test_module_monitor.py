@@ -8,17 +8,14 @@ import threading
 import pytest
 
 from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
+from actors.module_core import MODULE_DOWN, SYSTEM_OK, ModuleMonitorCore, extract_pid
 from actors.module_monitor import (
-    MODULE_DOWN,
-    SYSTEM_OK,
     ModuleMonitor,
-    ModuleMonitorCore,
     ModuleMonitorDriver,
-    MonitorSettings,
     StartMonitoring,
     UpdateSettings,
-    extract_pid,
 )
+from actors.module_settings import MonitorSettings
 from switchover.clock import FakeClock
 from tests.unit.actor_support import pump
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome

@@ -9,30 +9,28 @@ import threading
 import pytest
 
 from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
+from actors.module_core import SYSTEM_OK, ModuleMonitorEvent
 from actors.module_monitor import (
-    SYSTEM_OK,
     ModuleMonitor,
     ModuleMonitorDriver,
-    ModuleMonitorEvent,
-    MonitorSettings,
     StartMonitoring,
     StopMonitoring,
     TellControl,
 )
+from actors.module_settings import MonitorSettings
 from actors.network import Diagnosis, FakeProber, InlineExecutor, NetworkStatus
-from actors.primary_monitor import (
-    ConnectionDropped,
+from actors.primary_core import (
     DIAGNOSING,
     PINGING,
     STOPPED,
     SUSPENDED,
     TRIGGER_MODULE,
     TRIGGER_NOTIFIER,
-    PrimaryMonitor,
     PrimaryMonitorCore,
-    PrimaryMonitorDriver,
-    PrimaryMonitorSettings,
 )
+from actors.primary_driver import ConnectionDropped, PrimaryMonitorDriver
+from actors.primary_monitor import PrimaryMonitor
+from actors.primary_settings import PrimaryMonitorSettings
 from actors.statemachine import (
     REASON_NOTIFIER,
     REASON_TS_PING,
