@@ -4,10 +4,10 @@ Server parameters arrive as text (the DS tree, `switchover params set`) or as TO
 values (`[server_parameters]`). Every consumer wants a typed, range-checked value and
 every operator wants a refusal that says which parameter, which value and what would
 have been accepted, so both live here, next to the kinds the catalogue uses.
-`switchover.params` re-exports what components read parameters with; the directory-list
-language (`parse_dir_list`, `normalise_path`, `MirrorSpecError`) is imported from here by
-`replication/files/spec.py` too, so config load, DS writes and the mirror accept and refuse
-exactly the same lists.
+`switchover.params` re-exports what components read parameters with; the languages of
+directory and extension lists (`parse_dir_list`, `parse_ext_list`, `normalise_path`,
+`MirrorSpecError`) are imported from here by `replication/files/spec.py` too, so config
+load, DS writes and the mirror accept and refuse exactly the same lists.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ __all__ = [
     "ParamSpec",
     "normalise_path",
     "parse_dir_list",
+    "parse_ext_list",
     "show_value",
     "valid_address",
 ]
@@ -170,6 +171,29 @@ def parse_dir_list(text: str | None, param: str) -> tuple[tuple[PurePosixPath, b
             raise MirrorSpecError(param, item, exc.why) from None
         found[path] = found.get(path, False) or recursive
     return tuple(found.items())
+
+
+def parse_ext_list(text: str | None, param: str) -> tuple[str, ...]:
+    """Parse a MirrorExceptions-style list (`txt; gif; myext`) into lower-case extensions.
+
+    Operators also write `.txt` and `*.txt`; both mean `txt`. An extension may have dots
+    of its own (`tar.gz`) but no path separator, space, wildcard or control character:
+    those could only be a mistake, and a list that silently matches nothing loses nothing
+    visible until the wrong files are mirrored.
+    """
+    found: dict[str, None] = {}
+    for raw in (text or "").split(";"):
+        item = raw.strip()
+        if not item:
+            continue
+        ext = item.lower().removeprefix("*").lstrip(".")
+        if not ext:
+            raise MirrorSpecError(param, item, "empty extension")
+        if re.search(r"[/\\*?\s]", ext) or _CONTROL.search(ext):
+            raise MirrorSpecError(param, item, "an extension cannot hold '/', '\\', spaces, "
+                                               "wildcards or control characters")
+        found[ext] = None
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -344,18 +368,16 @@ def _parse_dirlist(spec: ParamSpec, raw: object) -> tuple[tuple[str, bool], ...]
 
 
 def _parse_extlist(spec: ParamSpec, raw: object) -> tuple[str, ...]:
+    """Validate with the mirror's own parser (`parse_ext_list`) so both agree."""
     items = _items(raw)
     allowed = "allowed a ';'-separated list of file extensions such as txt; gif; myext"
     if items is None:
         raise spec.error(raw, allowed)
-    result: list[str] = []
-    for item in items:
-        ext = item[1:] if item.startswith(".") else item
-        if not ext or any(ch in ext for ch in "/\\*? \t"):
-            raise spec.error(raw, f"{show_value(item)} is not a file extension; {allowed}")
-        if ext.lower() not in result:
-            result.append(ext.lower())
-    return tuple(result)
+    try:
+        return parse_ext_list(";".join(items), spec.name)
+    except MirrorSpecError as exc:
+        raise spec.error(raw, f"{show_value(exc.item)} is not a file extension: {exc.why}; "
+                              f"{allowed}") from None
 
 
 def _parse_attrexceptions(spec: ParamSpec, raw: object) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -23,12 +23,12 @@ When several entries cover one path the strongest wins: continuous > handler > i
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Literal, Mapping
 
-from switchover.params_spec import MirrorSpecError, normalise_path, parse_dir_list
+from switchover.params_spec import (MirrorSpecError, normalise_path, parse_dir_list,
+                                     parse_ext_list)
 
 Kind = Literal["continuous", "initial", "handler"]
 
@@ -52,9 +52,6 @@ CAUTION_DIRS = (PurePosixPath("/I3/IC/Work"), PurePosixPath("/I3/IC/Logs"),
 
 #: Marker in the applier's temporary names; such files are never mirrored.
 TEMP_MARKER = ".so-tmp-"
-
-#: Extensions (MirrorExceptions) may not hold control characters either.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, order=True)
@@ -98,22 +95,9 @@ def parse_dirs(text: str | None, param: str = "CustomMirrorDir") -> tuple[Mirror
 
 
 def parse_exceptions(text: str | None, param: str = "MirrorExceptions") -> frozenset[str]:
-    """Parse MirrorExceptions (`txt; gif; myext`): lower-case extensions without a dot."""
-    out: set[str] = set()
-    for raw in (text or "").split(";"):
-        item = raw.strip().lower()
-        if item.startswith("*"):
-            item = item[1:]
-        item = item.lstrip(".")
-        if not item:
-            if raw.strip():
-                raise MirrorSpecError(param, raw, "empty extension")
-            continue
-        if "/" in item or "\\" in item or _CONTROL.search(item):
-            raise MirrorSpecError(param, raw,
-                                  "an extension cannot hold '/', '\\' or control characters")
-        out.add(item)
-    return frozenset(out)
+    """MirrorExceptions (`txt; gif; myext`) as lower-case extensions without a dot, parsed
+    by the catalogue's own `parse_ext_list`."""
+    return frozenset(parse_ext_list(text, param))
 
 
 def has_exception(name: str, exceptions: Iterable[str]) -> bool:

@@ -80,6 +80,24 @@ def test_exceptions_reference_example_and_case() -> None:
         parse_exceptions("a/b")
 
 
+@pytest.mark.parametrize("text", ["txt; gif; myext", ".TXT;*.Gif; ;", "tar.gz", "", ".", "*",
+                                  "a/b", "my ext", "a*b", "t?t", "a\\b"])
+def test_the_catalogue_and_the_mirror_read_extension_lists_alike(text: str) -> None:
+    """MirrorExceptions is accepted at config load exactly when the mirror can use it."""
+    try:
+        mirror: frozenset[str] | str = parse_exceptions(text)
+    except MirrorSpecError as exc:
+        mirror = exc.why
+    try:
+        catalogue: frozenset[str] | str = frozenset(lookup("MirrorExceptions").parse(text))
+    except ParamError as exc:
+        catalogue = str(exc)
+    if isinstance(mirror, str):
+        assert isinstance(catalogue, str) and mirror in catalogue
+    else:
+        assert catalogue == mirror
+
+
 def test_dotted_exception_entries_match_like_plain_ones() -> None:
     spec = MirrorSpec.build(ROOT, custom="/d", exceptions=".TXT", resource_path="",
                             i3tables_path="", handler_path="")

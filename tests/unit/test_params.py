@@ -349,6 +349,7 @@ def test_custom_mirror_dir_default_is_the_eleven_default_directories() -> None:
         (".TXT", ("txt",)),
         ("Tmp;.bak; TMP", ("tmp", "bak")),
         ("tar.gz", ("tar.gz",)),
+        ("*.txt; *.GIF", ("txt", "gif")),
         ("", ()),
     ],
 )
@@ -356,7 +357,7 @@ def test_extlist(raw: str, expected: tuple[str, ...]) -> None:
     assert lookup("MirrorExceptions").parse(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["*.txt", ".", "a/b", "my ext"])
+@pytest.mark.parametrize("raw", [".", "*", "a/b", "my ext", "a*b", "t?t"])
 def test_extlist_refusals(raw: str) -> None:
     message = refusal("MirrorExceptions", raw)
     assert "is not a file extension" in message
