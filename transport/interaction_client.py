@@ -36,6 +36,7 @@ import orjson
 import zmq
 
 from .channel import Channel
+from .envelope import MAX_ENVELOPE_BYTES, EnvelopeError
 from .outcome import Outcome
 from .security import CurveKeys
 
@@ -52,8 +53,17 @@ MESSAGES_IN_FLIGHT = 4
 #: (an envelope carries 64 KiB).
 BATCH_CALLS = 128
 BATCH_BYTES = 32 * 1024
-#: Calls that always go alone: reads (their answers ride in bulk frames).
-_ALONE = ("get", "list", "stats")
+#: The server also refuses a batch whose answer could outgrow an envelope: it counts each
+#: call's key plus `ANSWER_BYTES` against `BATCH_ANSWER_BYTES` (its own limits).
+BATCH_ANSWER_BYTES = 60_000
+ANSWER_BYTES = 350
+#: The calls a batch may carry (the server's change requests); anything else goes alone,
+#: reads among them (their answers ride in bulk frames).
+_BATCHABLE = ("create", "update_state", "assign", "requeue", "append_message", "close",
+              "save_draft")
+#: A call body above this many bytes can never travel (an envelope carries 64 KiB, its
+#: header included): the call fails in the caller; large content goes as files.
+MAX_CALL_BYTES = MAX_ENVELOPE_BYTES - 1024
 
 
 class InteractionError(Exception):
@@ -82,11 +92,13 @@ class _Call:
     size: int = 0  # bytes of the JSON body
     result: Future = field(default_factory=Future)
     sent_gen: int = -1
+    solo: bool = False  # a batch holding it was refused whole: it goes alone from now on
 
     @property
     def alone(self) -> bool:
-        """Calls with files or reads travel in a message of their own."""
-        return bool(self.bulk) or self.eid in _ALONE
+        """Calls with files, reads and anything but a change travel in a message of their
+        own."""
+        return self.solo or bool(self.bulk) or self.eid not in _BATCHABLE
 
 
 def attachment(name: str, data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -202,7 +214,11 @@ class InteractionClient:
             raise RuntimeError("interaction client closed")
         rid = f"{self._prefix}-{next(self._ids)}"
         full = {**body, "rid": rid}
-        call = _Call(rid, eid, full, tuple(bulk), len(orjson.dumps(full)))
+        size = len(orjson.dumps(full))
+        if size > MAX_CALL_BYTES:
+            raise InteractionError(f"{eid}: the call is {size} bytes, over the limit of "
+                                   f"{MAX_CALL_BYTES}: send large content as files")
+        call = _Call(rid, eid, full, tuple(bulk), size)
         with self._lock:
             self._pending[rid] = call
             self._unsent.append(rid)
@@ -242,18 +258,21 @@ class InteractionClient:
     def _next_group(self) -> list[_Call]:
         """Under the lock: the oldest unsent calls that can share one message."""
         group: list[_Call] = []
-        size = 0
+        size = answer = 0
         while self._unsent and self._inflight + len(group) < self._window:
             call = self._pending.get(self._unsent[0])
             if call is None or call.sent_gen >= self._gen:
                 self._unsent.popleft()
                 continue
+            grows = len(str(call.body.get("key", ""))) + ANSWER_BYTES
             if group and (call.alone or len(group) >= BATCH_CALLS
-                          or size + call.size > BATCH_BYTES):
+                          or size + call.size > BATCH_BYTES
+                          or answer + grows > BATCH_ANSWER_BYTES):
                 break
             self._unsent.popleft()
             group.append(call)
             size += call.size
+            answer += grows
             if call.alone:
                 break
         return group
@@ -262,23 +281,36 @@ class InteractionClient:
         """Under the lock."""
         gen, link = self._gen, self._link
         assert link is not None
+        try:
+            if len(group) == 1:
+                call = group[0]
+                future = link.request(SERVICE, call.eid, call.body, timeout=self._timeout,
+                                      bulk=call.bulk)
+            else:
+                future = link.request(SERVICE, BATCH,
+                                      {"calls": [[c.eid, c.body] for c in group]},
+                                      timeout=self._timeout)
+        except EnvelopeError as exc:  # too large with its files: it can never travel
+            for call in group:
+                del self._pending[call.rid]
+                _set(call.result, exc=InteractionError(f"{call.eid}: {exc}"))
+            return
         for call in group:
             call.sent_gen = gen
         self._inflight += len(group)
         self._messages += 1
-        if len(group) == 1:
-            call = group[0]
-            future = link.request(SERVICE, call.eid, call.body, timeout=self._timeout,
-                                  bulk=call.bulk)
-        else:
-            future = link.request(SERVICE, BATCH, {"calls": [[c.eid, c.body] for c in group]},
-                                  timeout=self._timeout)
         future.add_done_callback(lambda f: self._outcome(group, gen, f.result()))
 
     def _outcome(self, group: list[_Call], gen: int, outcome: Outcome) -> None:
         body = dict(outcome.response.body or {}) if outcome.response is not None else {}
+        status = outcome.response.status if outcome.response is not None else None
+        if len(group) > 1 and (status == "error" or body.get("code") == "invalid"):
+            # The batch itself was refused (a server without batches, an answer too large
+            # to send): nothing in it was applied, so its calls go again, alone.
+            with self._lock:
+                self._refused_batch(group, gen, body.get("reason", outcome.detail))
+            return
         if not outcome.ok:  # the message itself failed: every call in it shares that
-            status = outcome.response.status if outcome.response is not None else None
             answers = [(status, body, ())] * len(group)
         elif len(group) == 1:
             answers = [("ok", body, outcome.bulk)]
@@ -298,6 +330,20 @@ class InteractionClient:
                 self._begin_failover()
             else:
                 self._pump()
+
+    def _refused_batch(self, group: list[_Call], gen: int, reason: str) -> None:
+        """Under the lock: put a refused batch's calls back at the head of the queue."""
+        if gen != self._gen:
+            return  # already resent on the newer connection
+        self._inflight -= len(group)
+        self._messages -= 1
+        log.warning("%s: a batch of %d calls was refused (%s): sending them one by one",
+                    self.name, len(group), reason)
+        for call in reversed(group):
+            if self._pending.get(call.rid) is call:
+                call.solo, call.sent_gen = True, -1
+                self._unsent.appendleft(call.rid)
+        self._pump()
 
     def _settle(self, call: _Call, gen: int, status: str | None, body: dict[str, Any],
                 bulk: Sequence[bytes], detail: str) -> bool:

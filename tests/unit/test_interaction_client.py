@@ -29,6 +29,8 @@ class FakeServer:
         self.applied = shared  # rid -> applied (shared: replication to the peer)
         self.lines: list[str] = []
         self.batches: list[int] = []  # calls per batch received
+        self.refuse_batches: tuple[str, dict[str, Any]] | None = None
+        self.refused = 0
 
     def handle(self, eid: str, body: Mapping[str, Any]) -> Outcome:
         env = Envelope("request", "app", "InteractionRecovery", eid, 1, body=dict(body))
@@ -36,6 +38,10 @@ class FakeServer:
             return Outcome(TIMEOUT, detail="no response")
         if self.mode == "backup":
             return Outcome(REJECTED, env.reply("rejected", {"code": "not-active"}))
+        if eid == "batch" and self.refuse_batches:  # refused whole, nothing applied
+            self.refused += 1
+            status, answer = self.refuse_batches
+            return Outcome(REJECTED, env.reply(status, answer))
         if eid == "batch":  # the calls in order, answered together
             self.batches.append(len(body["calls"]))
             answers = [self.apply(e, b) for e, b in body["calls"]]
@@ -182,6 +188,18 @@ def held_client(servers, tmp_path, log: list[str] | None = None) -> tuple[
     return app, held
 
 
+def answer_until_done(held: list[tuple[Future, Outcome]], futures: list[Future]) -> None:
+    """Answer held messages in order until every call is settled (a failover connects on
+    a thread of its own, so its resends arrive a moment later)."""
+    deadline = time.monotonic() + 5
+    while not all(f.done() for f in futures) and time.monotonic() < deadline:
+        if held:
+            future, outcome = held.pop(0)
+            future.set_result(outcome)
+        else:
+            time.sleep(0.001)
+
+
 def test_a_busy_client_sends_the_waiting_calls_together_in_order(servers, tmp_path) -> None:
     from transport.interaction_client import BATCH_CALLS, MESSAGES_IN_FLIGHT
 
@@ -223,15 +241,52 @@ def test_a_lost_batch_is_resent_whole_to_the_other_server(servers, tmp_path) -> 
     futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(200)]
     servers["A"].mode = "dead"  # the first four were applied and answered; then A dies
     servers["B"].mode = "active"
-    deadline = time.monotonic() + 5  # the failover connects on a thread of its own
-    while not all(f.done() for f in futures) and time.monotonic() < deadline:
-        if held:
-            future, outcome = held.pop(0)
-            future.set_result(outcome)
-        else:
-            time.sleep(0.001)
+    answer_until_done(held, futures)
     results = [f.result(timeout=1) for f in futures]
     assert app.endpoint == "B" and app.failovers >= 1
     assert [r["duplicate"] for r in results] == [False] * 200
     assert servers["A"].lines == [f"m{i}" for i in range(4)]
     assert servers["B"].lines == [f"m{i}" for i in range(4, 200)]
+
+
+def test_a_batch_applied_but_unanswered_is_resent_and_lands_once(servers, tmp_path) -> None:
+    """The active applies a batch and dies before answering: the new active knows every
+    id (replicated), so the resent batch is acknowledged as duplicates, nothing twice."""
+    app, held = held_client(servers, tmp_path)
+    futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(200)]
+    servers["A"].mode = "silent"  # what reaches A now is applied, never answered
+    servers["B"].mode = "active"
+    answer_until_done(held, futures)
+    results = [f.result(timeout=1) for f in futures]
+    assert app.endpoint == "B" and servers["A"].batches  # batches reached A
+    assert [r["duplicate"] for r in results] == [False] * 4 + [True] * 196
+    assert servers["A"].lines == [f"m{i}" for i in range(200)]
+    assert servers["B"].lines == []
+
+
+@pytest.mark.parametrize("refusal", [
+    ("rejected", {"code": "invalid", "reason": "unknown request 'batch'"}),  # an older server
+    ("error", {"reason": "envelope too large"}),  # its answer could not be sent
+])
+def test_a_batch_refused_whole_is_sent_again_call_by_call(servers, tmp_path, refusal) -> None:
+    servers["A"].refuse_batches = refusal
+    app, held = held_client(servers, tmp_path)
+    futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(10)]
+    while held:
+        future, outcome = held.pop(0)
+        future.set_result(outcome)
+    assert [f.result(timeout=1) for f in futures] == [{"duplicate": False}] * 10
+    assert servers["A"].refused >= 1 and app.failovers == 0
+    assert servers["A"].lines == [f"m{i}" for i in range(10)]
+
+
+def test_a_call_too_large_to_travel_fails_at_once_and_blocks_nothing(servers, tmp_path) -> None:
+    app, held = held_client(servers, tmp_path)
+    for _ in range(6):  # more than the messages in flight
+        with pytest.raises(InteractionError, match="over the limit"):
+            app.create({"key": "big", "type": "email", "queue": "q",
+                        "email": {"body_html": "x" * 70_000}}, wait=False)
+    f = app.update_state("k1", "held", wait=False)
+    future, outcome = held.pop(0)
+    future.set_result(outcome)
+    assert f.result(timeout=1) == {"duplicate": False} and app.pending() == 0
