@@ -151,6 +151,8 @@ class InteractionService:
             self.requests.put(Request(eid, env.body, bulk, reply), DrainRequests())
         elif eid == BATCH:
             try:
+                if bulk:
+                    raise ValueError("batch: calls with files go alone, not in a batch")
                 calls = calls_of(env.body)
             except ValueError as exc:
                 reply("rejected", {"code": "invalid", "reason": str(exc)})

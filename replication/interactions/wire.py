@@ -52,6 +52,11 @@ BATCH = "batch"
 BATCH_CALLS = 128
 #: A refusal's reason is cut to this many characters inside a batch's answer.
 BATCH_REASON = 200
+#: What a batch's answer may hold: an envelope carries 64 KiB, its header included.
+BATCH_ANSWER_BYTES = 60_000
+#: The bytes one call's answer takes at most besides its key (the reason cut above, the
+#: type, the numbers and the JSON around them).
+_ANSWER_BYTES = BATCH_REASON + 150
 #: Requests between the hosts.
 SNAPSHOT_OPEN, SNAPSHOT_NEXT, SHADOW_ACK = "Snapshot Open", "Snapshot Next", "Shadow Ack"
 
@@ -141,7 +146,9 @@ def calls_of(body: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
     A client under load sends the calls waiting in its queue as one message, so that the
     active parses, routes and answers one envelope rather than one per call. Only
-    changes go in a batch (reads and calls with files go alone); ValueError otherwise.
+    changes go in a batch (reads and calls with files go alone), and only as many as
+    their answer can be sent back in one envelope; ValueError otherwise, before anything
+    is applied.
     """
     calls = body.get("calls")
     if not isinstance(calls, list) or not calls:
@@ -149,12 +156,17 @@ def calls_of(body: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     if len(calls) > BATCH_CALLS:
         raise ValueError(f"batch: {len(calls)} calls (at most {BATCH_CALLS})")
     out = []
+    answer = 0
     for n, call in enumerate(calls):
         if not (isinstance(call, list) and len(call) == 2 and call[0] in CHANGES
                 and isinstance(call[1], dict)):
             raise ValueError(f"batch: call {n} is not [eid, body] with eid one of "
                              f"{', '.join(CHANGES)}")
         out.append((call[0], call[1]))
+        answer += len(str(call[1].get("key", ""))) + _ANSWER_BYTES
+    if answer > BATCH_ANSWER_BYTES:  # refused before anything is applied
+        raise ValueError(f"batch: its answer could exceed {BATCH_ANSWER_BYTES} bytes; "
+                         "send fewer calls or shorter keys")
     return out
 
 
