@@ -19,7 +19,7 @@ import collections
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import orjson
@@ -55,6 +55,15 @@ class _Waiting:
     reply: Reply
     body: dict[str, Any]
     deadline: float
+    rid: str | None
+    #: Replies to resends of the same request, answered with it (see `_duplicate`).
+    resent: list[Reply] = field(default_factory=list)
+
+    def answer(self, status: str, body: Mapping[str, Any] | None = None) -> None:
+        """`body` replaces the original's own (a refusal); resends get it as duplicates."""
+        self.reply(status, self.body if body is None else body)
+        for reply in self.resent:
+            reply(status, {**self.body, "duplicate": True} if body is None else body)
 
 
 class ActiveSide:
@@ -70,6 +79,8 @@ class ActiveSide:
         self._acked: dict[InteractionType, int] = {}
         # Per stream, in the order of their numbers: a confirmation releases a prefix.
         self._waiting: dict[InteractionType, collections.deque[_Waiting]] = {}
+        # The same, by the request id they carry.
+        self._unconfirmed: dict[str, _Waiting] = {}
         self._source = f"{os.getpid()}-{time.time_ns()}"
         self._batch = 0
         self.published = 0
@@ -127,7 +138,7 @@ class ActiveSide:
                 rid = req.body.get("rid")
                 rid = str(rid) if rid is not None else None
                 if rid is not None and self.store.seen_request(rid):
-                    self._replies.append((req.reply, "ok", {"duplicate": True}))
+                    self._duplicate(req.reply, rid)
                     continue
                 op = op_of(req.eid, req.body, lambda k: created.get(k) or self._type_of(k))
                 if isinstance(op, Create):
@@ -173,7 +184,7 @@ class ActiveSide:
               before: Interaction | None) -> None:
         """A change is committed: queue it for the backup and its acknowledgement."""
         if stamped is None:
-            self._replies.append((req.reply, "ok", {"duplicate": True}))
+            self._duplicate(req.reply, rid)
             return
         body = {"duplicate": False, "key": stamped.key, "seq": stamped.seq,
                 "type": stamped.type.value}
@@ -187,9 +198,28 @@ class ActiveSide:
             waiting = self._waiting.get(stamped.type)
             if waiting is None:
                 waiting = self._waiting[stamped.type] = collections.deque()
-            waiting.append(_Waiting(stamped.type, stamped.seq, req.reply, body, self._deadline))
+            w = _Waiting(stamped.type, stamped.seq, req.reply, body, self._deadline, rid)
+            waiting.append(w)
+            if rid is not None:
+                self._unconfirmed[rid] = w
         else:
             self._replies.append((req.reply, "ok", body))
+
+    def _duplicate(self, reply: Reply, rid: str | None) -> None:
+        """A request applied before (its resend after a timeout or a failover) is answered
+        when the first one is: if that still waits for the backup, so does this one, or
+        a SIGKILL right after this answer could lose what the application saw acknowledged."""
+        original = self._unconfirmed.get(rid) if rid is not None else None
+        if original is not None:
+            original.resent.append(reply)
+        else:
+            self._replies.append((reply, "ok", {"duplicate": True}))
+
+    def _release(self, w: _Waiting, status: str = "ok",
+                 body: Mapping[str, Any] | None = None) -> None:
+        if w.rid is not None:
+            self._unconfirmed.pop(w.rid, None)
+        w.answer(status, body)
 
     def _type_of(self, key: str) -> InteractionType | None:
         return self.store.type_of(key)
@@ -232,8 +262,7 @@ class ActiveSide:
         for t, waiting in self._waiting.items():
             upto = self._acked.get(t, 0)
             while waiting and waiting[0].seq <= upto:
-                w = waiting.popleft()
-                w.reply("ok", w.body)
+                self._release(waiting.popleft())
 
     def expire(self) -> None:
         """Acknowledge what waited too long; the backup counts as absent until it confirms."""
@@ -245,14 +274,14 @@ class ActiveSide:
             self.backup_ok = False
             for waiting in self._waiting.values():
                 while waiting:
-                    w = waiting.popleft()
-                    w.reply("ok", w.body)
+                    self._release(waiting.popleft())
 
     def fail_waiting(self, reason: str) -> None:
         """This host stops being active: nothing waits any more (the client resends)."""
         for waiting in self._waiting.values():
             while waiting:
-                waiting.popleft().reply("rejected", {"code": "not-active", "reason": reason})
+                self._release(waiting.popleft(), "rejected",
+                              {"code": "not-active", "reason": reason})
 
     # --- full synchronisation of the backup -------------------------------------------
 

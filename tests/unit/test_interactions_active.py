@@ -134,3 +134,33 @@ def test_gather_cuts_long_reasons_and_ignores_a_second_reply() -> None:
     first, cut = out[0]["results"]
     assert first == ["ok", {"seq": 1}]
     assert cut[0] == "rejected" and len(cut[1]["reason"]) == BATCH_REASON + 3
+
+
+def test_a_resend_is_acknowledged_only_with_its_original(side: Side) -> None:
+    """A client that timed out resends; the active knows the id, but must not answer
+    before the backup holds the change, or a SIGKILL right after would lose it."""
+    side.side.subscription, side.side.backup_ok = ALL, True
+    first = Gather(1, lambda status, answer: side.answers.append(("first", answer)))
+    body = {"key": "K1", "type": "chat", "queue": "WG1", "state": "queued"}
+    side.side.handle([Request("create", {"interaction": body, "rid": "same"}, (),
+                              first.part(0))], ALL)
+    again = Gather(1, lambda status, answer: side.answers.append(("again", answer)))
+    side.side.handle([Request("create", {"interaction": body, "rid": "same"}, (),
+                              again.part(0))], ALL)
+    assert side.answers == []
+    side.side.acked({"chat": 1})
+    assert [(who, a["results"][0][1]["duplicate"]) for who, a in side.answers] == [
+        ("first", False), ("again", True)]
+    # once confirmed, a further resend is answered at once
+    late = Gather(1, lambda status, answer: side.answers.append(("late", answer)))
+    side.side.handle([Request("create", {"interaction": body, "rid": "same"}, (),
+                              late.part(0))], ALL)
+    assert side.answers[-1] == ("late", {"results": [["ok", {"duplicate": True}]]})
+
+
+def test_closed_interactions_leave_no_cached_type(side: Side) -> None:
+    """The key-to-type cache follows deletions, so it never outgrows the live set."""
+    side.batch(*[create(f"K{i}") for i in range(50)])
+    side.batch(*[("close", {"key": f"K{i}"}) for i in range(50)])
+    assert all(s == "ok" for s, _ in side.answers[-1][1]["results"])
+    assert side.store._types == {}
