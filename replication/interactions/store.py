@@ -19,8 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import orjson
 
-from . import rows
-from .checkpoint import Checkpointer
+from . import checkpoint, rows
 from .model import (
     TRANSCRIPT_TYPES,
     AppendMessage,
@@ -62,10 +61,10 @@ class InteractionStore:
         self.path = str(path)
         self._db = rows.connect(self.path)
         self._db.executescript(rows.SCHEMA)
-        self._checkpointer: Checkpointer | None = None
+        self._checkpointer: checkpoint.Checkpointer | None = None
         if checkpoint_thread:
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = Checkpointer(self.path)
+            checkpoint.configure(self._db)
+            self._checkpointer = checkpoint.Checkpointer(self.path)
             self._checkpointer.start()
         # Types of interactions created or asked about here. A key never changes type
         # while it exists, so only deletions (`_delete_keys`) remove entries. An entry

@@ -355,23 +355,28 @@ def test_promoting_150000_shadows(tmp_path: Path) -> None:
 
 
 def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: Path) -> None:
-    """No commit of the stream checkpoints (the actor's store turns that off); the thread
-    does, so the database file alone holds what was committed a moment ago."""
+    """The thread, not the commits of the stream, brings the WAL into the database: 2,000
+    creates stay far below the writer's backstop, yet the database file alone holds them
+    a moment later."""
     import shutil
     import sqlite3
 
+    from replication.interactions import checkpoint
+
     store = InteractionStore(tmp_path / "live.db", checkpoint_thread=True)
     try:
-        assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        backstop = store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        assert backstop == checkpoint.BACKSTOP_PAGES
         store.originate_many([(Create.of(chat(f"K{i}"), at=at(5)), None, None)
                               for i in range(2000)])
+        assert (tmp_path / "live.db-wal").stat().st_size < backstop * 4096
         deadline = time.monotonic() + 10
         while True:  # the database file without its WAL, as a crash would find it
             shutil.copy(tmp_path / "live.db", tmp_path / "copy.db")
             copy = sqlite3.connect(tmp_path / "copy.db")
             try:
                 n = copy.execute("SELECT count(*) FROM interactions").fetchone()[0]
-            except sqlite3.OperationalError:  # not even the schema is in the file yet
+            except sqlite3.DatabaseError:  # no schema in the file yet, or a torn copy
                 n = 0
             finally:
                 copy.close()
@@ -379,5 +384,32 @@ def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: Path) 
                 break
             time.sleep(0.05)
         assert n == 2000
+    finally:
+        store.close()
+
+
+def test_a_writer_that_never_pauses_keeps_the_wal_bounded(tmp_path: Path, monkeypatch) -> None:
+    """A PASSIVE checkpoint beside a busy writer never lets the WAL start over; the
+    writer's backstop does, and the file is cut back to the limit."""
+    from replication.interactions import checkpoint
+
+    monkeypatch.setattr(checkpoint, "BACKSTOP_PAGES", 100)
+    monkeypatch.setattr(checkpoint, "WAL_LIMIT_BYTES", 1 << 20)
+    store = InteractionStore(tmp_path / "busy.db", checkpoint_thread=True)
+    wal = tmp_path / "busy.db-wal"
+    try:
+        store.originate_many([(Create.of(chat(f"K{i}"), at=at(5)), None, None)
+                              for i in range(2000)])
+        largest, n = 0, 0
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # several checkpoint rounds, never a pause
+            store.originate_many([
+                (UpdateState(type=C, key=f"K{(n + j) % 2000}", at=at(6),
+                             state=(State.CONNECTED, State.HELD)[(n // 2000) % 2]), None, None)
+                for j in range(50)])
+            n += 50
+            largest = max(largest, wal.stat().st_size)
+        assert n > 20_000  # enough frames for a WAL of tens of MB without the backstop
+        assert largest < 4 << 20
     finally:
         store.close()
