@@ -98,6 +98,8 @@ class Host:
             # What start-up made (modules, actors, sockets) lives as long as the process:
             # taken out of the collector's view, a full collection scans only the work in
             # flight, and its pause stops costing the monitors and the streams milliseconds.
+            # Start-up's garbage is collected first, or frozen cycles would never be.
+            gc.collect()
             gc.freeze()
             self._stop.wait()
             log.info("SwitchoverMain: stop requested")
