@@ -4,7 +4,7 @@ With SQLite's automatic checkpoint at its default (1,000 pages), the commit that
 WAL past it copies the WAL into the database and syncs both before returning: on the
 active that commit's applications wait for it, and on the backup every change queued
 behind it waits too (the shadow lag's spikes). This thread runs a PASSIVE checkpoint on
-its own connection a few times a second instead, which copies what it can without
+its own connection many times a second instead, which copies what it can without
 blocking the writer (WAL mode lets a checkpoint run beside a writer) and costs next to
 nothing when nothing was written.
 
@@ -24,8 +24,10 @@ import threading
 
 log = logging.getLogger("InteractionRecovery")
 
-#: Seconds between checkpoints: at 10,000 changes/s the WAL then stays near 2,000 changes.
-INTERVAL = 0.2
+#: Seconds between checkpoints. Short, so that little is left unsynced when the writer's
+#: backstop checkpoint runs: at 10,000 updates/s that commit took about 30 ms with 0.2 s
+#: and 15-25 ms with 0.05 s, and the shadow lag's p99 fell from about 40 to 25 ms.
+INTERVAL = 0.05
 #: The writer's own automatic checkpoint, in pages (16 MiB at 4 KiB a page).
 BACKSTOP_PAGES = 4000
 #: The WAL file is cut back to this size when it starts over.
