@@ -124,6 +124,11 @@ class ActiveSide:
         self._deadline = self._now() + self._ack_wait
         batch: list[tuple[Request, Op, dict[str, bytes], str | None]] = []
         created: dict[str, InteractionType] = {}
+        # Ids applied before this burst, in one query; ids applied by this burst's own
+        # commits join as they commit, and repeats inside one commit are the store's.
+        self._seen = self.store.seen_requests(
+            str(r.body["rid"]) for r in requests
+            if r.eid in CHANGES and r.body.get("rid") is not None)
         for req in requests:
             try:
                 if req.eid in READS:
@@ -137,7 +142,7 @@ class ActiveSide:
                     raise InvalidOperation(f"unknown request {req.eid!r}")
                 rid = req.body.get("rid")
                 rid = str(rid) if rid is not None else None
-                if rid is not None and self.store.seen_request(rid):
+                if rid is not None and rid in self._seen:
                     self._duplicate(req.reply, rid)
                     continue
                 op = op_of(req.eid, req.body, lambda k: created.get(k) or self._type_of(k))
@@ -149,6 +154,8 @@ class ActiveSide:
                     before = None if isinstance(op, Create) else self.store.get(op.key)
                     self._done(req, self.store.originate(op, blobs, rid), blobs, rid,
                                settings, before)
+                    if rid is not None:
+                        self._seen.add(rid)
                 else:
                     batch.append((req, op, blobs, rid))
             except InvalidOperation as exc:
@@ -177,6 +184,8 @@ class ActiveSide:
                                                               "reason": str(result)}))
             else:
                 self._done(req, result, blobs, rid, settings, None)
+                if rid is not None:
+                    self._seen.add(rid)
         batch.clear()
 
     def _done(self, req: Request, stamped: Op | None, blobs: dict[str, bytes],

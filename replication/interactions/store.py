@@ -181,6 +181,18 @@ class InteractionStore:
         return rid in self._rids or self._db.execute(
             "SELECT 1 FROM requests WHERE rid = ?", (rid,)).fetchone() is not None
 
+    def seen_requests(self, rids: Iterable[str]) -> set[str]:
+        """The ids among `rids` already applied here: `seen_request` for a burst, in one
+        query per 500 ids rather than one per request."""
+        rids = list(rids)
+        found = {r for r in rids if r in self._rids}
+        for start in range(0, len(rids), 500):
+            chunk = rids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r for (r,) in self._db.execute(
+                f"SELECT rid FROM requests WHERE rid IN ({marks})", chunk))
+        return found
+
     def forget_requests(self, before: float) -> int:
         """Forgets request ids older than `before` (epoch seconds): clients resend within
         their reconnect window, so older ids can no longer come back."""

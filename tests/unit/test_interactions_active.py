@@ -164,3 +164,29 @@ def test_closed_interactions_leave_no_cached_type(side: Side) -> None:
     side.batch(*[("close", {"key": f"K{i}"}) for i in range(50)])
     assert all(s == "ok" for s, _ in side.answers[-1][1]["results"])
     assert side.store._types == {}
+
+
+def test_a_request_repeated_across_commits_of_one_burst_applies_once(side: Side) -> None:
+    """A read splits a burst into two commits; the id the first applied is known to the
+    second, and a refused request's id stays free for its corrected resend."""
+    body = {"key": "K1", "type": "chat", "queue": "WG1", "state": "queued"}
+    out: list[Any] = []
+    gather = Gather(6, lambda status, answer: out.append(answer["results"]))
+    side.side.handle([
+        Request("create", {"interaction": body, "rid": "x"}, (), gather.part(0)),
+        Request("update_state", {"key": "K1", "state": "held", "rid": "y"}, (),
+                gather.part(1)),
+        Request("update_state", {"key": "K1", "state": "bogus", "rid": "z"}, (),
+                gather.part(2)),
+        Request("get", {"key": "K1"}, (), gather.part(3)),
+        Request("update_state", {"key": "K1", "state": "held", "rid": "y"}, (),
+                gather.part(4)),
+        Request("update_state", {"key": "K1", "state": "connected", "rid": "z"}, (),
+                gather.part(5)),
+    ], ALL)
+    results = out[0]
+    assert [r[0] for r in results] == ["ok", "ok", "rejected", "ok", "ok", "ok"]
+    assert results[4] == ["ok", {"duplicate": True}]
+    assert results[5][1]["duplicate"] is False
+    assert side.store.seq(InteractionType.CHAT) == 3  # create, held, connected
+    assert side.store.get("K1").state is State.CONNECTED
