@@ -15,6 +15,7 @@ import ipaddress
 import json
 import posixpath
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Callable
@@ -42,14 +43,25 @@ class ParamError(ValueError):
 
 
 def show_value(raw: object) -> str:
-    """Render a value the way an operator would recognise it from what they typed."""
+    """Render a value the way an operator would recognise it from what they typed.
+
+    Text is JSON with every control or format character escaped (`\\u202e`), not only
+    the ones JSON must escape: a refusal that prints U+202E or U+200B raw would reorder
+    or hide the very character it refuses.
+    """
     if isinstance(raw, str):
-        return json.dumps(raw, ensure_ascii=False)
+        return _escape_invisible(json.dumps(raw, ensure_ascii=False))
     if isinstance(raw, bool):
         return "true" if raw else "false"
     if isinstance(raw, (list, tuple)):
         return "[" + ", ".join(show_value(item) for item in raw) + "]"
     return repr(raw)
+
+
+def _escape_invisible(text: str) -> str:
+    """JSON escapes (surrogate pairs beyond U+FFFF) for every Cc/Cf character in `text`."""
+    return "".join(json.dumps(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Cf") else ch
+                   for ch in text)
 
 
 _INT_TEXT = re.compile(r"[+-]?\d+(\.0*)?")
@@ -105,7 +117,6 @@ def _items(raw: object) -> list[str] | None:
 # load, nor one the mirror would refuse accepted there.
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class MirrorSpecError(ValueError):
@@ -117,22 +128,46 @@ class MirrorSpecError(ValueError):
         self.param, self.item, self.why = param, item, why
 
 
+def _invisible(text: str) -> str | None:
+    """Name the first control or format character in `text` (None if there is none).
+
+    Unicode categories Cc (C0 and C1 controls) and Cf (format characters such as U+200B
+    ZERO WIDTH SPACE, U+202E RIGHT-TO-LEFT OVERRIDE, U+FEFF) show as nothing or reorder
+    what an operator reads, so a path holding one is not the path they see; naming the
+    code point is the only way a refusal can show it.
+    """
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            name = unicodedata.name(ch, "")
+            return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+    return None
+
+
 def normalise_path(raw: str, param: str = "path") -> PurePosixPath:
     """Translate one directory as an operator writes it into a logical POSIX path.
 
     The reference writes Windows paths and operators paste them: `D:\\I3\\IC\\Server\\Data1`
     and `\\I3\\IC\\Handlers` become `/I3/IC/Server/Data1` and `/I3/IC/Handlers` (drive letter
     dropped, `\\` -> `/`, case kept). `..` is resolved but may never climb above `/`, so
-    no parameter reaches outside the host's root. Raises MirrorSpecError for an empty,
-    relative or network (UNC) path, a control character or a `..` above `/`.
+    no parameter reaches outside the host's root.
+
+    Raises MirrorSpecError for an empty, relative or network (UNC) path, an invisible or
+    control character, a directory name that begins or ends with whitespace, a `..` above
+    `/`, and the root itself. The whitespace rule keeps the result stable: spaces around
+    the whole item are trimmed, so a name ending in a space would lose it as soon as the
+    path is written back as text and read again (`D:\\I3\\IC \\` would be `/I3/IC ` here
+    and `/I3/IC` in the mirror); Windows, where these paths come from, drops a trailing
+    space from a name, and a leading one is a typo far more often than a name. The root
+    is refused because mirroring the whole host is never meant.
     """
     item = raw.strip()
     if not item:
         raise MirrorSpecError(param, raw, "empty path")
     if "\x00" in item:
         raise MirrorSpecError(param, raw, "NUL character in path")
-    if _CONTROL.search(item):
-        raise MirrorSpecError(param, raw, "control character in path")
+    invisible = _invisible(item)
+    if invisible:
+        raise MirrorSpecError(param, raw, f"invisible or control character {invisible} in path")
     text = _DRIVE.sub("", item, count=1).replace("\\", "/")
     if text.startswith("//"):
         raise MirrorSpecError(param, raw, "network paths are not supported")
@@ -140,12 +175,17 @@ def normalise_path(raw: str, param: str = "path") -> PurePosixPath:
         raise MirrorSpecError(param, raw, "path must be absolute")
     depth = 0
     for part in text.split("/"):
+        if part != part.strip():
+            raise MirrorSpecError(param, raw, "a directory name cannot begin or end with a "
+                                              f"space ({part!r})")
         if part == "..":
             depth -= 1
             if depth < 0:
                 raise MirrorSpecError(param, raw, "'..' climbs above the root")
         elif part not in ("", "."):
             depth += 1
+    if depth == 0:
+        raise MirrorSpecError(param, raw, "the root directory itself cannot be mirrored")
     return PurePosixPath(posixpath.normpath(text))
 
 
@@ -176,10 +216,13 @@ def parse_dir_list(text: str | None, param: str) -> tuple[tuple[PurePosixPath, b
 def parse_ext_list(text: str | None, param: str) -> tuple[str, ...]:
     """Parse a MirrorExceptions-style list (`txt; gif; myext`) into lower-case extensions.
 
-    Operators also write `.txt` and `*.txt`; both mean `txt`. An extension may have dots
-    of its own (`tar.gz`) but no path separator, space, wildcard or control character:
-    those could only be a mistake, and a list that silently matches nothing loses nothing
-    visible until the wrong files are mirrored.
+    Operators also write `.txt` and `*.txt`; both mean `txt` (so does `*txt`: the `*` and
+    any leading dots are dropped). An extension may have dots of its own (`tar.gz`) but no
+    path separator, space, wildcard, invisible or control character, no trailing dot and
+    no `..`: a file matches when its name ends in `.` + the extension, so `txt.` or
+    `tar..gz` could only match names Windows cannot hold or nobody means; all of these are
+    mistakes, and a list that silently matches nothing loses nothing visible until the
+    wrong files are mirrored.
     """
     found: dict[str, None] = {}
     for raw in (text or "").split(";"):
@@ -189,9 +232,16 @@ def parse_ext_list(text: str | None, param: str) -> tuple[str, ...]:
         ext = item.lower().removeprefix("*").lstrip(".")
         if not ext:
             raise MirrorSpecError(param, item, "empty extension")
-        if re.search(r"[/\\*?\s]", ext) or _CONTROL.search(ext):
-            raise MirrorSpecError(param, item, "an extension cannot hold '/', '\\', spaces, "
-                                               "wildcards or control characters")
+        invisible = _invisible(ext)
+        if invisible:
+            raise MirrorSpecError(param, item,
+                                  f"invisible or control character {invisible} in extension")
+        if re.search(r"[/\\*?\s]", ext):
+            raise MirrorSpecError(param, item, "an extension cannot hold '/', '\\', spaces "
+                                               "or wildcards")
+        if ext.endswith(".") or ".." in ext:
+            raise MirrorSpecError(param, item, "an extension cannot end with a dot or hold "
+                                               "'..' (no file extension has an empty part)")
         found[ext] = None
     return tuple(found)
 

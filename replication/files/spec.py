@@ -8,7 +8,10 @@ validates with the same parser, so config load and DS writes refuse exactly what
 would. Every path is *logical*: absolute, as written, normalised, and only later placed under
 the host's ``root`` (a Path; ``/`` in production, a private directory per host in tests). A
 logical path may never climb above ``/`` with ``..``, so nothing a parameter says can reach
-outside ``root``.
+outside ``root``; nor may it be ``/`` itself (mirroring the whole host is never meant).
+Because the service reads the catalogue's stored value written back as text
+(``settings.texts``), the parser refuses whatever would read differently the second time
+(a directory name beginning or ending with a space), rather than quietly changing it.
 
 What is mirrored when (the reference's "Default mirrored directories", "CustomMirrorDir",
 "InitialMirrorDir"):

@@ -355,6 +355,31 @@ def test_malformed_mirror_item_is_named(tmp_path: Path) -> None:
     assert 'item "D:I3\\\\IC": path must be absolute' in message
 
 
+@pytest.mark.parametrize(
+    "name, value, reason",
+    [
+        ("CustomMirrorDir", "+D:\\I3\\IC \\ ",
+         'item "+D:\\\\I3\\\\IC \\\\": a directory name cannot begin or end with a space '
+         "('IC ')"),
+        ("Handler Path", "/I3/IC/Handlers /",
+         "a directory name cannot begin or end with a space ('Handlers ')"),
+        ("InitialMirrorDir", "/I3/IC/Recordings;+D:\\", 'item "+D:\\\\": the root directory '
+         "itself cannot be mirrored"),
+        ("MirrorExceptions", "txt; tar..gz", '"tar..gz" is not a file extension: an extension '
+         "cannot end with a dot or hold '..'"),
+    ],
+)
+def test_mirror_values_the_mirror_could_not_keep_are_refused_at_load(
+    tmp_path: Path, name: str, value: str, reason: str
+) -> None:
+    # what config load accepts is what the mirror, reading the stored value back, uses
+    data = example()
+    data["server_parameters"][name] = value
+    message = refused(tmp_path, data)
+    assert f'[server_parameters] server parameter "{name}" = ' in message
+    assert reason in message
+
+
 def test_bad_parameter_value_keeps_its_message(tmp_path: Path) -> None:
     data = example()
     data["server_parameters"]["Switchover TS Timeout"] = 3

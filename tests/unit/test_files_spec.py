@@ -1,7 +1,6 @@
 """Mirror specs: the reference's examples, defaults, malformed input, upgrade states."""
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path, PurePosixPath as P
 
@@ -9,9 +8,13 @@ import pytest
 
 from replication.files.settings import build_specs
 from replication.files.spec import (
-    DEFAULT_CUSTOM_MIRROR_DIR, MirrorDir, MirrorSpec, MirrorSpecError, normalise_path,
-    parse_dirs, parse_exceptions, upgrade_higher, upgrade_lower_dirs, warnings)
-from switchover.params import ParamError, ServerParameters, lookup
+    DEFAULT_CUSTOM_MIRROR_DIR, DEFAULT_HANDLER_PATH, DEFAULT_I3TABLES_PATH,
+    DEFAULT_RESOURCE_PATH, DEFAULT_UPGRADE_FILE_SYNC_DIRS, MirrorDir, MirrorSpec,
+    MirrorSpecError, has_exception, normalise_path, parse_dirs, parse_exceptions,
+    upgrade_higher, upgrade_lower_dirs, warnings)
+from switchover.params import CATALOGUE, ParamError, ParamSpec, ServerParameters, lookup
+from switchover.params_spec import show_value
+from tests.unit.test_params import DIRLIST_REFUSALS, ROOT_ITSELF, SPACE_END
 
 ROOT = Path("/srv/hostA")
 
@@ -80,10 +83,35 @@ def test_exceptions_reference_example_and_case() -> None:
         parse_exceptions("a/b")
 
 
-@pytest.mark.parametrize("text", ["txt; gif; myext", ".TXT;*.Gif; ;", "tar.gz", "", ".", "*",
-                                  "a/b", "my ext", "a*b", "t?t", "a\\b"])
-def test_the_catalogue_and_the_mirror_read_extension_lists_alike(text: str) -> None:
-    """MirrorExceptions is accepted at config load exactly when the mirror can use it."""
+NOT_AN_EXTENSION = "an extension cannot hold '/', '\\', spaces or wildcards"
+EMPTY_PART = "an extension cannot end with a dot or hold '..' (no file extension has an empty part)"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("txt; gif; myext", {"txt", "gif", "myext"}),  # the reference's example
+    (".TXT;*.Gif; ;", {"txt", "gif"}),
+    ("*txt", {"txt"}),  # the '*' is dropped like a leading dot
+    ("tar.gz", {"tar.gz"}),
+    ("", set()),
+    (".", "empty extension"),
+    ("*", "empty extension"),
+    ("a/b", NOT_AN_EXTENSION),
+    ("my ext", NOT_AN_EXTENSION),
+    ("my\xa0ext", NOT_AN_EXTENSION),
+    ("a*b", NOT_AN_EXTENSION),
+    ("t?t", NOT_AN_EXTENSION),
+    ("a\\b", NOT_AN_EXTENSION),
+    ("txt.", EMPTY_PART),
+    ("tar..gz", EMPTY_PART),
+    ("t\u200bxt", "invisible or control character U+200B (ZERO WIDTH SPACE) in extension"),
+    ("\u202etxt", "invisible or control character U+202E (RIGHT-TO-LEFT OVERRIDE) in extension"),
+    ("t\x85xt", "invisible or control character U+0085 in extension"),
+    ("t\txt", "invisible or control character U+0009 in extension"),
+])
+def test_the_catalogue_and_the_mirror_read_extension_lists_alike(
+        text: str, expected: set[str] | str) -> None:
+    """MirrorExceptions is accepted at config load exactly when the mirror can use it, and
+    both read it as the expected extensions or refuse it for the expected reason."""
     try:
         mirror: frozenset[str] | str = parse_exceptions(text)
     except MirrorSpecError as exc:
@@ -92,10 +120,20 @@ def test_the_catalogue_and_the_mirror_read_extension_lists_alike(text: str) -> N
         catalogue: frozenset[str] | str = frozenset(lookup("MirrorExceptions").parse(text))
     except ParamError as exc:
         catalogue = str(exc)
-    if isinstance(mirror, str):
-        assert isinstance(catalogue, str) and mirror in catalogue
+    if isinstance(expected, str):
+        assert mirror == expected
+        assert isinstance(catalogue, str)
+        assert catalogue.startswith(f'server parameter "MirrorExceptions" = {show_value(text)}: ')
+        assert (f"{show_value(text.strip())} is not a file extension: {expected}; allowed a "
+                "';'-separated list of file extensions") in catalogue
     else:
-        assert catalogue == mirror
+        assert mirror == catalogue == frozenset(expected)
+
+
+def test_refused_extensions_could_only_match_odd_names() -> None:
+    """Why `txt.` and `tar..gz` are refused: they would match only names ending in a dot
+    or holding an empty part, never `a.txt` or `a.tar.gz`."""
+    assert not has_exception("a.txt", ["txt."]) and not has_exception("a.tar.gz", ["tar..gz"])
 
 
 def test_dotted_exception_entries_match_like_plain_ones() -> None:
@@ -225,45 +263,136 @@ def test_file_classifier_agrees_with_classify() -> None:
 # --- one parser: the parameter catalogue accepts and refuses what the mirror does ------
 
 REFERENCE_EXAMPLES = [
-    r"D:\I3\IC\Server\Data1; D:\I3\IC\Server\Data2",  # "Formatting tips"
-    r"D:\I3\Server\Data1;+D:\I3\IC\Server\Data2",  # "Subdirectory mirroring"
-    r"+D:\I3\IC\ImportantDir",  # CustomMirrorDir's table entry
-    r"+D:\I3\IC\Resources;+C:\I3\IC\Flows;D:\I3\IC\Handlers\Custom",
+    (r"D:\I3\IC\Server\Data1; D:\I3\IC\Server\Data2",  # "Formatting tips"
+     (("/I3/IC/Server/Data1", False), ("/I3/IC/Server/Data2", False))),
+    (r"+D:\I3\IC\Server\Data1", (("/I3/IC/Server/Data1", True),)),  # "Formatting tips"
+    (r"D:\I3\Server\Data1;+D:\I3\IC\Server\Data2",  # "Subdirectory mirroring"
+     (("/I3/Server/Data1", False), ("/I3/IC/Server/Data2", True))),
+    (r"+D:\I3\IC\ImportantDir", (("/I3/IC/ImportantDir", True),)),  # CustomMirrorDir's table
+    (r"D:\I3\IC\Server\Data;D:\I3\IC\Reports;D:\I3\IC\Handlers\Custom",  # "Recommendations"
+     (("/I3/IC/Server/Data", False), ("/I3/IC/Reports", False),
+      ("/I3/IC/Handlers/Custom", False))),
+    (r"D:\I3\IC\Work;D:\I3\IC\Logs;D:\I3\IC\FBMC",  # the "Caution!" (warned, not refused)
+     (("/I3/IC/Work", False), ("/I3/IC/Logs", False), ("/I3/IC/FBMC", False))),
+    (r"+D:\I3\IC\Resources;+C:\I3\IC\Flows;D:\I3\IC\Handlers\Custom",
+     (("/I3/IC/Resources", True), ("/I3/IC/Flows", True), ("/I3/IC/Handlers/Custom", False))),
 ]
 
 
-@pytest.mark.parametrize("text", REFERENCE_EXAMPLES)
-def test_catalogue_accepts_reference_examples_as_the_mirror_parses_them(text: str) -> None:
-    typed = lookup("CustomMirrorDir").parse(text)
-    assert typed == tuple((str(d.path), d.recursive) for d in parse_dirs(text))
-    assert all(not path.startswith(("D:", "C:")) and "\\" not in path for path, _ in typed)
+@pytest.mark.parametrize("text, expected", REFERENCE_EXAMPLES)
+def test_catalogue_accepts_reference_examples_as_the_mirror_parses_them(
+        text: str, expected: tuple[tuple[str, bool], ...]) -> None:
+    assert lookup("CustomMirrorDir").parse(text) == expected
+    assert parse_dirs(text) == tuple(MirrorDir(P(path), rec) for path, rec in expected)
     # and the mirror, handed the catalogue's value as the service hands it, sees the same
     params = ServerParameters.from_mapping({"CustomMirrorDir": text})
     specs = build_specs(ROOT, params)
-    assert set(parse_dirs(text)) <= set(specs.normal.continuous)
+    assert {MirrorDir(P(path), rec) for path, rec in expected} <= set(specs.normal.continuous)
 
 
-@pytest.mark.parametrize("text", [
-    "+", "/a; + ;/b", "I3/IC/Flows", r"D:I3\IC", "/a\x00b", "/../etc", "/I3/../../etc",
-    r"\\server\share", r"+\\server\share", "/a\nb", "++/I3/IC", "/ok;+relative",
-])
-def test_malformed_item_refused_by_both_with_the_same_reason(text: str) -> None:
+
+
+@pytest.mark.parametrize("text, item, why", DIRLIST_REFUSALS)
+def test_malformed_item_refused_by_both_with_the_same_reason(text: str, item: str,
+                                                             why: str) -> None:
     with pytest.raises(MirrorSpecError) as mirror:
         parse_dirs(text, "InitialMirrorDir")
     with pytest.raises(ParamError) as param:
         lookup("InitialMirrorDir").parse(text)
     m, message = mirror.value, str(param.value)
-    assert m.param == "InitialMirrorDir"
-    assert message.startswith('server parameter "InitialMirrorDir" = ')
-    assert f"item {json.dumps(m.item, ensure_ascii=False)}: {m.why}; allowed " in message
+    assert (m.param, m.item, m.why) == ("InitialMirrorDir", item, why)
+    assert message.startswith(f'server parameter "InitialMirrorDir" = {show_value(text)}: ')
+    assert f"item {show_value(item)}: {why}; allowed a ';'-separated list " in message
 
 
-def test_directory_parameters_agree_with_the_mirror() -> None:
+@pytest.mark.parametrize("raw, why", [
+    ("/../Dir", "'..' climbs above the root"),
+    ("/", ROOT_ITSELF),
+    ("D:\\", ROOT_ITSELF),
+    ("/I3/IC/Handlers /", f"{SPACE_END} ('Handlers ')"),
+    ("/I3/IC/\u202eX", "invisible or control character U+202E (RIGHT-TO-LEFT OVERRIDE) in path"),
+])
+def test_directory_parameters_agree_with_the_mirror(raw: str, why: str) -> None:
     for name in ("Handler Path", "Resource Path", "I3Tables Path"):
-        assert lookup(name).parse(r"D:\I3\IC\Dir") == str(normalise_path(r"D:\I3\IC\Dir"))
+        assert lookup(name).parse(r"D:\I3\IC\Dir") == "/I3/IC/Dir"
+        assert normalise_path(r"D:\I3\IC\Dir", name) == P("/I3/IC/Dir")
         with pytest.raises(MirrorSpecError) as mirror:
-            normalise_path("/../Dir", name)
+            normalise_path(raw, name)
         with pytest.raises(ParamError) as param:
-            lookup(name).parse("/../Dir")
-        assert str(param.value).startswith(f'server parameter "{name}" = ')
-        assert f": {mirror.value.why}; allowed " in str(param.value)
+            lookup(name).parse(raw)
+        assert (mirror.value.param, mirror.value.item, mirror.value.why) == (name, raw, why)
+        assert str(param.value) == (f'server parameter "{name}" = {show_value(raw)}: {why}; '
+                                    r"allowed an absolute directory such as /I3/IC/Handlers "
+                                    r"or D:\I3\IC\Handlers")
+
+
+# --- parse -> format -> parse is the identity ------------------------------------------
+# The mirror never sees what the operator wrote: `settings.texts` formats the catalogue's
+# stored value back to text and parses that. Any input the catalogue accepts must
+# therefore read the same the second time, or the mirror would watch another directory.
+
+PATH_INPUTS = [
+    r"\I3\IC\Handlers", r"\I3\IC\Resources", r"\I3\IC\Server\I3Tables",  # the reference's
+    DEFAULT_HANDLER_PATH, DEFAULT_RESOURCE_PATH, DEFAULT_I3TABLES_PATH,
+    r"D:\I3\IC\Server\Data1", r"D:\I3\IC\Resources\ ", "\t/I3/IC\n", "/I3/IC//Flows///",
+    "/I3/IC/../IC/Flows", "/I3/IC/./x/../ImportantDir", "/I3/My Dir/x", "/I3/a\xa0b",
+    "/I3/Café/Ünïcode", "/I3/IC.d/x..y/.hidden", "/I3/+plus", "/I3/x+",
+]
+DIRLIST_INPUTS = [text for text, _ in REFERENCE_EXAMPLES] + PATH_INPUTS + [
+    DEFAULT_CUSTOM_MIRROR_DIR, DEFAULT_UPGRADE_FILE_SYNC_DIRS, "",
+    "  +  /I3/IC/ImportantDir  ;", "/a;+/a/;/a", "+/I3/+plus; +/I3/My Dir ;",
+    "+" + ";+".join(PATH_INPUTS),
+]
+REFUSED_INPUTS = ["+D:\\I3\\IC \\ ", "+/I3/IC/Work /", "/I3/IC/Handlers /", "/I3/IC\xa0/x",
+                  "/", r"D:\ ", "+/I3/..", "/I3/IC\u200b", "/I3/a\x85b"]
+DIRECTORY_PARAMS = [spec for spec in CATALOGUE.values() if spec.kind in ("path", "dirlist")]
+
+
+def test_every_directory_parameter_is_covered() -> None:
+    assert {spec.name for spec in DIRECTORY_PARAMS} == {
+        "CustomMirrorDir", "InitialMirrorDir", "Custom Upgrade File Synchronization Directories",
+        "Switchover Upgrade Higher File Exclusions", "Handler Path", "Resource Path",
+        "I3Tables Path"}
+
+
+@pytest.mark.parametrize("spec", DIRECTORY_PARAMS, ids=lambda spec: spec.name)
+def test_parse_format_parse_is_the_identity(spec: ParamSpec) -> None:
+    inputs = PATH_INPUTS if spec.kind == "path" else DIRLIST_INPUTS
+    for text in inputs:
+        value = spec.parse(text)
+        assert spec.parse(spec.format(value)) == value, text
+        # and the mirror's own reading of the formatted value is the catalogue's value
+        if spec.kind == "path":
+            assert str(normalise_path(spec.format(value), spec.name)) == value, text
+        else:
+            assert tuple((str(d.path), d.recursive)
+                         for d in parse_dirs(spec.format(value), spec.name)) == value, text
+    for text in REFUSED_INPUTS:
+        with pytest.raises(ParamError):
+            spec.parse(text)
+    if spec.default not in (None, "", ()):
+        assert spec.parse(spec.format(spec.default)) == spec.default
+
+
+def test_the_review_examples_are_refused_not_changed() -> None:
+    """The inputs that used to store `/I3/IC ` while the mirror used `/I3/IC`."""
+    for name, text in (("CustomMirrorDir", "+D:\\I3\\IC \\ "),
+                       ("CustomMirrorDir", "+/I3/IC/Work /"),
+                       ("Handler Path", "/I3/IC/Handlers /")):
+        with pytest.raises(ParamError, match=SPACE_END):
+            lookup(name).parse(text)
+
+
+def test_defaults_are_accepted_everywhere() -> None:
+    """No default and no directory the reference prints is refused by the new rules."""
+    assert lookup("CustomMirrorDir").parse(DEFAULT_CUSTOM_MIRROR_DIR) == \
+        CATALOGUE["CustomMirrorDir"].default
+    assert lookup("Custom Upgrade File Synchronization Directories").parse(
+        DEFAULT_UPGRADE_FILE_SYNC_DIRS) == (("/I3/IC/Flows", True),)
+    for name, default in (("Handler Path", DEFAULT_HANDLER_PATH),
+                          ("Resource Path", DEFAULT_RESOURCE_PATH),
+                          ("I3Tables Path", DEFAULT_I3TABLES_PATH)):
+        assert CATALOGUE[name].default == default == lookup(name).parse(default)
+    specs = build_specs(ROOT, ServerParameters.from_mapping({}))
+    assert str(specs.normal.handler[0]) == "/I3/IC/Handlers"
+    assert len(specs.normal.continuous) == 12  # eleven + I3Tables (Resources merged)

@@ -1,7 +1,6 @@
 """The server-parameter catalogue against the reference's parameter tables."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from switchover.params import (
     lookup,
     render_markdown,
 )
+from switchover.params_spec import show_value
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
 
@@ -291,23 +291,61 @@ def test_dirlist_normalises_and_merges_like_the_mirror() -> None:
     assert value == (("/a", True), ("/I3/IC/Flows", False))
 
 
-@pytest.mark.parametrize(
-    "raw, item, problem",
-    [
-        ("+", "+", "empty path after '+'"),
-        ("/I3/a;+ ;/I3/b", "+", "empty path after '+'"),
-        ("I3/IC/Server", "I3/IC/Server", "path must be absolute"),
-        (r"D:I3\IC", r"D:I3\IC", "path must be absolute"),
-        ("++/I3/IC", "++/I3/IC", "path must be absolute"),
-        ("/I3/a;/../etc", "/../etc", "'..' climbs above the root"),
-        (r"+\\server\share", r"+\\server\share", "network paths are not supported"),
-        ("/I3/a\tb", "/I3/a\tb", "control character in path"),
-    ],
-)
+SPACE_END = "a directory name cannot begin or end with a space"
+ROOT_ITSELF = "the root directory itself cannot be mirrored"
+
+#: (value, item named, reason); tests/unit/test_files_spec.py checks these against the
+#: mirror's parser too.
+DIRLIST_REFUSALS = [
+    ("+", "+", "empty path after '+'"),
+    ("/I3/a;+ ;/I3/b", "+", "empty path after '+'"),
+    ("I3/IC/Server", "I3/IC/Server", "path must be absolute"),
+    (r"D:I3\IC", r"D:I3\IC", "path must be absolute"),
+    ("++/I3/IC", "++/I3/IC", "path must be absolute"),
+    ("/I3/a;/../etc", "/../etc", "'..' climbs above the root"),
+    (r"+\\server\share", r"+\\server\share", "network paths are not supported"),
+    ("/I3/a\tb", "/I3/a\tb", "invisible or control character U+0009 in path"),
+    ("/I3/a;+/I3/IC/Work /", "+/I3/IC/Work /", f"{SPACE_END} ('Work ')"),
+    ("/I3/a;D:\\", "D:\\", ROOT_ITSELF),
+    ("/ok;+relative", "+relative", "path must be absolute"),
+    ("/a\x00b", "/a\x00b", "NUL character in path"),
+    ("/I3/../../etc", "/I3/../../etc", "'..' climbs above the root"),
+    (r"\\server\share", r"\\server\share", "network paths are not supported"),
+    ("/a\nb", "/a\nb", "invisible or control character U+000A in path"),
+    ("/a\x85b", "/a\x85b", "invisible or control character U+0085 in path"),
+    ("/I3/\u202ekcap", "/I3/\u202ekcap",
+     "invisible or control character U+202E (RIGHT-TO-LEFT OVERRIDE) in path"),
+    ("/I3/IC\u200b", "/I3/IC\u200b",
+     "invisible or control character U+200B (ZERO WIDTH SPACE) in path"),
+    ("\ufeff/I3/IC", "\ufeff/I3/IC",
+     "invisible or control character U+FEFF (ZERO WIDTH NO-BREAK SPACE) in path"),
+    # a name ending in a space would lose it once the value is written back and read again
+    ("+D:\\I3\\IC \\ ", "+D:\\I3\\IC \\", f"{SPACE_END} ('IC ')"),
+    ("/I3/ IC/x", "/I3/ IC/x", f"{SPACE_END} (' IC')"),
+    ("/I3/ /x", "/I3/ /x", f"{SPACE_END} (' ')"),
+    ("/I3/IC\xa0/x", "/I3/IC\xa0/x", f"{SPACE_END} ('IC\\xa0')"),
+    ("/I3/IC\u3000/x", "/I3/IC\u3000/x", f"{SPACE_END} ('IC\\u3000')"),
+    ("/I3/ ../x", "/I3/ ../x", f"{SPACE_END} (' ..')"),
+    ("/", "/", ROOT_ITSELF),
+    ("+/", "+/", ROOT_ITSELF),
+    ("D:\\", "D:\\", ROOT_ITSELF),
+    ("\\", "\\", ROOT_ITSELF),
+    ("+/I3/..", "+/I3/..", ROOT_ITSELF),
+    ("/a;/.", "/.", ROOT_ITSELF),
+]
+
+
+@pytest.mark.parametrize("raw, item, problem", DIRLIST_REFUSALS)
 def test_dirlist_refusals(raw: str, item: str, problem: str) -> None:
     message = refusal("CustomMirrorDir", raw)
-    assert message.startswith('server parameter "CustomMirrorDir" = ')
-    assert f"item {json.dumps(item, ensure_ascii=False)}: {problem}; allowed " in message
+    assert message.startswith(f'server parameter "CustomMirrorDir" = {show_value(raw)}: ')
+    assert f"item {show_value(item)}: {problem}; allowed " in message
+
+
+def test_refusals_escape_invisible_characters() -> None:
+    """A refusal shows U+202E as an escape, never raw: raw, it would reorder the line."""
+    message = refusal("CustomMirrorDir", "/I3/\u202eabc")
+    assert "\u202e" not in message and '"/I3/\\u202eabc"' in message
 
 
 def test_dirlist_refuses_a_value_that_is_no_list() -> None:
@@ -357,11 +395,35 @@ def test_extlist(raw: str, expected: tuple[str, ...]) -> None:
     assert lookup("MirrorExceptions").parse(raw) == expected
 
 
-@pytest.mark.parametrize("raw", [".", "*", "a/b", "my ext", "a*b", "t?t"])
-def test_extlist_refusals(raw: str) -> None:
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        (".", "empty extension"),
+        ("*", "empty extension"),
+        ("a/b", "an extension cannot hold '/', '\\', spaces or wildcards"),
+        ("my ext", "an extension cannot hold '/', '\\', spaces or wildcards"),
+        ("a*b", "an extension cannot hold '/', '\\', spaces or wildcards"),
+        ("t?t", "an extension cannot hold '/', '\\', spaces or wildcards"),
+        ("txt.", "an extension cannot end with a dot or hold '..' (no file extension has an "
+                 "empty part)"),
+        ("tar..gz", "an extension cannot end with a dot or hold '..' (no file extension has "
+                    "an empty part)"),
+        ("\u200btxt", "invisible or control character U+200B (ZERO WIDTH SPACE) in extension"),
+        ("t\x9fxt", "invisible or control character U+009F in extension"),
+    ],
+)
+def test_extlist_refusals(raw: str, problem: str) -> None:
     message = refusal("MirrorExceptions", raw)
-    assert "is not a file extension" in message
-    assert "txt; gif; myext" in message
+    assert message == (
+        f'server parameter "MirrorExceptions" = {show_value(raw)}: {show_value(raw)} is not a '
+        f"file extension: {problem}; allowed a ';'-separated list of file extensions such as "
+        "txt; gif; myext"
+    )
+
+
+def test_extlist_star_without_dot_is_the_extension() -> None:
+    # "*txt" reads as "txt" (the '*' is dropped like a leading dot), as docs/files.md says
+    assert lookup("MirrorExceptions").parse("*txt; *.Gif") == ("txt", "gif")
 
 
 def test_upgrade_exceptions_default_to_mirror_exceptions() -> None:
@@ -461,6 +523,10 @@ def test_directory_parameters_take_the_reference_examples() -> None:
         ("I3/IC/Handlers", "path must be absolute"),
         ("/../Handlers", "'..' climbs above the root"),
         (5, "allowed an absolute directory"),
+        ("/", "the root directory itself cannot be mirrored"),
+        ("\\", "the root directory itself cannot be mirrored"),
+        ("/I3/IC/Handlers /", "a directory name cannot begin or end with a space ('Handlers ')"),
+        ("/I3/IC/Handlers\u200b", "invisible or control character U+200B (ZERO WIDTH SPACE)"),
     ],
 )
 def test_directory_parameter_refusals(raw: object, problem: str) -> None:
