@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import zmq
 
@@ -80,25 +80,30 @@ class PeerLinks:
     def connected(self, channel: str) -> bool:
         return self._channels[channel].connected
 
-    def wait_connected(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+    def wait_connected(self, timeout: float,
+                       cancel: threading.Event | Iterable[threading.Event] | None = None
+                       ) -> bool:
         """Block until the main or the aux channel is connected; True once one is.
 
-        False after `timeout` reference seconds, or as soon as `cancel` is set (seen
-        within `CANCEL_CHECK` real seconds) or the links are stopped. A channel that is
-        already up answers True at once, whatever `cancel` says.
+        False after `timeout` reference seconds, or as soon as `cancel` (one event, or
+        several: whichever is set first) is set (seen within `CANCEL_CHECK` real seconds)
+        or the links are stopped. A channel that is already up answers True at once,
+        whatever `cancel` says.
         """
+        events = (() if cancel is None else (cancel,) if isinstance(cancel, threading.Event)
+                  else tuple(cancel))
         deadline = time.monotonic() + self._clock.real_seconds(timeout)
         check = max(0.001, min(CANCEL_CHECK, self._clock.real_seconds(0.5)))
         with self._changed:
             while True:
                 if any(channel.connected for channel in self._channels.values()):
                     return True
-                if self._stopped or (cancel is not None and cancel.is_set()):
+                if self._stopped or any(event.is_set() for event in events):
                     return False
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._changed.wait(left if cancel is None else min(left, check))
+                self._changed.wait(min(left, check) if events else left)
 
     def _state_changed(self, channel: str, up: bool) -> None:
         """A channel's report (on its loop thread, its `connected` already updated)."""

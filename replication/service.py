@@ -12,7 +12,7 @@ import concurrent.futures
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from switchover.clock import Clock
 from switchover.config import Config
@@ -44,9 +44,12 @@ class PeerRequests(Protocol):
 
     def connected(self, channel: str) -> bool: ...
 
-    def wait_connected(self, timeout: float, cancel: threading.Event | None = None) -> bool:
+    def wait_connected(self, timeout: float,
+                       cancel: threading.Event | Iterable[threading.Event] | None = None
+                       ) -> bool:
         """Block (a worker thread, never an actor) until "main" or "aux" is connected:
-        True once one is, False after `timeout` or soon after `cancel` is set."""
+        True once one is, False after `timeout` or soon after `cancel` (one event, or
+        several: any of them) is set."""
         ...
 
 

@@ -10,6 +10,13 @@ The order that loses nothing and applies nothing twice (the Clone pattern, docs/
    still differ) run compare-and-update, which ends with `mark_synced(head)`;
 3. back on the actor, the buffered change sets above the head are applied in seq order.
 
+A new resync supersedes the one under way (a Follow with a new upgrade filter, say): the
+old one's cancel event is set, so its next request raises `Cancelled` (or its wait for a
+channel ends), it writes nothing more to the store (each write checks the event first,
+see `_ResyncStore`), and its outcome is ignored (its generation is over). Resyncs run one
+at a time: the new one starts when the old one has returned, and the store stays marked
+unsynced (or synced at the active's earlier head) until the new one ends.
+
 Then each event is applied as exactly seq + 1. The same event arrives on both channels
 (and again after a replay): anything at or below the applied seq is dropped. An event
 from further ahead waits in `pending` for `GAP_GRACE` reference seconds (the other
@@ -140,7 +147,8 @@ class ReplicatorDeps:
     clock: Clock
     #: A RemoteTree for one resync, stopped by its cancel event.
     remote: Callable[[threading.Event], RemoteTree]
-    #: Start work on another thread (the resync); returns a Future.
+    #: Start work on another thread (the resync); returns a Future. One worker: resyncs
+    #: run one at a time, in order, so a superseded one has returned before the next.
     submit: Callable[..., concurrent.futures.Future]
     #: Send "DS Ack" for a seq; the Future's result is truthy when the active took it.
     send_ack: Callable[[str, int], concurrent.futures.Future] | None = None
@@ -189,6 +197,8 @@ class DSReplicator(pykka.ThreadingActor):
         self._stop_following()
 
     def _follow(self, msg: Follow) -> None:
+        # A resync under way (e.g. under the previous upgrade filter) is cancelled by the
+        # new one; it does not run on with the old filter.
         self.following, self.flt = True, msg.flt
         self.d.status.set(following=True, error="")
         self._start_resync("this server became the backup")
@@ -279,6 +289,10 @@ class DSReplicator(pykka.ThreadingActor):
     # -- resync ---------------------------------------------------------------------------
 
     def _start_resync(self, reason: str) -> None:
+        """Set a resync in motion; one still under way is cancelled and its outcome
+        ignored (the generation moves on)."""
+        if self.cancel is not None:
+            self.cancel.set()
         self.gen += 1
         gen = self.gen
         self.syncing, self.again = True, None
@@ -294,7 +308,7 @@ class DSReplicator(pykka.ThreadingActor):
         status.set(syncing=True, remote=remote, error="")
         log.info("DS resync started: %s", reason)
         flt = self.flt
-        future = self.d.submit(_run_resync, self.store, remote, flt)
+        future = self.d.submit(_run_resync, _ResyncStore(self.store, cancel), remote, flt)
 
         def done(f: concurrent.futures.Future) -> None:
             with status.lock:
@@ -383,9 +397,50 @@ def _truthy(future: concurrent.futures.Future) -> bool:
         return False
 
 
-def _run_resync(store: DSStore, remote: RemoteTree, flt: DSFilter | None
+class _ResyncStore:
+    """The store as one resync writes it: every write first checks the resync's cancel
+    event and raises `Cancelled` once it is set, so a cancelled resync applies nothing
+    more (a write already under way ends as its one transaction) and never marks the
+    store synced. A bulk load checks before each page and is rolled back. Reads go
+    straight to the store."""
+
+    def __init__(self, store: DSStore, cancel: threading.Event) -> None:
+        self._store = store
+        self._cancel = cancel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _check(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled("resync cancelled")
+
+    def apply_many(self, sets: Any, flt: DSFilter | None = None) -> int:
+        self._check()
+        return self._store.apply_many(sets, flt)
+
+    def sync_batch(self, ops: Any, flt: DSFilter | None = None) -> None:
+        self._check()
+        self._store.sync_batch(ops, flt)
+
+    def load(self, pages: Any) -> int:
+        def checked() -> Any:
+            for page in pages:
+                self._check()
+                yield page
+            self._check()
+
+        return self._store.load(checked())
+
+    def mark_synced(self, seq: int, chain: bytes) -> None:
+        self._check()
+        self._store.mark_synced(seq, chain)
+
+
+def _run_resync(store: _ResyncStore, remote: RemoteTree, flt: DSFilter | None
                 ) -> tuple[int, str]:
-    """Steps 2 of the module docstring, on a worker thread; returns (head seq, sentence)."""
+    """Steps 2 of the module docstring, on a worker thread; returns (head seq, sentence).
+    `store` is the resync's `_ResyncStore` view."""
     head = remote.head()
     if flt is None and store.synced and store.count():  # an empty store fetches subtrees
         seq, chain = store.head
@@ -406,7 +461,8 @@ def _run_resync(store: DSStore, remote: RemoteTree, flt: DSFilter | None
             except GapError as exc:
                 log.info("DS change log cannot bring this store up to date (%s): "
                          "comparing trees", exc)
-    report = compare_and_update(store, remote, (head.seq, head.chain), flt)
+    report = compare_and_update(store, remote, (head.seq, head.chain),  # type: ignore[arg-type]
+                                flt)
     return head.seq, f"{report.sentence()} ({remote.bytes} bytes)"
 
 

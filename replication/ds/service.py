@@ -18,6 +18,7 @@ running monitors.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -284,11 +285,15 @@ class DSService:
         links = self.ctx.links
         return "main" if links.connected("main") or not links.connected("aux") else "aux"
 
-    def _call(self, eid: str, body: Mapping[str, Any], bulk: Any) -> tuple:
+    def _call(self, eid: str, body: Mapping[str, Any], bulk: Any,
+              cancel: threading.Event | None = None) -> tuple:
+        """One DSServer request; `cancel` is the event of the resync that makes it."""
         timeout = self._timeout()
         # The role arrives just before the channels open: wait for one to come up, but
-        # not past the request timeout nor once this host is no longer the backup.
-        if not self.ctx.links.wait_connected(timeout, cancel=self._backup_over):
+        # not past the request timeout, nor once this host is no longer the backup, nor
+        # once the resync is cancelled (a newer one waits for this worker).
+        stop = (self._backup_over,) if cancel is None else (self._backup_over, cancel)
+        if not self.ctx.links.wait_connected(timeout, cancel=stop):
             raise p.RemoteError(f"{eid}: no connection to the active server")
         future = self.ctx.links.request(self._channel(), p.SERVICE, eid, timeout=timeout,
                                         body=body, bulk=bulk)
@@ -298,7 +303,7 @@ class DSService:
         return outcome.response.body, outcome.bulk
 
     def _remote(self, cancel: threading.Event) -> p.RemoteTree:
-        return p.RemoteTree(self._call, cancel)
+        return p.RemoteTree(functools.partial(self._call, cancel=cancel), cancel)
 
     def _send_ack(self, session: str, seq: int) -> concurrent.futures.Future:
         out: concurrent.futures.Future = concurrent.futures.Future()

@@ -11,8 +11,8 @@ import pytest
 
 from replication.ds import DSStore, Entry, Put
 from replication.ds.changes import ChangeSet
-from replication.ds.protocol import (RemoteError, RemoteTree, decode_level, encode_level,
-                                     pack_changes, unpack_changes)
+from replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level,
+                                     encode_level, pack_changes, unpack_changes)
 from replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
                                        ReplicatorDeps, ReplicatorStatus, Resync)
 from replication.ds.server import AckBoard, DSServer
@@ -27,17 +27,23 @@ def user(i: int, ext: int = 0, cls: str = "User") -> Put:
 
 
 class Direct:
-    """The active's DSServer, called in-process; `gate` can hold requests back."""
+    """The active's DSServer, called in-process; `gate` can hold requests back (all of
+    them, or only those named in `held`), and `waiting` tells that one is held."""
 
     def __init__(self, store: DSStore) -> None:
         self.acks = AckBoard()
         self.server = DSServer(store, lambda: "A", self.acks)
         self.gate = threading.Event()
         self.gate.set()
+        self.held: set[str] | None = None
+        self.waiting = threading.Event()
         self.fail = False
 
     def call(self, eid: str, body: Any, bulk: Any) -> tuple:
-        self.gate.wait(10)
+        if self.held is None or eid in self.held:
+            if not self.gate.is_set():
+                self.waiting.set()
+            self.gate.wait(10)
         if self.fail:
             raise RemoteError(f"{eid}: connection-lost")
         done = concurrent.futures.Future()
@@ -70,12 +76,21 @@ class Rig:
         self.clock = FakeClock()
         self.pool = concurrent.futures.ThreadPoolExecutor(1)
         self.synced = threading.Event()
+        self.synced_count = 0
+        self.cancels: list[threading.Event] = []  # each resync's, in order
         self.status = ReplicatorStatus()
         self.ref = DSReplicator.start(ReplicatorDeps(
-            store=backup, clock=self.clock,
-            remote=lambda cancel: RemoteTree(self.direct.call, cancel),
-            submit=self.pool.submit, send_ack=self.ack, on_synced=self.synced.set,
+            store=backup, clock=self.clock, remote=self.remote,
+            submit=self.pool.submit, send_ack=self.ack, on_synced=self.on_synced,
             status=self.status))
+
+    def remote(self, cancel: threading.Event) -> RemoteTree:
+        self.cancels.append(cancel)
+        return RemoteTree(self.direct.call, cancel)
+
+    def on_synced(self) -> None:
+        self.synced_count += 1
+        self.synced.set()
 
     def ack(self, session: str, seq: int) -> concurrent.futures.Future:
         self.direct.acks.ack(session, seq)
@@ -229,6 +244,54 @@ def test_resync_request_while_syncing_runs_again(rig: Rig) -> None:
     rig.write(user(5))
     rig.direct.gate.set()
     rig.wait_equal()
+
+
+def replicated(store: DSStore, flt: Any) -> list[Entry]:
+    """The active's tree as a backup replicates it under `flt`."""
+    return [e for e in (flt.admits(e) for e in store.walk()) if e is not None]
+
+
+@pytest.mark.parametrize("held, diverged", [
+    (None, False),  # the first resync waits for its first request (the head)
+    ({WALK}, False),  # ... for its last one, a page of the bulk load of an empty store
+    ({WALK}, True),  # ... for its last one, before writing repairs to a diverged store
+], ids=["first-request", "last-request-load", "last-request-repairs"])
+def test_follow_with_a_new_filter_cancels_the_resync_under_way(
+        rig: Rig, held: set[str] | None, diverged: bool) -> None:
+    if diverged:  # an old active's own change; the station is the only subtree to fetch
+        rig.backup.write([user(1, 111), user(2)])
+    rig.write(user(1), Put(Entry.make("/Config/Stations/s1", "Station", {})))
+    rig.write(user(2))
+    rig.direct.held = held
+    rig.direct.gate.clear()
+    rig.ref.tell(Follow())  # the whole tree
+    assert rig.direct.waiting.wait(5)
+    new = UpgradeHigherFilter()  # e.g. the upgrade state changed: phones stay out
+    rig.ref.tell(Follow(new))
+    rig.settle()
+    assert len(rig.cancels) == 2
+    assert rig.cancels[0].is_set() and not rig.cancels[1].is_set()
+    assert rig.status.syncing and rig.synced_count == 0
+    rig.direct.gate.set()
+    for _ in range(500):
+        rig.settle()
+        if not rig.status.syncing:
+            break
+        threading.Event().wait(0.02)
+    rig.settle()
+    assert not rig.status.syncing and rig.status.error == ""
+    # the first resync wrote nothing: no station reached the backup
+    assert list(rig.backup.walk()) == replicated(rig.active, new)
+    assert rig.backup.get("/Config/Stations/s1") is None
+    assert rig.backup.synced and rig.backup.seq == rig.active.seq
+    assert rig.synced_count == 1 and rig.status.resyncs == 1  # the second one only
+    rig.send(rig.write(user(3), Put(Entry.make("/Config/Stations/s2", "Station", {}))))
+    for _ in range(250):
+        rig.settle()
+        if rig.backup.seq == rig.active.seq:
+            break
+        threading.Event().wait(0.02)
+    assert list(rig.backup.walk()) == replicated(rig.active, new)  # the stream: new filter
 
 
 # -- wire encodings -------------------------------------------------------------------

@@ -4,6 +4,7 @@ active's events reach the backup twice, as on the main and aux channels."""
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import pytest
 import zmq
 
 from actors.peer import PeerLinks
+from replication.ds import protocol as p
 from replication.ds.protocol import HEAD, RemoteError
 from replication.ds.service import DSService
 from replication.service import ServiceContext
@@ -173,10 +175,12 @@ def unconnected() -> Iterator[PeerLinks]:
     ctx.term()
 
 
-def waiting_call(service: DSService) -> concurrent.futures.Future:
-    """A DSServer request on a worker thread, checked to be waiting for a channel."""
+def waiting_call(service: DSService,
+                 call: Callable[[], Any] | None = None) -> concurrent.futures.Future:
+    """A DSServer request (by default a bare `_call`) on a worker thread, checked to be
+    waiting for a channel."""
     pool = concurrent.futures.ThreadPoolExecutor(1)
-    future = pool.submit(service._call, HEAD, {}, ())
+    future = pool.submit(call or (lambda: service._call(HEAD, {}, ())))
     pool.shutdown(wait=False)
     with pytest.raises(concurrent.futures.TimeoutError):
         future.result(timeout=0.1)  # "Switchover DS Request Timeout" is 120 s
@@ -213,3 +217,65 @@ def test_call_gives_up_when_the_service_stops(tmp_path: Path, unconnected) -> No
     b.stop()
     with pytest.raises(RemoteError, match=NO_CONNECTION):
         future.result(timeout=5)
+
+
+def test_call_gives_up_when_its_resync_is_cancelled(tmp_path: Path, unconnected) -> None:
+    b, _ = make(tmp_path, "B", "A", Notifier(), Notifier(), BASE, links=unconnected)
+    try:
+        b.on_role("backup", None)
+        cancel = threading.Event()
+        remote = b._remote(cancel)  # what the replicator builds for one resync
+        future = waiting_call(b, remote.head)
+        other = waiting_call(b)  # a request of no resync
+        start = time.monotonic()
+        cancel.set()
+        with pytest.raises(RemoteError, match=NO_CONNECTION):
+            future.result(timeout=5)
+        assert time.monotonic() - start < 1
+        with pytest.raises(concurrent.futures.TimeoutError):  # still the backup
+            other.result(timeout=0.1)
+    finally:
+        b.stop()
+
+
+def test_a_new_filter_frees_the_worker_held_by_the_waiting_resync(
+        tmp_path: Path, unconnected, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade state changes while the backup still waits for a channel: the first
+    resync's request gives up at once, and the second one takes the worker."""
+    made: list[p.RemoteTree] = []
+    started: list[int] = []
+    ended: list[tuple[int, str]] = []
+
+    class Recorded(p.RemoteTree):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.index = len(made)
+            made.append(self)
+
+        def request(self, *args: Any, **kw: Any) -> Any:
+            started.append(self.index)
+            try:
+                return super().request(*args, **kw)
+            except Exception as exc:
+                ended.append((self.index, str(exc)))
+                raise
+
+    monkeypatch.setattr(p, "RemoteTree", Recorded)
+    b, _ = make(tmp_path, "B", "A", Notifier(), Notifier(), BASE, links=unconnected)
+    try:
+        b.on_role("backup", None)
+        wait(lambda: started == [0])
+        time.sleep(0.1)
+        assert ended == []  # waiting for a channel ("Switchover DS Request Timeout": 120 s)
+        start = time.monotonic()
+        b.on_role("backup", "higher")
+        wait(lambda: ended, timeout=5)
+        assert time.monotonic() - start < 1
+        assert ended == [(0, "DS Head: no connection to the active server")]
+        assert len(made) == 2 and made[0]._cancel.is_set() and not made[1]._cancel.is_set()
+        wait(lambda: started == [0, 1], timeout=5)  # the second resync has the worker
+        time.sleep(0.1)
+        assert ended == [(0, "DS Head: no connection to the active server")]  # and waits
+        assert b.health()["state"] == "syncing" and not b.status.error
+    finally:
+        b.stop()

@@ -82,3 +82,16 @@ def test_cancel_and_stop_end_the_wait(made) -> None:
     assert not links.wait_connected(30)
     assert time.monotonic() - start < 5
     timer.join()
+
+
+def test_any_of_several_cancel_events_ends_the_wait(made) -> None:
+    links, _ = made
+    backup_over, resync_cancelled = threading.Event(), threading.Event()
+    timer = later(0.05, resync_cancelled.set)
+    start = time.monotonic()
+    assert not links.wait_connected(30, (backup_over, resync_cancelled))
+    assert time.monotonic() - start < 5
+    timer.join()
+    assert not links.wait_connected(30, [backup_over, resync_cancelled])  # already set
+    come_up(links, "aux")
+    assert links.wait_connected(30, (backup_over, resync_cancelled))
