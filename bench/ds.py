@@ -18,9 +18,11 @@ Rerun with:  ./dev bench ds  [--entries 100000]
 from __future__ import annotations
 
 import argparse
+import atexit
 import concurrent.futures
 import multiprocessing as mp
 import os
+import shutil
 import socket
 import sqlite3
 import sys
@@ -148,6 +150,7 @@ def main() -> None:
     from transport.notifier import Notifier
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ds-"))
+    atexit.register(shutil.rmtree, tmp, True)  # hundreds of MB: never left behind
     ports = free_ports(2)
     spawn = mp.get_context("spawn")
     conn, child_conn = spawn.Pipe()

@@ -15,7 +15,9 @@ Rerun with:  ./dev bench interactions  [--count 150000] [--rate 10000] [--second
 from __future__ import annotations
 
 import argparse
+import atexit
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -72,6 +74,7 @@ def main() -> None:
     args = ap.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="bench-ir-"))
+    atexit.register(shutil.rmtree, base, True)  # hundreds of MB: never left behind
     pair = LocalPair(base, time_scale=0.05, parameters=ENABLED)
     a, b = pair.names
     rows: list[tuple[str, str, str]] = []

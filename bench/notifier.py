@@ -15,7 +15,9 @@ Rerun with:  ./dev bench notifier  [--count 5000] [--inflight 32] [--runs 3]
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -246,6 +248,7 @@ def through_notifier(channel: Channel, count: int, inflight: int,
 def run(count: int, inflight: int) -> list[tuple[str, dict]]:
     rows = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-notifier-"))
+    atexit.register(shutil.rmtree, tmp, True)  # hundreds of MB: never left behind
     _, secret = generate_keypair(tmp / "keys", "group")
     keys = load_keypair(secret)
     ctx = zmq.Context()
