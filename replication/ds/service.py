@@ -21,6 +21,7 @@ import concurrent.futures
 import functools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Mapping
 
@@ -39,6 +40,9 @@ from .replicator import (DSReplicator, Follow, ReplicatorDeps, ReplicatorStatus,
 from .server import AckBoard, DSServer
 from .store import DSStore
 from .tree import CONTAINER, SERVERS, DSError, Entry
+
+#: Real seconds between looks at a waiting request's stop events.
+STOP_CHECK = 0.05
 
 log = logging.getLogger("DSReplicator")
 
@@ -297,10 +301,26 @@ class DSService:
             raise p.RemoteError(f"{eid}: no connection to the active server")
         future = self.ctx.links.request(self._channel(), p.SERVICE, eid, timeout=timeout,
                                         body=body, bulk=bulk)
-        outcome = future.result(timeout=self.ctx.clock.real_seconds(timeout) + 10)
+        outcome = self._await(eid, future, stop, timeout)
         if not outcome.ok:
             raise p.RemoteError(f"{eid}: {outcome.status} {outcome.detail}".strip())
         return outcome.response.body, outcome.bulk
+
+    def _await(self, eid: str, future: concurrent.futures.Future, stop: tuple[threading.Event, ...],
+               timeout: float) -> Any:
+        """The request's outcome; gives up as soon as one of `stop` is set, so a superseded
+        resync frees the worker now rather than after "Switchover DS Request Timeout"
+        (120 s by default) of an active that does not answer."""
+        deadline = time.monotonic() + self.ctx.clock.real_seconds(timeout) + 10
+        while True:
+            done, _ = concurrent.futures.wait([future], timeout=STOP_CHECK)
+            if done:
+                return future.result()
+            if any(event.is_set() for event in stop):
+                raise p.RemoteError(f"{eid}: abandoned: the resync was superseded or this "
+                                    "server stopped being the backup")
+            if time.monotonic() > deadline:
+                raise p.RemoteError(f"{eid}: no outcome within {timeout:g} s")
 
     def _remote(self, cancel: threading.Event) -> p.RemoteTree:
         return p.RemoteTree(functools.partial(self._call, cancel=cancel), cancel)

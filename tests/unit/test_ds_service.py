@@ -238,6 +238,38 @@ def test_call_gives_up_when_its_resync_is_cancelled(tmp_path: Path, unconnected)
         b.stop()
 
 
+class Stalled(Links):
+    """A channel is up, but the active never answers (it hangs, or the link drops its
+    packets): every request stays in flight until its own timeout."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def request(self, channel: str, target: str, eid: str, *, timeout: float,
+                body: Any = None, bulk: Any = ()) -> concurrent.futures.Future:
+        self.sent.append(eid)
+        return concurrent.futures.Future()
+
+
+def test_a_cancelled_resync_abandons_its_request_in_flight(tmp_path: Path) -> None:
+    """Its request already went out to an active that does not answer: the worker is
+    free at once, not after "Switchover DS Request Timeout" (120 s)."""
+    links = Stalled()
+    b, _ = make(tmp_path, "B", "A", Notifier(), Notifier(), BASE, links=links)
+    try:
+        b.on_role("backup", None)
+        cancel = threading.Event()
+        future = waiting_call(b, b._remote(cancel).head)
+        assert links.sent[-1] == HEAD  # on the wire, unanswered
+        start = time.monotonic()
+        cancel.set()
+        with pytest.raises(RemoteError, match=r"^DS Head: abandoned: the resync was "):
+            future.result(timeout=5)
+        assert time.monotonic() - start < 1
+    finally:
+        b.stop()
+
+
 def test_a_new_filter_frees_the_worker_held_by_the_waiting_resync(
         tmp_path: Path, unconnected, monkeypatch: pytest.MonkeyPatch) -> None:
     """The upgrade state changes while the backup still waits for a channel: the first
