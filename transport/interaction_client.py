@@ -143,6 +143,7 @@ class InteractionClient:
         self._window = window
         self._inflight = 0  # calls
         self._messages = 0
+        self._unbatched: str | None = None  # a server that refused a batch as invalid
         self._ids = itertools.count(1)
         self._prefix = f"{name}-{uuid.uuid4().hex[:12]}"
         self._failing_since: float | None = None
@@ -265,7 +266,8 @@ class InteractionClient:
                 self._unsent.popleft()
                 continue
             grows = len(str(call.body.get("key", ""))) + ANSWER_BYTES
-            if group and (call.alone or len(group) >= BATCH_CALLS
+            if group and (call.alone or self._unbatched == self.endpoint
+                          or len(group) >= BATCH_CALLS
                           or size + call.size > BATCH_BYTES
                           or answer + grows > BATCH_ANSWER_BYTES):
                 break
@@ -308,7 +310,8 @@ class InteractionClient:
             # The batch itself was refused (a server without batches, an answer too large
             # to send): nothing in it was applied, so its calls go again, alone.
             with self._lock:
-                self._refused_batch(group, gen, body.get("reason", outcome.detail))
+                self._refused_batch(group, gen, body.get("reason", outcome.detail),
+                                    invalid=status != "error")
             return
         if not outcome.ok:  # the message itself failed: every call in it shares that
             answers = [(status, body, ())] * len(group)
@@ -331,12 +334,17 @@ class InteractionClient:
             else:
                 self._pump()
 
-    def _refused_batch(self, group: list[_Call], gen: int, reason: str) -> None:
-        """Under the lock: put a refused batch's calls back at the head of the queue."""
+    def _refused_batch(self, group: list[_Call], gen: int, reason: str,
+                       invalid: bool) -> None:
+        """Under the lock: put a refused batch's calls back at the head of the queue. A
+        server that calls a batch invalid (one without batches) gets single calls from
+        then on; after a failover the other server is tried with batches again."""
         if gen != self._gen:
             return  # already resent on the newer connection
         self._inflight -= len(group)
         self._messages -= 1
+        if invalid:
+            self._unbatched = self.endpoint
         log.warning("%s: a batch of %d calls was refused (%s): sending them one by one",
                     self.name, len(group), reason)
         for call in reversed(group):

@@ -264,20 +264,28 @@ def test_a_batch_applied_but_unanswered_is_resent_and_lands_once(servers, tmp_pa
     assert servers["B"].lines == []
 
 
-@pytest.mark.parametrize("refusal", [
-    ("rejected", {"code": "invalid", "reason": "unknown request 'batch'"}),  # an older server
-    ("error", {"reason": "envelope too large"}),  # its answer could not be sent
+@pytest.mark.parametrize("refusal, batches_again", [
+    # an older server: nothing applied, and it gets single calls from then on
+    (("rejected", {"code": "invalid", "reason": "unknown request 'batch'"}), False),
+    # the answer could not be sent: batches go on being tried
+    (("error", {"reason": "envelope too large"}), True),
 ])
-def test_a_batch_refused_whole_is_sent_again_call_by_call(servers, tmp_path, refusal) -> None:
+def test_a_batch_refused_whole_is_sent_again_call_by_call(servers, tmp_path, refusal,
+                                                          batches_again) -> None:
     servers["A"].refuse_batches = refusal
     app, held = held_client(servers, tmp_path)
-    futures = [app.append_message("c", f"m{i}", "x", wait=False) for i in range(10)]
-    while held:
-        future, outcome = held.pop(0)
-        future.set_result(outcome)
-    assert [f.result(timeout=1) for f in futures] == [{"duplicate": False}] * 10
-    assert servers["A"].refused >= 1 and app.failovers == 0
-    assert servers["A"].lines == [f"m{i}" for i in range(10)]
+    for round_ in range(2):
+        futures = [app.append_message("c", f"m{round_}-{i}", "x", wait=False)
+                   for i in range(10)]
+        while held:
+            future, outcome = held.pop(0)
+            future.set_result(outcome)
+        assert [f.result(timeout=1) for f in futures] == [{"duplicate": False}] * 10
+        if round_ == 0:
+            assert servers["A"].refused == 1
+    assert servers["A"].refused == (2 if batches_again else 1)
+    assert app.failovers == 0
+    assert servers["A"].lines == [f"m{r}-{i}" for r in range(2) for i in range(10)]
 
 
 def test_a_call_too_large_to_travel_fails_at_once_and_blocks_nothing(servers, tmp_path) -> None:
