@@ -199,16 +199,8 @@ class StatusWatch(threading.Thread):
 
 
 def start_pair(pair: LocalPair, timeout: float = 30.0) -> None:
-    a, b = pair.names
-    pair.start_host(a)
-    pair.wait_state(a, "Primary", timeout=timeout)
-    pair.start_module(a)
-    pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), timeout,
-                  "TsServer registered on the active")
-    pair.start_host(b)
-    pair.wait_state(b, "Backup", timeout=timeout)
-    pair.wait_for(lambda: (pair.status(b) or {}).get("connections") ==
-                  {"main": True, "aux": True}, timeout, "main and aux up on the backup")
+    pair.start_active(timeout=timeout)
+    pair.start_backup(timeout=timeout)
 
 
 # --- the switchover pair ---------------------------------------------------------------

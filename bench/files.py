@@ -195,11 +195,7 @@ def main() -> None:
     try:
         (ra / LIVE[1:]).mkdir(parents=True)
         make_trees(ra, args.small, 0)
-        pair.start_host(a)
-        pair.wait_state(a, "Primary", timeout=60)
-        pair.start_module(a)
-        pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 30,
-                      "TsServer")
+        pair.start_active(timeout=60)
         t0 = time.monotonic()
         pair.start_host(b)
         ours_small, what = startup_copy_seconds(pair, b, 0)

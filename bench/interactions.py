@@ -79,11 +79,7 @@ def main() -> None:
     a, b = pair.names
     rows: list[tuple[str, str, str]] = []
     try:
-        pair.start_host(a)
-        pair.wait_state(a, "Primary", timeout=30)
-        pair.start_module(a)
-        pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 30,
-                      "TsServer on the active")
+        pair.start_active(timeout=30)
         keys = load_keypair(pair.keys_dir / "server-group.key_secret")
         app = InteractionClient([f"tcp://127.0.0.1:{pair.ports[n]['main_port']}"
                                  for n in pair.names], keys, keys.public, "bench",

@@ -250,6 +250,32 @@ class LocalPair:
             timeout, f"{name} to reach state {state}",
         )
 
+    def wait_module(self, name: str, module: str = "TsServer", timeout: float = 20.0) -> None:
+        """Until `module` is registered with `name`'s Notifier: what the backup's
+        ModuleMonitor pings (without it the backup would switch over)."""
+        self.wait_for(lambda: module in (self.status(name) or {}).get("modules", {}),
+                      timeout, f"{module} registered on {name}")
+
+    def start_active(self, module: bool = True, timeout: float = 20.0) -> str:
+        """Server A up first, so the active, with its TsServer registered unless
+        `module` is False; its name."""
+        a = self.names[0]
+        self.start_host(a)
+        self.wait_state(a, "Primary", timeout=timeout)
+        if module:
+            self.start_module(a)
+            self.wait_module(a, timeout=timeout)
+        return a
+
+    def start_backup(self, *flags: str, timeout: float = 20.0) -> str:
+        """Server B up second, so the backup, with main and aux connected; its name."""
+        b = self.names[1]
+        self.start_host(b, *flags)
+        self.wait_state(b, "Backup", timeout=timeout)
+        self.wait_for(lambda: (self.status(b) or {}).get("connections") ==
+                      {"main": True, "aux": True}, timeout, f"main and aux up on {b}")
+        return b
+
     def events(self, name: str) -> list[dict[str, Any]]:
         from switchover.logs import read_events
 

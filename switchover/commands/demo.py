@@ -56,8 +56,7 @@ def execute(args: argparse.Namespace) -> int:
         _say(f"{a} started first: it is the active server")
         pair.start_module(a)
         pair.start_module(b)
-        pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                      "TsServer to register on the active")
+        pair.wait_module(a)
         pair.start_host(b)
         pair.wait_state(b, "Backup")
         pair.wait_for(lambda: all((pair.status(b) or {}).get("connections", {}).values()), 20,

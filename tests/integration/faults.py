@@ -11,6 +11,8 @@ import socket
 import threading
 from pathlib import Path
 
+from switchover.localpair import LocalPair, free_ports
+
 
 class CuttableProxy:
     def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1") -> None:
@@ -92,3 +94,32 @@ def point_peer_port(config: Path, peer: str, key: str, port: int) -> None:
     assert section is not None, f"no [servers.{peer}] in {config}"
     body = re.sub(rf"^{key} = \d+$", f"{key} = {port}", section.group(1), flags=re.M)
     config.write_text(text[:section.start(1)] + body + text[section.end(1):])
+
+
+class PeerCut:
+    """Proxies between `backup` and `active`'s main and aux ports, as the backup's config
+    names them: `cut` drops both connections at once, `restore` lets them reconnect.
+    Build it before the backup starts; `close` it when done."""
+
+    def __init__(self, pair: LocalPair, backup: str, active: str) -> None:
+        self.proxies: list[CuttableProxy] = []
+        try:
+            for key in ("main_port", "aux_port"):
+                port = free_ports(1)[0]
+                self.proxies.append(CuttableProxy(port, pair.ports[active][key]))
+                point_peer_port(pair.config_path(backup), active, key, port)
+        except BaseException:
+            self.close()
+            raise
+
+    def cut(self) -> None:
+        for proxy in self.proxies:
+            proxy.cut()
+
+    def restore(self) -> None:
+        for proxy in self.proxies:
+            proxy.restore()
+
+    def close(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import zmq
 
-from switchover.localpair import LocalPair, free_ports
-from tests.integration.faults import CuttableProxy, point_peer_port
+from switchover.localpair import LocalPair
+from tests.integration.faults import PeerCut
 
 pytestmark = pytest.mark.integration
 
@@ -26,37 +26,15 @@ SCALE = 0.05
 
 
 def start(pair: LocalPair, name: str, state: str | None) -> None:
-    """Start a host and wait for `state`. The host writes its operator key at start; wait
-    until the key reads whole, so no status call meets a half-written file."""
-    from actors.host import operator_key_path
-    from transport.security import load_keypair
-
+    """Start a host and wait for `state` (the host renames its operator key into place,
+    so a status call never meets half a key)."""
     pair.start_host(name)
-    key = operator_key_path(pair.config(name).data_dir)
-
-    def readable() -> bool:
-        try:
-            return bool(load_keypair(key))
-        except (OSError, ValueError):
-            return False
-
-    pair.wait_for(readable, 20, f"{name}'s operator key")
     if state is not None:
         pair.wait_state(name, state)
 
 
-def start_active(pair: LocalPair) -> str:
-    """The first host, with the module the backup pings (else it would switch over)."""
-    a = pair.names[0]
-    start(pair, a, "Primary")
-    pair.start_module(a)
-    pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                  "TsServer registered on the active")
-    return a
-
-
 def up(pair: LocalPair) -> tuple[str, str]:
-    a, b = start_active(pair), pair.names[1]
+    a, b = pair.start_active(), pair.names[1]
     start(pair, b, "Backup")
     in_sync(pair)
     return a, b
@@ -175,7 +153,7 @@ def _import_users(pair: LocalPair, name: str, n: int) -> None:
 def test_backup_killed_during_resync_converges_on_restart(make_pair) -> None:
     # a slower clock: a loaded machine must not starve heartbeats into a switchover
     pair = make_pair(time_scale=0.2)
-    a, b = start_active(pair), pair.names[1]
+    a, b = pair.start_active(), pair.names[1]
     _import_users(pair, a, 60_000)
     start(pair, b, None)
     pair.wait_for(lambda: ds(pair, b).get("state") == "syncing"
@@ -190,12 +168,8 @@ def test_backup_killed_during_resync_converges_on_restart(make_pair) -> None:
 def test_cut_channels_during_streaming_gap_resync_identical(make_pair) -> None:
     pair = make_pair(time_scale=0.2)
     a, b = pair.names
-    proxies = []
+    links = PeerCut(pair, b, a)
     try:
-        for key in ("main_port", "aux_port"):
-            port = free_ports(1)[0]
-            proxies.append(CuttableProxy(port, pair.ports[a][key]))
-            point_peer_port(pair.config_path(b), a, key, port)
         up(pair)
         resyncs = ds(pair, b)["resyncs"]
         admin = Admin(pair, a)
@@ -211,11 +185,9 @@ def test_cut_channels_during_streaming_gap_resync_identical(make_pair) -> None:
         writer.start()
         try:
             time.sleep(0.3)
-            for proxy in proxies:
-                proxy.cut()
+            links.cut()
             time.sleep(0.3)
-            for proxy in proxies:
-                proxy.restore()
+            links.restore()
             time.sleep(1.0)
         finally:
             stop.set()
@@ -229,8 +201,7 @@ def test_cut_channels_during_streaming_gap_resync_identical(make_pair) -> None:
         log = pair.log_text(b)
         assert "gap in the change stream" in log or "reconnected to the active" in log
     finally:
-        for proxy in proxies:
-            proxy.close()
+        links.close()
 
 
 def test_switchover_keeps_what_the_active_acknowledged_synchronously(make_pair) -> None:

@@ -60,12 +60,7 @@ def roots(pair: LocalPair) -> tuple[Path, Path]:
 
 
 def up(pair: LocalPair) -> tuple[str, str]:
-    a, b = pair.names
-    pair.start_host(a)
-    pair.wait_state(a, "Primary")
-    pair.start_module(a)
-    pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                  "TsServer registered on the active")
+    a, b = pair.start_active(), pair.names[1]
     pair.start_host(b)
     wait_in_sync(pair, b)
     return a, b

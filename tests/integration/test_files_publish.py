@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from switchover.localpair import LocalPair, free_ports
-from tests.integration.faults import CuttableProxy, point_peer_port
+from switchover.localpair import LocalPair
+from tests.integration.faults import PeerCut
 from tests.integration.test_files_mirror import logs_on_failure  # noqa: F401 (fixture)
 from tests.integration.test_files_mirror import roots, up, wait_in_sync
 
@@ -119,12 +119,8 @@ def test_a_publish_missed_while_cut_off_is_copied_after_reconnecting(
     pair = make_pair(time_scale=SCALE, parameters=PARAMS)
     logs_on_failure.append(pair)
     a, b = pair.names
-    proxies = []
+    links = PeerCut(pair, b, a)
     try:
-        for key in ("main_port", "aux_port"):
-            port = free_ports(1)[0]
-            proxies.append(CuttableProxy(port, pair.ports[a][key]))
-            point_peer_port(pair.config_path(b), a, key, port)
         ra, rb = roots(pair)
         (ra / HANDLERS).mkdir(parents=True)
         (ra / "data/rec").mkdir(parents=True)
@@ -132,20 +128,17 @@ def test_a_publish_missed_while_cut_off_is_copied_after_reconnecting(
         up(pair)
         resyncs = files_state(pair, b)["resyncs"]
         (ra / HANDLERS / "h1.ihd").write_bytes(b"v2, published while cut off")
-        for proxy in proxies:
-            proxy.cut()
+        links.cut()
         time.sleep(0.2)
         assert "announced" in pair.admin(a, "files.publish")["message"]  # event lost
         time.sleep(0.2)
-        for proxy in proxies:
-            proxy.restore()
+        links.restore()
         pair.wait_for(lambda: (rb / HANDLERS / "h1.ihd").read_bytes()
                       == b"v2, published while cut off", 15, "the missed publish")
         state = wait_in_sync(pair, b)["replication"]["files"]
         assert state["resyncs"] > resyncs and state["publishes"] == 1, state
     finally:
-        for proxy in proxies:
-            proxy.close()
+        links.close()
 
 
 def test_custom_mirror_dir_is_dynamic(make_pair, logs_on_failure) -> None:

@@ -38,12 +38,7 @@ def interactions_health(pair: LocalPair, name: str) -> dict[str, Any]:
 
 
 def up(pair: LocalPair) -> tuple[str, str]:
-    a, b = pair.names
-    pair.start_host(a)
-    pair.wait_state(a, "Primary")
-    pair.start_module(a)
-    pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                  "TsServer registered on the active")
+    a, b = pair.start_active(), pair.names[1]
     pair.start_host(b)
     pair.wait_state(b, "Backup")
     wait_in_sync(pair, b)

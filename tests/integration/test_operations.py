@@ -57,8 +57,7 @@ def test_module_stands_in_for_an_existing_service(make_pair, watch: str) -> None
         pair.start_host(a)
         pair.wait_state(a, "Primary")
         pair.start_module(a, "TsServer", *flags, "--check-interval", "0.1")
-        pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                      "the stand-in module to register")
+        pair.wait_module(a)
         pair.start_host(b)
         pair.wait_state(b, "Backup")
         pair.wait_for(lambda: all((pair.status(b) or {}).get("connections", {}).values()), 20,

@@ -17,18 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def _start_pair(pair: LocalPair, module: bool = True) -> tuple[str, str]:
-    a, b = pair.names
-    pair.start_host(a)
-    pair.wait_state(a, "Primary")
-    if module:
-        pair.start_module(a)
-        pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                      "TsServer registered on the active")
-    pair.start_host(b)
-    pair.wait_state(b, "Backup")
-    pair.wait_for(lambda: (pair.status(b) or {}).get("connections") ==
-                  {"main": True, "aux": True}, 20, "main and aux up on the backup")
-    return a, b
+    return pair.start_active(module), pair.start_backup()
 
 
 def test_first_up_is_active_second_is_backup(pair: LocalPair) -> None:

@@ -24,17 +24,7 @@ SCALE = 0.05
 
 
 def up(pair: LocalPair, *flags: str) -> tuple[str, str]:
-    a, b = pair.names
-    pair.start_host(a)
-    pair.wait_state(a, "Primary")
-    pair.start_module(a)
-    pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}), 20,
-                  "TsServer registered on the active")
-    pair.start_host(b, *flags)
-    pair.wait_state(b, "Backup")
-    pair.wait_for(lambda: (pair.status(b) or {}).get("connections") ==
-                  {"main": True, "aux": True}, 20, "main and aux up on the backup")
-    return a, b
+    return pair.start_active(), pair.start_backup(*flags)
 
 
 def switch_reason(pair: LocalPair, name: str) -> str:

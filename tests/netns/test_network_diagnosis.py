@@ -37,18 +37,7 @@ def unreachable_formula(sets: int = 3) -> float:
 
 def start_pair(pair: LocalPair, module: bool = True, timeout: float = 30.0) -> tuple[str, str]:
     """A first (the active, with its TsServer), then B (backup, main and aux up)."""
-    a, b = pair.names
-    pair.start_host(a)
-    pair.wait_state(a, "Primary", timeout=timeout)
-    if module:
-        pair.start_module(a)
-        pair.wait_for(lambda: "TsServer" in (pair.status(a) or {}).get("modules", {}),
-                      timeout, "TsServer registered on the active")
-    pair.start_host(b)
-    pair.wait_state(b, "Backup", timeout=timeout)
-    pair.wait_for(lambda: (pair.status(b) or {}).get("connections") ==
-                  {"main": True, "aux": True}, timeout, "main and aux up on the backup")
-    return a, b
+    return pair.start_active(module, timeout), pair.start_backup(timeout=timeout)
 
 
 def switch_events(pair: LocalPair, name: str) -> list[dict]:
