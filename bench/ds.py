@@ -39,19 +39,10 @@ sys.path.insert(0, str(ROOT))
 from replication.ds import Entry, Put  # noqa: E402
 from replication.service import ServiceContext  # noqa: E402
 from switchover.clock import RealClock  # noqa: E402
+from switchover.localpair import free_ports  # noqa: E402
 from switchover.params import ServerParameters  # noqa: E402
 
 PARAMS = {"SwitchoverServer A": "A", "SwitchoverServer B": "B"}
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def context(name: str, peer: str, data: Path, notifier: Any, links: Any) -> ServiceContext:
