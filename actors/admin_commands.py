@@ -49,7 +49,9 @@ class AdminCommands:
     def status(self, _: Mapping[str, Any]) -> dict[str, Any]:
         host = self.host
         status = host.main.ask(GetStatus(), timeout=ASK_TIMEOUT)
-        warnings = []
+        warnings = list(status.get("warnings", ()))
+        if host.pairing_refused:
+            warnings.append(f"the peer's queries are refused: {host.pairing_refused}")
         if status["mode"] != "auto":
             warnings.append(f"automatic switching is off: {status['mode']}")
         if status["state"] == "Inactive":

@@ -39,6 +39,8 @@ from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
 from actors.peer import PeerLinks
+from actors.peer_view import pairing_error
+from actors.primary_settings import PrimaryMonitorSettings
 from actors.shared import SharedState
 from switchover.clock import RealClock
 from switchover.config import Config, ConfigError, load_config
@@ -83,6 +85,8 @@ class Host:
         self._events_lock = threading.Lock()
         self._last_module_lost: ModuleLost | None = None
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
+        #: The last pairing mismatch a peer's query showed (a warning in status).
+        self._pairing_refused: str | None = None
 
     def request_stop(self, *_: Any) -> None:
         self._stop.set()
@@ -207,6 +211,9 @@ class Host:
             sysmonitor=self.sysmonitor,
             on_role=self._on_role,
             on_resync=lambda: self._each_service("resync"),
+            network_plan=self._network_plan,
+            prober=IcmpProber(time_scale=cfg.time_scale),
+            own_warnings=self._service_warnings,
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -309,6 +316,34 @@ class Host:
         self.config = fresh
         self.set_params(fresh.parameters)
 
+    @property
+    def pairing_refused(self) -> str | None:
+        return self._pairing_refused
+
+    def _network_plan(self):
+        """What a cut-off backup pings to see whether its own network is back."""
+        return PrimaryMonitorSettings.from_params(
+            self.params, this_server=self.config.server_name,
+            primary_address=self.config.peer.address,
+        ).network_plan()
+
+    def _service_warnings(self) -> list[str]:
+        """The replication warnings this server reports to its peer and to status."""
+        out: list[str] = []
+        for service in self.services:
+            try:
+                out += service.warnings()
+            except Exception:
+                log.exception("SwitchoverMain: %s replication warnings failed", service.name)
+        return out
+
+    def _refuse_pairing(self, pairing: str) -> None:
+        """A peer whose configuration pairs the servers differently: say so, once."""
+        if self._pairing_refused != pairing:
+            self._pairing_refused = pairing
+            log.error("SwitchoverMain: refusing the peer's state query: %s", pairing)
+            self.events.record("error", f"Switchover Service: {pairing}")
+
     def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
         """A module left or joined this host's Notifier; the backup hears of a loss at once."""
         pid = info.get("pid") or 0
@@ -343,7 +378,17 @@ class Host:
         """The virtual switch: answered from the snapshot, never by waiting on an actor."""
         op = request.get("op")
         if op == "state":
-            return {"status": "ok", **self.shared.snapshot()}
+            snapshot = self.shared.snapshot()
+            pairing = pairing_error(snapshot.get("pair", {}), request.get("pair"),
+                                    self.config.server_name, str(request.get("server")))
+            if not pairing and request.get("letter") == self.config.letter:
+                pairing = (f"pairing mismatch: {request.get('server')} also calls itself "
+                           f"SwitchoverServer {self.config.letter}; SwitchoverServer A and B "
+                           "are reversed in one of the two configurations")
+            if pairing:
+                self._refuse_pairing(pairing)
+                return {"status": "error", "reason": pairing, "pairing": pairing}
+            return {"status": "ok", **snapshot, "warnings": self._service_warnings()}
         if op == "discontinue":
             server, generation = request.get("server"), request.get("generation")
             letter = request.get("letter")

@@ -138,11 +138,11 @@ R, U = NetworkStatus.PRIMARY_REACHED, NetworkStatus.PRIMARY_UNREACHABLE
          NetworkDown("NetTestUnreachable")),
         (TRIGGER_MODULE, False, False, U, PrimaryUnreachable(PRIMARY, 3)),
         # Network OK
-        (TRIGGER_MODULE, False, False, R, NotifierDown(True, False, False)),
-        (TRIGGER_MODULE, True, False, R, NotifierDown(True, True, False)),
-        (TRIGGER_NOTIFIER, False, True, R, NotifierDown(True, False, True)),
+        (TRIGGER_MODULE, False, False, R, NotifierDown(False, False)),
+        (TRIGGER_MODULE, True, False, R, NotifierDown(True, False)),
+        (TRIGGER_NOTIFIER, False, True, R, NotifierDown(False, True)),
         (TRIGGER_MODULE, True, True, R, ModuleDown("TsServer")),
-        (TRIGGER_NOTIFIER, True, True, R, NotifierDown(True, True, True)),
+        (TRIGGER_NOTIFIER, True, True, R, NotifierDown(True, True)),
     ],
 )
 def test_verdict(trigger, main_up, aux_up, status, expected):
@@ -319,7 +319,7 @@ def test_replay_loss_of_connection_to_notifier():
         links.disconnect(AUX)
         clock.advance(60)
     assert [(t, e) for t, e in backup.posted] == [
-        (100.25, NotifierDown(network_ok=True, main_up=False, aux_up=False)),
+        (100.25, NotifierDown(main_up=False, aux_up=False)),
         (130.25, ReconnectExpired()),
     ]
     assert [(t, s) for t, s, _ in backup.transitions] == [
@@ -357,7 +357,7 @@ def test_notifier_not_answering_diagnoses_after_the_retries():
     clock.advance(60)
     first_silent = min(s.at for s in links.sent_to("Notifier") if s.at > 20.5)
     assert first_silent == 21
-    assert [(t, e) for t, e in backup.posted][:1] == [(36, NotifierDown(True, True, True))]
+    assert [(t, e) for t, e in backup.posted][:1] == [(36, NotifierDown(True, True))]
     expected = first_silent + switch_times(SAMPLE.module, SAMPLE, 30)["notifier hung"]
     assert backup.state is State.PRIMARY and backup.switched == [(expected, REASON_NOTIFIER)]
     assert expected == 66
@@ -494,7 +494,7 @@ def test_a_dropped_connection_is_examined_at_once():
     backup.pm_deliver(ConnectionDropped(MAIN))
     clock.advance(0)
     assert [(t, e) for t, e in backup.posted] == [
-        (100.25, NotifierDown(network_ok=True, main_up=False, aux_up=False))]
+        (100.25, NotifierDown(main_up=False, aux_up=False))]
 
 
 def test_gateways_missing_at_start_are_read_again_at_diagnosis():
