@@ -154,10 +154,11 @@ class SwitchoverMain(pykka.ThreadingActor):
     # --- the state machine ------------------------------------------------------
 
     def _apply(self, event: sm.Event) -> sm.Transition:
-        before = self.state
+        before, previous = self.state, self.reason
         transition = sm.step(before, event, self._context())
         self.state = transition.state
-        if not transition.reason.startswith("no action"):
+        decided = not transition.reason.startswith("no action")
+        if decided:
             self.reason = transition.reason
         if before is not transition.state:
             log.info(
@@ -166,6 +167,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
             if transition.state is not sm.State.RECONNECTING:
                 self._cut_off = False
+        elif decided and transition.reason != previous:
+            log.info("SwitchoverState::State%s: %s", before.value, transition.reason)
         if _role(before) != _role(transition.state):
             self.d.on_role(_role(transition.state), self.upgrade)
         for action in transition.actions:
@@ -300,6 +303,11 @@ class SwitchoverMain(pykka.ThreadingActor):
         prober, plan = self.d.prober, self.d.network_plan()
         if prober is None:
             self.actor_ref.tell(PostEvent(sm.OwnNetworkChecked(True)))
+            return
+        if plan.gateway_ping and not plan.gateways:
+            # No default route is no network: the kernel drops the routes through a link
+            # that went down, and nothing would be pinged.
+            self.actor_ref.tell(PostEvent(sm.OwnNetworkChecked(False)))
             return
         # Only this server's own network: the primary's address is not in question here.
         plan = dataclasses.replace(plan, primary_address="", ping_sets=1)
