@@ -34,7 +34,8 @@ from actors.messages import (
 )
 from actors.network import IcmpProber
 from actors.primary_driver import ConnectionDropped
-from actors.statemachine import Fatal
+from actors.main import HOOK_TIMEOUT
+from actors.statemachine import Fatal, HandedOver, HandOverRequested
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
@@ -85,6 +86,8 @@ class Host:
         self._events_lock = threading.Lock()
         self._last_module_lost: ModuleLost | None = None
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
+        #: Set once the discontinue hooks (and a hand-over's notice) have run.
+        self._discontinued = threading.Event()
         #: The last pairing mismatch a peer's query showed (a warning in status).
         self._pairing_refused: str | None = None
 
@@ -214,6 +217,7 @@ class Host:
             network_plan=self._network_plan,
             prober=IcmpProber(time_scale=cfg.time_scale),
             own_warnings=self._service_warnings,
+            on_discontinued=self._discontinued.set,
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -261,9 +265,15 @@ class Host:
 
     def _stop_main(self) -> None:
         try:
-            self.main.ask(Shutdown(), timeout=5)
-        except pykka.ActorDeadError:
-            pass
+            reply = self.main.ask(Shutdown(), timeout=5)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            reply = {}
+        if reply.get("discontinuing"):
+            # The active's discontinue hooks, then (planned hand-over) the backup told to
+            # commence: both before this process goes.
+            if not self._discontinued.wait(HOOK_TIMEOUT * max(
+                    1, len(self.config.hooks.discontinue)) + 10):
+                log.error("SwitchoverMain: the discontinue hooks did not finish in time")
         self.main.stop(timeout=5)
 
     def _tell_main(self, message: Any) -> None:
@@ -397,6 +407,14 @@ class Host:
                 return {"status": "error",
                         "reason": "discontinue needs server, generation and letter (A or B)"}
             self._tell_main(DiscontinueRequest(server, generation, letter))
+            return {"status": "ok"}
+        if op in ("handover", "handed-over"):
+            server = request.get("server")
+            if server != self.config.peer.name:
+                return {"status": "error", "reason": f"{op} must come from the peer "
+                        f"{self.config.peer.name}, not {server!r}"}
+            event = HandOverRequested(server) if op == "handover" else HandedOver(server)
+            self._tell_main(PostEvent(event))
             return {"status": "ok"}
         if op == "switch":
             if self.shared.snapshot().get("role") != "backup":

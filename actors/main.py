@@ -48,6 +48,8 @@ log = logging.getLogger("SwitchoverStates")
 PEER_QUERY_TIMEOUT = 5.0
 #: Reference seconds between two state queries to the peer, in every state.
 PEER_QUERY_INTERVAL = 2.0
+#: Real seconds one hook command may run (actors.hooks.run_hooks's limit).
+HOOK_TIMEOUT = 60.0
 
 
 @dataclass
@@ -74,6 +76,9 @@ class MainDeps:
     #: The warnings this server reports to its peer (its replication health).
     own_warnings: Callable[[], list[str]] = lambda: []
     wall: Callable[[], float] = time.time
+    #: Called (on an executor thread) once the discontinue hooks have run and, in a
+    #: planned hand-over, the peer has been told: the host waits for it when it stops.
+    on_discontinued: Callable[[], None] = lambda: None
 
 
 class SwitchoverMain(pykka.ThreadingActor):
@@ -93,6 +98,8 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._cut_off = False
         self._query_in_flight = False
         self._links_lost = False
+        self._handing_over = False
+        self._discontinuing = False
         self._publish()
 
     # --- plumbing -----------------------------------------------------------------
@@ -121,7 +128,14 @@ class SwitchoverMain(pykka.ThreadingActor):
             generation=self.d.generation.value,
             force_backup=self.d.force_backup,
             cut_off=self._cut_off,
+            peer_active=self._peer_answers_as("Primary"),
+            backup_ready=self._peer_answers_as("Backup") and not self.peer.report.get(
+                "warnings") and self.peer.report.get("mode") == "auto",
+            handing_over=self._handing_over,
         )
+
+    def _peer_answers_as(self, state: str) -> bool:
+        return self.peer.unreachable_since is None and self.peer.report.get("state") == state
 
     def _cancel(self, name: str) -> None:
         old = self._timers.pop(name, None)
@@ -167,6 +181,9 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
             if transition.state is not sm.State.RECONNECTING:
                 self._cut_off = False
+            if transition.state not in sm.BACKUP_STATES:
+                self._handing_over = False
+                self._cancel("handover")
         elif decided and transition.reason != previous:
             log.info("SwitchoverState::State%s: %s", before.value, transition.reason)
         if _role(before) != _role(transition.state):
@@ -213,7 +230,15 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
             self.d.on_resync()
         elif isinstance(action, a.GoStale):
-            self._go_stale(action.reason)
+            self._go_stale(action.reason, action.tell_peer)
+        elif isinstance(action, a.Discontinue):
+            self._discontinue(action.reason, action.tell_peer)
+        elif isinstance(action, a.AskPeerToHandOver):
+            self._handing_over = True
+            self._later("handover", action.timeout)
+            request = {"op": "handover", "server": self.d.config.server_name}
+            self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
+                                lambda _: None)
         else:
             log.warning("SwitchoverMain: no executor for action %r", action)
 
@@ -246,13 +271,38 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
         run_hooks("commence", self.d.config.hooks.commence, self._hook_env(reason))
 
-    def _go_stale(self, reason: str) -> None:
+    def _go_stale(self, reason: str, tell_peer: bool) -> None:
         self.d.events.record(
             "error",
             f"Switchover Service: {self.d.config.server_name} is stale (inactive) until "
             f"restarted: {reason}",
         )
-        run_hooks("discontinue", self.d.config.hooks.discontinue, self._hook_env(reason))
+        self._discontinue(reason, tell_peer)
+
+    def _discontinue(self, reason: str, tell_peer: bool) -> None:
+        """Run the discontinue hooks as a job; then, in a planned hand-over, tell the peer
+        that it may commence, so its commence hooks follow ours."""
+        commands = self.d.config.hooks.discontinue
+        thread = run_hooks("discontinue", commands, self._hook_env(reason))
+        wait = HOOK_TIMEOUT * len(commands) + 5.0
+        cfg, query, done = self.d.config, self.d.peer_query, self.d.on_discontinued
+        self._discontinuing = True
+        if tell_peer:
+            self.d.events.record("info", f"Switchover Service: {reason}")
+
+        def job() -> None:
+            try:
+                if thread is not None:
+                    thread.join(wait)
+                if tell_peer:
+                    query({"op": "handed-over", "server": cfg.server_name}, PEER_QUERY_TIMEOUT)
+            finally:
+                done()
+
+        try:
+            self.d.executor.submit(job)
+        except RuntimeError:  # the executor is already stopping: no one to tell
+            done()
 
     def _open_links(self) -> None:
         if not self._watching:
@@ -407,6 +457,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             self._apply(sm.ReconnectProbeDue())
         elif name == "own-network" and self._cut_off:
             self._check_own_network()
+        elif name == "handover" and self._handing_over:
+            self._apply(sm.HandOverTimedOut())
 
     def _on_connection(self, message: ConnectionChanged) -> None:
         if self.d.connections.get(message.channel) == message.up:
@@ -460,14 +512,16 @@ class SwitchoverMain(pykka.ThreadingActor):
             + (" (immediate)" if message.immediate else ""),
         )
         transition = self._apply(sm.ManualSwitch(message.immediate))
-        accepted = self.state is sm.State.PRIMARY
+        accepted = self.state is sm.State.PRIMARY or self._handing_over
         return {"accepted": accepted, "message": transition.reason}
 
     def _on_parameters(self, message: Any) -> None:
         self.params = message.params
 
-    def _on_shutdown(self, _: Shutdown) -> None:
+    def _on_shutdown(self, _: Shutdown) -> dict[str, bool]:
+        """Stop; the reply says whether discontinue hooks (and a hand-over) are running."""
         self._apply(sm.Stop())
+        return {"discontinuing": self._discontinuing}
 
 
 def _role(state: sm.State) -> str:

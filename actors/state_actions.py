@@ -99,10 +99,28 @@ class Resync:
 
 
 @dataclass(frozen=True)
+class Discontinue:
+    """Run the discontinue hooks; with `tell_peer`, tell the peer once they have run, so
+    that its commence hooks follow this server's discontinue (a planned hand-over)."""
+
+    reason: str
+    tell_peer: bool = False
+
+
+@dataclass(frozen=True)
 class GoStale:
     """Stop serving: Discontinue hooks; never active again until restarted."""
 
     reason: str
+    tell_peer: bool = False
+
+
+@dataclass(frozen=True)
+class AskPeerToHandOver:
+    """Ask the active peer to discontinue first; HandedOver or HandOverTimedOut follows
+    (within `timeout` reference seconds)."""
+
+    timeout: float
 
 
 Action = (
@@ -119,5 +137,7 @@ Action = (
     | TellPeerDiscontinue
     | BecomeActive
     | Resync
+    | Discontinue
     | GoStale
+    | AskPeerToHandOver
 )

@@ -133,6 +133,25 @@ class ManualSwitch:
     immediate: bool = False
 
 
+@dataclass(frozen=True)
+class HandOverRequested:
+    """The backup asks this active to discontinue before it takes over (a manual switch)."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    """The old active has run its discontinue hooks: the new one may commence now."""
+
+    peer: str
+
+
+@dataclass(frozen=True)
+class HandOverTimedOut:
+    """The old active did not confirm its discontinue in time."""
+
+
 Event = (
     PeerAnswered
     | PeerQueryDue
@@ -149,4 +168,7 @@ Event = (
     | ReconnectProbed
     | LinksRestored
     | ManualSwitch
+    | HandOverRequested
+    | HandedOver
+    | HandOverTimedOut
 )

@@ -32,9 +32,11 @@ from enum import Enum
 
 from actors.state_actions import (
     Action,
+    AskPeerToHandOver,
     BecomeActive,
     CancelReconnectTimer,
     CloseLinks,
+    Discontinue,
     GoStale,
     Log,
     OpenLinks,
@@ -51,6 +53,9 @@ from actors.state_events import (
     DiscontinueRequested,
     Event,
     Fatal,
+    HandedOver,
+    HandOverRequested,
+    HandOverTimedOut,
     LinksRestored,
     ManualSwitch,
     ModuleDown,
@@ -93,7 +98,13 @@ UPGRADE_STATES = frozenset({State.UPGRADE_HIGHER, State.UPGRADE_LOWER})
 REASON_NOTIFIER = "Loss of Connection to Notifier"
 REASON_TS_PING = "TS Ping Failure"
 REASON_MANUAL = "Manual Switchover"
-SWITCH_REASONS = (REASON_NOTIFIER, REASON_TS_PING, REASON_MANUAL)
+#: Beyond the reference: the active stopped (SIGTERM) and handed over to its backup.
+REASON_HANDOVER = "Planned Hand-over"
+SWITCH_REASONS = (REASON_NOTIFIER, REASON_TS_PING, REASON_MANUAL, REASON_HANDOVER)
+
+#: Reference seconds a backup waits for the active to confirm its discontinue in a
+#: planned hand-over before it switches anyway (the reference's switch does not wait).
+HANDOVER_TIMEOUT = 30.0
 
 #: Reference seconds SwitchoverServer B waits before asking again while both start.
 INIT_RETRY = 1.0
@@ -125,6 +136,13 @@ class Context:
     force_backup: bool = False
     #: Reconnecting because this server's own network was down: no timer yet.
     cut_off: bool = False
+    #: The peer answered lately as the active server (a manual switch can hand over).
+    peer_active: bool = False
+    #: The peer answered lately as a backup in auto mode with no warnings: a stop of
+    #: this active hands over to it.
+    backup_ready: bool = False
+    #: A manual switch waits for the active's discontinue (planned hand-over).
+    handing_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,8 +217,7 @@ def step(state: State, event: Event, ctx: Context) -> Transition:
     if state is State.STOPPING:
         return _stay(state, f"no action: stopping, {type(event).__name__} ignored")
     if isinstance(event, Stop):
-        return Transition(State.STOPPING, (StopMonitors(), CloseLinks()),
-                          "stopping: shutdown requested")
+        return _stop(state, ctx)
     if state is State.ERROR:
         return _ignored(state, event)
     if isinstance(event, Fatal):
@@ -273,6 +290,10 @@ def _primary(event: Event, ctx: Context) -> Transition:
         return _two_actives(event.name, peer.generation, peer.letter, ctx, nxt)
     if isinstance(event, DiscontinueRequested):
         return _two_actives(event.peer, event.generation, event.letter, ctx)
+    if isinstance(event, HandOverRequested):
+        reason = f"planned hand-over: {event.peer} takes over; this server is no longer active"
+        return Transition(State.INACTIVE, (CloseLinks(), GoStale(reason, tell_peer=True)),
+                          reason)
     if isinstance(event, ManualSwitch):
         return _stay(s, "no action: this server is already the primary")
     return _ignored(s, event)
@@ -295,6 +316,29 @@ def _two_actives(peer: str, generation: int, letter: str, ctx: Context,
     )
 
 
+def _stop(state: State, ctx: Context) -> Transition:
+    """SIGTERM: an active with a ready backup hands over; any active runs its
+    discontinue hooks before it stops."""
+    if state is not State.PRIMARY:
+        return Transition(State.STOPPING, (StopMonitors(), CloseLinks()),
+                          "stopping: shutdown requested")
+    if ctx.backup_ready:
+        return Transition(
+            State.STOPPING,
+            (StopMonitors(), CloseLinks(),
+             Discontinue("stopping: handing over to the backup (planned hand-over)",
+                         tell_peer=True)),
+            "stopping: shutdown requested; the backup is ready: running the discontinue "
+            "hooks, then handing over (planned hand-over)",
+        )
+    return Transition(
+        State.STOPPING,
+        (StopMonitors(), CloseLinks(), Discontinue("stopping: shutdown requested")),
+        "stopping: shutdown requested; no backup ready to take over: running the "
+        "discontinue hooks",
+    )
+
+
 def _module_down(state: State, ctx: Context) -> Transition:
     if ctx.manual_switch_only:
         return Transition(
@@ -305,8 +349,10 @@ def _module_down(state: State, ctx: Context) -> Transition:
     return _switch(state, REASON_TS_PING, "Module is down, switching now and going to StatePrimary")
 
 
-def _manual_switch(state: State, event: ManualSwitch) -> Transition:
+def _manual_switch(state: State, event: ManualSwitch, ctx: Context) -> Transition:
     how = "immediate " if event.immediate else ""
+    if ctx.handing_over:
+        return _stay(state, "no action: a planned hand-over is already under way")
     actions: list[Action] = []
     if state in UPGRADE_STATES:
         actions.append(
@@ -316,11 +362,41 @@ def _manual_switch(state: State, event: ManualSwitch) -> Transition:
                 "upgrade state may be lost (Appendix C)",
             )
         )
+    if ctx.peer_active and not event.immediate:
+        return _stay(
+            state,
+            "Received switch request [event=eInternalSwitchReq]: asking the active server "
+            "to discontinue first (planned hand-over)",
+            *actions, StopMonitors(), AskPeerToHandOver(HANDOVER_TIMEOUT),
+        )
     t = _switch(
         state, REASON_MANUAL, f"Received {how}switch request [event=eInternalSwitchReq], "
         "going to StatePrimary and switching now",
     )
     return Transition(t.state, tuple(actions) + t.actions, t.reason)
+
+
+def _hand_over(state: State, event: HandedOver | HandOverTimedOut, ctx: Context) -> Transition:
+    """The second half of a planned hand-over, on the backup."""
+    if isinstance(event, HandOverTimedOut):
+        if not ctx.handing_over:
+            return _ignored(state, event)
+        return _switch(
+            state, REASON_MANUAL, "The active server did not confirm its discontinue, "
+            "going to StatePrimary and switching now",
+            log=f"The active server did not confirm its discontinue within "
+            f"{HANDOVER_TIMEOUT:g} second(s): switching without it, as the reference does",
+        )
+    if ctx.handing_over:
+        return _switch(state, REASON_MANUAL, f"{event.peer} has discontinued, going to "
+                       "StatePrimary and switching now (planned hand-over)")
+    if ctx.manual_switch_only or state in UPGRADE_STATES:
+        return _stay(state, f"{event.peer} has stopped and discontinued; not taking over "
+                     f"in {'manual switch mode' if ctx.manual_switch_only else state.value}",
+                     Log("warning", f"{event.peer} has stopped: no active server until an "
+                                    "operator switches"))
+    return _switch(state, REASON_HANDOVER, f"{event.peer} is stopping and has discontinued, "
+                   "going to StatePrimary and switching now (planned hand-over)")
 
 
 def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
@@ -329,7 +405,9 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
         return _stay(state, f"no action: this server is {state.value}",
                      QueryPeer(ctx.peer_query_interval))
     if isinstance(event, ManualSwitch):
-        return _manual_switch(state, event)
+        return _manual_switch(state, event, ctx)
+    if isinstance(event, (HandedOver, HandOverTimedOut)):
+        return _hand_over(state, event, ctx)
     if isinstance(event, LinksRestored):
         if state is State.BACKUP and not ctx.manual_switch_only:
             return _stay(state, "no action: the monitors watch the connections")

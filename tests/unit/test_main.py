@@ -16,7 +16,16 @@ import pytest
 
 from actors.generation import GenerationStore
 from actors.main import MainDeps, SwitchoverMain
-from actors.messages import Begin, ConnectionChanged, DiscontinueRequest, GetStatus, Tick
+from actors.messages import (
+    Begin,
+    ConnectionChanged,
+    DiscontinueRequest,
+    GetStatus,
+    PostEvent,
+    RequestSwitch,
+    Tick,
+)
+from actors.statemachine import HandedOver
 from actors.shared import SharedState
 from switchover.clock import FakeClock
 from switchover.config import parse_config
@@ -156,9 +165,38 @@ def test_a_start_keeps_the_generation_and_a_switch_takes_a_new_one(tmp_path: Pat
     assert status(ref)["generation"] == 4
     ref.stop()
     ref, _, _, _ = start(tmp_path, Peer(peer_state("Primary", generation=4)))
-    from actors.messages import RequestSwitch
-    assert ref.ask(RequestSwitch(False, "operator"))["accepted"]
+    assert ref.ask(RequestSwitch(True, "operator"))["accepted"]
     assert status(ref)["generation"] == 5  # a switch: one above the highest seen
+
+
+def test_a_manual_switch_waits_for_the_actives_discontinue(tmp_path: Path) -> None:
+    """Planned hand-over: the backup asks, the old active discontinues and confirms,
+    and only then does the backup commence."""
+    peer = Peer(peer_state("Primary", letter="A"))
+    ref, clock, _, deps = start(tmp_path, peer, name="ICServer2")
+    assert ref.ask(RequestSwitch(False, "operator"))["accepted"]
+    assert status(ref)["state"] == "Backup"
+    assert {"op": "handover", "server": "ICServer2"} in peer.requests
+    ref.ask(PostEvent(HandedOver("ICServer1")))
+    result = status(ref)
+    assert result["state"] == "Primary"
+    messages = [e["message"] for e in deps.events.recent()]
+    assert messages[messages.index("Switchover Service: Switch Initiated") - 1] == (
+        "Manual Switchover")
+
+
+def test_a_hand_over_the_active_never_confirms_switches_after_the_timeout(
+        tmp_path: Path) -> None:
+    ref, clock, _, deps = start(tmp_path, Peer(peer_state("Primary", letter="A")),
+                                name="ICServer2")
+    ref.ask(RequestSwitch(False, "operator"))
+    clock.advance(29.0)
+    assert status(ref)["state"] == "Backup"
+    clock.advance(1.5)
+    status(ref)
+    assert status(ref)["state"] == "Primary"
+    assert any("did not confirm its discontinue" in e["message"]
+               for e in deps.events.recent())
 
 
 def test_a_restarted_active_yields_to_a_switch_made_while_it_was_away(tmp_path: Path) -> None:

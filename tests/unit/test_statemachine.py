@@ -17,6 +17,7 @@ from actors.statemachine import (
     BACKUP_STATES,
     REASON_MANUAL,
     REASON_NOTIFIER,
+    REASON_HANDOVER,
     REASON_TS_PING,
     SWITCH_REASONS,
     BecomeActive,
@@ -25,7 +26,12 @@ from actors.statemachine import (
     Context,
     DiscontinueRequested,
     Fatal,
+    Discontinue,
     GoStale,
+    HandedOver,
+    HandOverRequested,
+    HandOverTimedOut,
+    AskPeerToHandOver,
     LinksRestored,
     Log,
     ManualSwitch,
@@ -64,6 +70,9 @@ FORCED = Context(force_backup=True)
 CUT_OFF = Context(cut_off=True)
 GEN5 = Context(generation=5, letter="A")
 GEN5_B = Context(generation=5, letter="B")
+PEER_UP = Context(peer_active=True)
+HANDING = Context(peer_active=True, handing_over=True)
+READY = Context(backup_ready=True)
 
 
 def peer(state: str, generation: int = 1, letter: str = "B", upgrade=None, pairing=""):
@@ -208,6 +217,30 @@ ROWS = [
     ("manual-from-reconnecting", S.RECONNECTING, ManualSwitch(), AUTO, S.PRIMARY,
      [CancelReconnectTimer, StopMonitors, CloseLinks, BecomeActive], "eInternalSwitchReq"),
     ("manual-in-primary", S.PRIMARY, ManualSwitch(), AUTO, S.PRIMARY, [], "already"),
+    # --- planned hand-over: the old active discontinues before the new one commences
+    ("manual-hands-over", S.BACKUP, ManualSwitch(), PEER_UP, S.BACKUP,
+     [StopMonitors, AskPeerToHandOver], "asking the active server to discontinue first"),
+    ("manual-immediate-does-not-wait", S.BACKUP, ManualSwitch(True), PEER_UP, S.PRIMARY,
+     [StopMonitors, CloseLinks, BecomeActive], "immediate switch request"),
+    ("manual-while-handing-over", S.BACKUP, ManualSwitch(), HANDING, S.BACKUP, [],
+     "already under way"),
+    ("handed-over", S.BACKUP, HandedOver("ICServer1"), HANDING, S.PRIMARY,
+     [StopMonitors, CloseLinks, BecomeActive], "has discontinued"),
+    ("hand-over-timed-out", S.BACKUP, HandOverTimedOut(), HANDING, S.PRIMARY,
+     [Log, StopMonitors, CloseLinks, BecomeActive], "did not confirm"),
+    ("hand-over-timer-late", S.BACKUP, HandOverTimedOut(), AUTO, S.BACKUP, [], "ignored"),
+    ("active-stopped-takes-over", S.BACKUP, HandedOver("ICServer1"), AUTO, S.PRIMARY,
+     [StopMonitors, CloseLinks, BecomeActive], "is stopping and has discontinued"),
+    ("active-stopped-manual-mode", S.BACKUP, HandedOver("ICServer1"), MANUAL, S.BACKUP,
+     [Log], "not taking over in manual switch mode"),
+    ("active-stopped-upgrade", S.UPGRADE_LOWER, HandedOver("ICServer1"), AUTO,
+     S.UPGRADE_LOWER, [Log], "not taking over in UpgradeLower"),
+    ("hand-over-requested", S.PRIMARY, HandOverRequested("ICServer2"), AUTO, S.INACTIVE,
+     [CloseLinks, GoStale], "planned hand-over"),
+    ("stop-active-backup-ready", S.PRIMARY, Stop(), READY, S.STOPPING,
+     [StopMonitors, CloseLinks, Discontinue], "handing over"),
+    ("stop-active-no-backup", S.PRIMARY, Stop(), AUTO, S.STOPPING,
+     [StopMonitors, CloseLinks, Discontinue], "no backup ready"),
     # --- Upgrade states (Appendix C): never switch automatically, manual switch works
     ("upgrade-higher-module-down", S.UPGRADE_HIGHER, ModuleDown(), AUTO, S.UPGRADE_HIGHER,
      [Log], "never switches automatically"),
@@ -257,7 +290,19 @@ SWITCH_REASON_ROWS = [
     (S.BACKUP, NotifierDown(False, False), NO_WAIT, REASON_NOTIFIER),
     (S.BACKUP, ManualSwitch(), AUTO, REASON_MANUAL),
     (S.UPGRADE_LOWER, ManualSwitch(True), AUTO, REASON_MANUAL),
+    (S.BACKUP, HandedOver("ICServer1"), HANDING, REASON_MANUAL),
+    (S.BACKUP, HandOverTimedOut(), HANDING, REASON_MANUAL),
+    (S.RECONNECTING, HandedOver("ICServer1"), AUTO, REASON_HANDOVER),
 ]
+
+
+def test_a_stop_hands_over_only_to_a_ready_backup():
+    ready = [a for a in step(S.PRIMARY, Stop(), READY).actions if isinstance(a, Discontinue)]
+    alone = [a for a in step(S.PRIMARY, Stop(), AUTO).actions if isinstance(a, Discontinue)]
+    assert ready[0].tell_peer and not alone[0].tell_peer
+    (stale,) = [a for a in step(S.PRIMARY, HandOverRequested("B"), AUTO).actions
+                if isinstance(a, GoStale)]
+    assert stale.tell_peer
 
 
 @pytest.mark.parametrize("state, event, ctx, reason", SWITCH_REASON_ROWS)
@@ -347,8 +392,10 @@ EVENTS = [NO_ANSWER, peer("Primary"), peer("Init", letter="A"), peer("Backup"),
           Fatal("x"), NetworkDown(), OwnNetworkChecked(True), OwnNetworkChecked(False),
           ModuleDown(), NotifierDown(), PrimaryUnreachable(), ReconnectExpired(),
           ReconnectProbeDue(), ReconnectProbed(True), ReconnectProbed(False), LinksRestored(),
-          ManualSwitch()]
-CONTEXTS = [AUTO, MANUAL, NO_WAIT, NEVER_UNREACHABLE, AS_B, FORCED, CUT_OFF, GEN5]
+          ManualSwitch(), ManualSwitch(True), HandOverRequested("B"), HandedOver("B"),
+          HandOverTimedOut()]
+CONTEXTS = [AUTO, MANUAL, NO_WAIT, NEVER_UNREACHABLE, AS_B, FORCED, CUT_OFF, GEN5, PEER_UP,
+            HANDING, READY]
 
 
 def test_every_state_event_pair_is_total_and_keeps_the_invariants():
@@ -372,7 +419,10 @@ def test_every_state_event_pair_is_total_and_keeps_the_invariants():
                     assert t.state not in ACTIVE_STATES
                 # an upgrade state switches on an operator's request only
                 if state in (S.UPGRADE_HIGHER, S.UPGRADE_LOWER) and t.state is S.PRIMARY:
-                    assert isinstance(event, ManualSwitch)
+                    assert isinstance(event, ManualSwitch) or ctx.handing_over
+                # an active that stops always runs its discontinue hooks
+                if state is S.PRIMARY and t.state in (S.STOPPING, S.INACTIVE):
+                    assert kinds & {Discontinue, GoStale}
                 # a cut-off backup never starts its reconnect timer on its own events,
                 # only when its own network is back
                 if ctx.cut_off and StartReconnectTimer in kinds and state is S.RECONNECTING:
