@@ -336,7 +336,8 @@ _SPECS: list[ParamSpec] = [
         "Switchover QoS DSCP", "int", 34,
         "When Switchover Use QoS For Ping is enabled, the value in the QoS byte: the "
         "Differentiated Services Code Point, the 6 most significant bits. AF41 (DSCP 34) is "
-        "tagged by default.",
+        "tagged by default. Switchover writes it into the IP TOS byte as DSCP << 2 (34 "
+        "gives 0x88).",
         minimum=0, maximum=63,
         range_note='reference: "DSCP is the 6 most significant bits"',
     ),
@@ -386,7 +387,12 @@ _SPECS: list[ParamSpec] = [
         "Switchover Use QoS for Ping", "bool", "No",
         "Set to Yes or 1 to tag the TS ping on the auxiliary connection with QoS (see "
         "Switchover QoS DSCP). Takes effect only together with Switchover Ping on Aux "
-        "Connection.",
+        "Connection. Switchover sets the IP TOS byte (the DSCP shifted left by 2) on the "
+        "backup's auxiliary connection to the active's Notifier, so every packet the backup "
+        "sends on it (the ping, the primary monitor's pings and heartbeats on aux, and "
+        "replication only while the main connection is down) carries the mark; the "
+        "active's answers are not marked. Read when the connections are made: a change "
+        "needs a restart.",
     ),
     _spec(
         "SwitchoverServerFQDN A", "address", None,
