@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
+from actors.links import AUX, MAIN
 from actors.module_core import SYSTEM_OK, ModuleMonitorEvent
 from actors.module_monitor import (
     ModuleMonitor,
@@ -18,7 +18,7 @@ from actors.module_monitor import (
     TellControl,
 )
 from actors.module_settings import MonitorSettings
-from actors.network import Diagnosis, FakeProber, InlineExecutor, NetworkStatus
+from actors.network import Diagnosis, NetworkStatus
 from actors.primary_core import (
     DIAGNOSING,
     PINGING,
@@ -49,6 +49,14 @@ from actors.statemachine import (
 )
 from switchover.clock import FakeClock
 from tests.unit.actor_support import pump
+from tests.unit.doubles import (
+    SILENCE,
+    FakeLinks,
+    FakeProber,
+    InlineExecutor,
+    Reply,
+    Trampoline,
+)
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 GATEWAY = "172.17.112.1"
