@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
+from actors.links import AUX, MAIN
 from actors.module_core import SYSTEM_OK, ModuleMonitorEvent
 from actors.module_monitor import (
     ModuleMonitor,
@@ -18,7 +18,7 @@ from actors.module_monitor import (
     TellControl,
 )
 from actors.module_settings import MonitorSettings
-from actors.network import Diagnosis, FakeProber, InlineExecutor, NetworkStatus
+from actors.network import Diagnosis, NetworkStatus
 from actors.primary_core import (
     DIAGNOSING,
     PINGING,
@@ -48,7 +48,16 @@ from actors.statemachine import (
     step,
 )
 from switchover.clock import FakeClock
+from switchover.params import ServerParameters
 from tests.unit.actor_support import pump
+from tests.unit.doubles import (
+    SILENCE,
+    FakeLinks,
+    FakeProber,
+    InlineExecutor,
+    Reply,
+    Trampoline,
+)
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 GATEWAY = "172.17.112.1"
@@ -426,10 +435,42 @@ def switch_times(m: MonitorSettings, p: PrimaryMonitorSettings, reconnect: float
     }
 
 
-def test_time_to_switch_formulas_for_the_defaults():
-    m, p = MonitorSettings(), PrimaryMonitorSettings(primary_address=PRIMARY)
-    assert switch_times(m, p, 30) == {
-        "module rejects": 30, "module hung": 63, "notifier lost": 30, "notifier hung": 45}
+def _fail(row: str, links: FakeLinks, backup: Backup) -> str:
+    """Make `row` of docs/switching.md's table happen; the target whose pings then fail."""
+    if row == "module rejects":
+        links.respond("TsServer", Reply(REJECTED))
+    elif row == "module hung":
+        links.respond("TsServer", SILENCE)
+    elif row == "notifier hung":
+        links.respond("Notifier", SILENCE)
+    else:  # sockets closed: each channel reports it at once, as the host passes it on
+        for channel in (MAIN, AUX):
+            links.disconnect(channel)
+            backup.pm_deliver(ConnectionDropped(channel))
+    return "Notifier" if row.startswith("notifier") else "TsServer"
+
+
+@pytest.mark.parametrize("row, documented", [
+    ("module rejects", 30), ("module hung", 63), ("notifier lost", 30), ("notifier hung", 45)])
+def test_time_to_switch_with_the_default_parameters_is_what_the_docs_say(row, documented):
+    """docs/switching.md's "defaults" column, measured on the simulated backup: settings
+    and reconnect timeout from the catalogue's defaults, time from the first failed ping
+    (or the connections' loss) to the switch."""
+    params = ServerParameters.from_mapping(
+        {"SwitchoverServer A": "ICServer1", "SwitchoverServer B": "ICServer2"})
+    settings = PrimaryMonitorSettings.from_params(
+        params, this_server="ICServer2", primary_address=PRIMARY, gateways=())
+    ctx = Context(reconnect_timeout=float(params["Switchover Reconnect Timeout"]))
+    clock, links, prober, backup = make_backup(settings, ctx, reachable=(PRIMARY,))
+    links.respond("Notifier", Reply(OK, latency=0.5))
+    backup.start()
+    clock.advance(20.25)
+    target = _fail(row, links, backup)
+    clock.advance(200)
+    failed = [s.at for s in links.sent_to(target) if s.at >= 20.25]
+    start = 20.25 if row == "notifier lost" else failed[0]
+    assert [(t - start, reason) for t, reason in backup.switched] == [
+        (documented, REASON_NOTIFIER if target == "Notifier" else REASON_TS_PING)]
 
 
 @pytest.mark.parametrize("module_reply, formula", [
