@@ -39,7 +39,7 @@ from actors.statemachine import Fatal, HandedOver, HandOverRequested
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
-from actors.peer import PeerLinks
+from actors.peer import PeerLinks, ping_tos
 from actors.peer_view import pairing_error
 from actors.primary_settings import PrimaryMonitorSettings
 from actors.shared import SharedState
@@ -122,6 +122,8 @@ class Host:
         data_dir = cfg.data_dir
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         configure_logging(data_dir / "switchover.log", server=cfg.server_name)
+        for warning in cfg.parameters.warnings():
+            log.warning("SwitchoverMain: %s", warning)
         self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
         self._defer("event log", self.events.close)
         self.clock = RealClock(cfg.time_scale)
@@ -170,6 +172,7 @@ class Host:
             on_state=self._on_channel_state,
             on_event=self._on_peer_event,
             reconnect_delay=cfg.parameters["Switchover Notifier Reconnect Delay"],
+            tos=ping_tos(cfg.parameters),
         )
         self._defer("peer links", self.links.stop)
 
@@ -323,6 +326,8 @@ class Host:
         changed = fresh.parameters.changed(self.config.parameters)
         log.info("SwitchoverMain: configuration reloaded; parameters changed: %s",
                  ", ".join(sorted(changed)) or "none")
+        for warning in fresh.parameters.warnings():
+            log.warning("SwitchoverMain: %s", warning)
         self.config = fresh
         self.set_params(fresh.parameters)
 
