@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from actors.messages import GetStatus, RequestSwitch
+from actors.messages import GetStatus, RequestSwitch, SetPause
 from replication.service import ServiceCommandError
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ class AdminCommands:
             "status": ("status", self.status),
             "ping": ("status", self.ping),
             "switch": ("remote-control", self.switch),
+            "pause": ("remote-control", lambda args: self._pause(True, args)),
+            "resume": ("remote-control", lambda args: self._pause(False, args)),
         }
 
     def handle(self, command: str, args: Mapping[str, Any], rights: frozenset[str]) -> Mapping:
@@ -111,6 +113,13 @@ class AdminCommands:
         if answer.get("status") != "ok":
             raise ServiceCommandError(409, f"{peer} refused: {answer.get('reason')}")
         return {"accepted": True, "message": f"switch requested on the backup {peer}"}
+
+
+    def _pause(self, paused: bool, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Maintenance mode for the pair: this server and its peer (told at once, and
+        again through the peer view if it is down now)."""
+        origin = str(args.get("operator") or "operator")
+        return self.host.main.ask(SetPause(paused, origin), timeout=ASK_TIMEOUT)
 
 
 def _error(errno: int, reason: str) -> dict[str, Any]:

@@ -11,10 +11,9 @@ a third party (the ranking itself is `actors.statemachine.rank`).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import orjson
+from switchover.durable import read_json, write_json
 
 
 class GenerationStore:
@@ -49,12 +48,7 @@ class GenerationStore:
         return current
 
     def _load(self) -> tuple[int, int]:
-        try:
-            data = orjson.loads(self._path.read_bytes())
-        except FileNotFoundError:
-            return 0, 0
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{self._path}: corrupt generation file: {exc}") from exc
+        data = read_json(self._path) or {}
         own, seen = data.get("generation", 0), data.get("seen", 0)
         for value in (own, seen):
             if not isinstance(value, int) or value < 0:
@@ -62,15 +56,5 @@ class GenerationStore:
         return own, max(own, seen)
 
     def _save(self, own: int, seen: int) -> None:
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(orjson.dumps({"generation": own, "seen": seen}))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._path)
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_json(self._path, {"generation": own, "seen": seen})
         self._own, self._seen = own, seen

@@ -30,6 +30,7 @@ from actors.messages import (
     DiscontinueRequest,
     PostEvent,
     RequestSwitch,
+    SetPause,
     Shutdown,
 )
 from actors.network import IcmpProber
@@ -39,6 +40,7 @@ from actors.statemachine import Fatal, HandedOver, HandOverRequested
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
+from actors.pause import PauseStore
 from actors.peer import PeerLinks, ping_tos
 from actors.peer_view import pairing_error
 from actors.primary_settings import PrimaryMonitorSettings
@@ -221,6 +223,7 @@ class Host:
             prober=IcmpProber(time_scale=cfg.time_scale),
             own_warnings=self._service_warnings,
             on_discontinued=self._discontinued.set,
+            pause=PauseStore(data_dir / "pause.json"),
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -412,6 +415,13 @@ class Host:
                 return {"status": "error",
                         "reason": "discontinue needs server, generation and letter (A or B)"}
             self._tell_main(DiscontinueRequest(server, generation, letter))
+            return {"status": "ok"}
+        if op == "pause":
+            paused, version = request.get("paused"), request.get("version")
+            if not isinstance(paused, bool) or not isinstance(version, int):
+                return {"status": "error", "reason": "pause needs paused (true or false) "
+                        "and version (an integer)"}
+            self._tell_main(SetPause(paused, str(request.get("server", "peer")), version))
             return {"status": "ok"}
         if op in ("handover", "handed-over"):
             server = request.get("server")

@@ -30,10 +30,12 @@ from actors.messages import (
     PeerAnswer,
     PostEvent,
     RequestSwitch,
+    SetPause,
     Shutdown,
     Tick,
 )
 from actors.network import Diagnosis, NetworkPlan, Prober, run_diagnosis
+from actors.pause import PauseStore
 from actors.peer_view import PeerTracker
 from actors.shared import SharedState
 from actors.sysmonitor import ParametersChanged
@@ -79,6 +81,8 @@ class MainDeps:
     #: Called (on an executor thread) once the discontinue hooks have run and, in a
     #: planned hand-over, the peer has been told: the host waits for it when it stops.
     on_discontinued: Callable[[], None] = lambda: None
+    #: The pair's pause (maintenance mode); None keeps it in memory only.
+    pause: PauseStore | None = None
 
 
 class SwitchoverMain(pykka.ThreadingActor):
@@ -119,7 +123,8 @@ class SwitchoverMain(pykka.ThreadingActor):
     def _context(self) -> sm.Context:
         p = self.params
         return sm.Context(
-            manual_switch_only=self.d.manual_switch_only,
+            manual_switch_only=self.d.manual_switch_only or self._paused,
+            paused=self._paused,
             reconnect_timeout=float(p["Switchover Reconnect Timeout"]),
             unreachable_switch_allowed=int(p["Switchover Unreachable Primary Ping Count"]) != -1,
             reconnect_delay=float(p["Switchover Notifier Reconnect Delay"]),
@@ -133,6 +138,10 @@ class SwitchoverMain(pykka.ThreadingActor):
                 "warnings") and self.peer.report.get("mode") == "auto",
             handing_over=self._handing_over,
         )
+
+    @property
+    def _paused(self) -> bool:
+        return self.d.pause is not None and self.d.pause.paused
 
     def _peer_answers_as(self, state: str) -> bool:
         return self.peer.unreachable_since is None and self.peer.report.get("state") == state
@@ -394,6 +403,8 @@ class SwitchoverMain(pykka.ThreadingActor):
     def _mode(self) -> str:
         if self.upgrade:
             return f"upgrade {self.upgrade}"
+        if self._paused:
+            return "paused"
         return "manual switch only" if self.d.manual_switch_only else "auto"
 
     def _connections(self) -> dict[str, bool | None]:
@@ -420,6 +431,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             reason=self.reason,
             mode=self._mode(),
             connections=self._connections(),
+            paused=self._paused,
+            pause_version=self.d.pause.version if self.d.pause is not None else 0,
         )
 
     # --- handlers -----------------------------------------------------------------
@@ -440,6 +453,9 @@ class SwitchoverMain(pykka.ThreadingActor):
                 and not reply.get("pairing"):
             reply = None  # an error answer tells nothing about the peer's state
         view = self.peer.answered(reply)
+        if reply is not None and isinstance(reply.get("pause_version"), int):
+            self._take_pause(bool(reply.get("paused")), reply["pause_version"],
+                             self.d.config.peer.name)
         if view is not None:
             self.d.generation.observe(view.generation)
             if self.state is sm.State.INIT:
@@ -515,6 +531,33 @@ class SwitchoverMain(pykka.ThreadingActor):
         accepted = self.state is sm.State.PRIMARY or self._handing_over
         return {"accepted": accepted, "message": transition.reason}
 
+    def _on_set_pause(self, message: SetPause) -> dict[str, Any]:
+        store = self.d.pause
+        if store is None:
+            return {"paused": False, "changed": False}
+        changed = self._take_pause(message.paused, message.version, message.origin)
+        if message.version is None:  # an operator here: the peer takes the same version
+            request = {"op": "pause", "server": self.d.config.server_name,
+                       "paused": store.paused, "version": store.version}
+            self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
+                                lambda _: None)
+        return {"paused": store.paused, "changed": changed}
+
+    def _take_pause(self, paused: bool, version: int | None, origin: str) -> bool:
+        store = self.d.pause
+        if store is None or (version is not None and version <= store.version):
+            return False
+        changed = store.set(paused, version)
+        if changed:
+            what = "paused (maintenance mode): no automatic switch until resumed" if paused \
+                else "resumed: automatic switching is on again"
+            self.d.events.record("warning", f"Switchover Service: the pair is {what} "
+                                 f"(by {origin})", kind="operator")
+            self._apply(sm.PauseChanged(paused))
+        else:
+            self._publish()
+        return changed
+
     def _on_parameters(self, message: Any) -> None:
         self.params = message.params
 
@@ -547,4 +590,5 @@ _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
     PostEvent: SwitchoverMain._on_post_event,
     ParametersChanged: SwitchoverMain._on_parameters,
     RequestSwitch: SwitchoverMain._on_request_switch,
+    SetPause: SwitchoverMain._on_set_pause,
 }

@@ -17,7 +17,7 @@ from switchover.config import release_key
 
 #: The peer-view keys copied from the peer's reply into status.
 REPORTED = ("state", "role", "generation", "release", "mode", "connections", "letter",
-            "reason", "warnings", "paused")
+            "reason", "warnings", "paused", "pause_version")
 
 
 def pairing_error(ours: Mapping[str, str], theirs: Any, server: str, peer: str) -> str:

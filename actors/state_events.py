@@ -152,6 +152,13 @@ class HandOverTimedOut:
     """The old active did not confirm its discontinue in time."""
 
 
+@dataclass(frozen=True)
+class PauseChanged:
+    """The pair's pause (maintenance mode) was set or lifted, here or on the peer."""
+
+    paused: bool
+
+
 Event = (
     PeerAnswered
     | PeerQueryDue
@@ -171,4 +178,5 @@ Event = (
     | HandOverRequested
     | HandedOver
     | HandOverTimedOut
+    | PauseChanged
 )

@@ -62,6 +62,7 @@ from actors.state_events import (
     NetworkDown,
     NotifierDown,
     OwnNetworkChecked,
+    PauseChanged,
     PeerAnswered,
     PeerQueryDue,
     PeerView,
@@ -143,6 +144,8 @@ class Context:
     backup_ready: bool = False
     #: A manual switch waits for the active's discontinue (planned hand-over).
     handing_over: bool = False
+    #: The pair is paused (maintenance mode): ``manual_switch_only`` is then True too.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -322,7 +325,7 @@ def _stop(state: State, ctx: Context) -> Transition:
     if state is not State.PRIMARY:
         return Transition(State.STOPPING, (StopMonitors(), CloseLinks()),
                           "stopping: shutdown requested")
-    if ctx.backup_ready:
+    if ctx.backup_ready and not ctx.paused:
         return Transition(
             State.STOPPING,
             (StopMonitors(), CloseLinks(),
@@ -334,8 +337,9 @@ def _stop(state: State, ctx: Context) -> Transition:
     return Transition(
         State.STOPPING,
         (StopMonitors(), CloseLinks(), Discontinue("stopping: shutdown requested")),
-        "stopping: shutdown requested; no backup ready to take over: running the "
-        "discontinue hooks",
+        "stopping: shutdown requested; "
+        + ("the pair is paused" if ctx.paused else "no backup ready to take over")
+        + ": running the discontinue hooks",
     )
 
 
@@ -408,6 +412,8 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
         return _manual_switch(state, event, ctx)
     if isinstance(event, (HandedOver, HandOverTimedOut)):
         return _hand_over(state, event, ctx)
+    if isinstance(event, PauseChanged):
+        return _pause(state, event, ctx)
     if isinstance(event, LinksRestored):
         if state is State.BACKUP and not ctx.manual_switch_only:
             return _stay(state, "no action: the monitors watch the connections")
@@ -417,6 +423,26 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
                      f"{' (manual switch mode)' if ctx.manual_switch_only else ''}: "
                      "resynchronizing", Resync())
     return None
+
+
+def _pause(state: State, event: PauseChanged, ctx: Context) -> Transition:
+    """Maintenance mode: a paused backup mirrors but never switches by itself."""
+    if state in UPGRADE_STATES:
+        return _stay(state, f"no action: {state.value} never switches automatically anyway")
+    if event.paused:
+        if state is State.BACKUP:
+            return _stay(state, "paused: automatic switching is off until resumed "
+                         "(maintenance mode)", StopMonitors())
+        return _stay(state, "paused: the reconnect timer no longer switches "
+                     "(maintenance mode)")
+    if ctx.manual_switch_only:
+        return _stay(state, "resumed; still in manual switch mode")
+    if state is State.BACKUP:
+        return _stay(state, "resumed: automatic switching is on again", StartMonitors())
+    if ctx.cut_off or ctx.reconnect_timeout <= 0:
+        return _stay(state, "resumed: waiting for the primary")
+    timer = StartReconnectTimer(ctx.reconnect_timeout)
+    return _stay(state, f"resumed: {timer.message}", timer)
 
 
 def _backup(event: Event, ctx: Context) -> Transition:

@@ -39,6 +39,11 @@ def execute(args: argparse.Namespace) -> int:
     try:
         status = admin_call(config, "status")
         backup = status["server"] if status["role"] == "backup" else status["peer"]["name"]
+        lone = [w for w in status.get("warnings", [])
+                if w.startswith(("no backup", "peer unreachable"))]
+        if status["role"] == "active" and lone:
+            print(f"switchover: refused: {lone[0]}", file=sys.stderr)
+            return 1
         for warning in status.get("warnings", []):
             print(f"WARNING: {warning}")
         if not args.yes:

@@ -40,6 +40,7 @@ from actors.statemachine import (
     NotifierDown,
     OpenLinks,
     OwnNetworkChecked,
+    PauseChanged,
     PeerAnswered,
     PeerQueryDue,
     PeerView,
@@ -73,6 +74,8 @@ GEN5_B = Context(generation=5, letter="B")
 PEER_UP = Context(peer_active=True)
 HANDING = Context(peer_active=True, handing_over=True)
 READY = Context(backup_ready=True)
+PAUSED = Context(manual_switch_only=True, paused=True)
+PAUSED_READY = Context(manual_switch_only=True, paused=True, backup_ready=True)
 
 
 def peer(state: str, generation: int = 1, letter: str = "B", upgrade=None, pairing=""):
@@ -241,6 +244,28 @@ ROWS = [
      [StopMonitors, CloseLinks, Discontinue], "handing over"),
     ("stop-active-no-backup", S.PRIMARY, Stop(), AUTO, S.STOPPING,
      [StopMonitors, CloseLinks, Discontinue], "no backup ready"),
+    # --- maintenance mode (switchover pause / resume)
+    ("pause-backup", S.BACKUP, PauseChanged(True), PAUSED, S.BACKUP, [StopMonitors],
+     "automatic switching is off until resumed"),
+    ("resume-backup", S.BACKUP, PauseChanged(False), AUTO, S.BACKUP, [StartMonitors],
+     "automatic switching is on again"),
+    ("resume-backup-manual-flag", S.BACKUP, PauseChanged(False), MANUAL, S.BACKUP, [],
+     "still in manual switch mode"),
+    ("pause-reconnecting", S.RECONNECTING, PauseChanged(True), PAUSED, S.RECONNECTING, [],
+     "no longer switches"),
+    ("resume-reconnecting", S.RECONNECTING, PauseChanged(False), AUTO, S.RECONNECTING,
+     [StartReconnectTimer], "resumed"),
+    ("resume-reconnecting-cut-off", S.RECONNECTING, PauseChanged(False), CUT_OFF,
+     S.RECONNECTING, [], "waiting for the primary"),
+    ("pause-upgrade", S.UPGRADE_LOWER, PauseChanged(True), PAUSED, S.UPGRADE_LOWER, [],
+     "never switches automatically anyway"),
+    ("pause-primary", S.PRIMARY, PauseChanged(True), PAUSED, S.PRIMARY, [], "ignored"),
+    ("paused-module-down", S.BACKUP, ModuleDown(), PAUSED, S.STOPPING,
+     [StopMonitors, CloseLinks], "manual mode"),
+    ("paused-expired", S.RECONNECTING, ReconnectExpired(), PAUSED, S.RECONNECTING, [],
+     "manual switch mode"),
+    ("stop-active-paused", S.PRIMARY, Stop(), PAUSED_READY, S.STOPPING,
+     [StopMonitors, CloseLinks, Discontinue], "the pair is paused"),
     # --- Upgrade states (Appendix C): never switch automatically, manual switch works
     ("upgrade-higher-module-down", S.UPGRADE_HIGHER, ModuleDown(), AUTO, S.UPGRADE_HIGHER,
      [Log], "never switches automatically"),
@@ -393,9 +418,9 @@ EVENTS = [NO_ANSWER, peer("Primary"), peer("Init", letter="A"), peer("Backup"),
           ModuleDown(), NotifierDown(), PrimaryUnreachable(), ReconnectExpired(),
           ReconnectProbeDue(), ReconnectProbed(True), ReconnectProbed(False), LinksRestored(),
           ManualSwitch(), ManualSwitch(True), HandOverRequested("B"), HandedOver("B"),
-          HandOverTimedOut()]
+          HandOverTimedOut(), PauseChanged(True), PauseChanged(False)]
 CONTEXTS = [AUTO, MANUAL, NO_WAIT, NEVER_UNREACHABLE, AS_B, FORCED, CUT_OFF, GEN5, PEER_UP,
-            HANDING, READY]
+            HANDING, READY, PAUSED, PAUSED_READY]
 
 
 def test_every_state_event_pair_is_total_and_keeps_the_invariants():
@@ -420,6 +445,12 @@ def test_every_state_event_pair_is_total_and_keeps_the_invariants():
                 # an upgrade state switches on an operator's request only
                 if state in (S.UPGRADE_HIGHER, S.UPGRADE_LOWER) and t.state is S.PRIMARY:
                     assert isinstance(event, ManualSwitch) or ctx.handing_over
+                # a paused pair never switches by itself, nor hands over on a stop
+                if ctx.paused and t.state is S.PRIMARY and state in BACKUP_STATES:
+                    assert isinstance(event, ManualSwitch) or ctx.handing_over
+                if ctx.paused and state is S.PRIMARY:
+                    assert not any(getattr(a, "tell_peer", False) for a in t.actions) or \
+                        isinstance(event, HandOverRequested)
                 # an active that stops always runs its discontinue hooks
                 if state is S.PRIMARY and t.state in (S.STOPPING, S.INACTIVE):
                     assert kinds & {Discontinue, GoStale}
