@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from actors.messages import GetStatus, RequestSwitch, SetPause
+from actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
 from replication.service import ServiceCommandError
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ class AdminCommands:
             "switch": ("remote-control", self.switch),
             "pause": ("remote-control", lambda args: self._pause(True, args)),
             "resume": ("remote-control", lambda args: self._pause(False, args)),
+            "rejoin": ("remote-control", self.rejoin),
         }
 
     def handle(self, command: str, args: Mapping[str, Any], rights: frozenset[str]) -> Mapping:
@@ -114,6 +115,14 @@ class AdminCommands:
             raise ServiceCommandError(409, f"{peer} refused: {answer.get('reason')}")
         return {"accepted": True, "message": f"switch requested on the backup {peer}"}
 
+
+    def rejoin(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A stale server becomes a backup again, with a full resynchronisation."""
+        reply = self.host.main.ask(Rejoin(str(args.get("operator") or "operator")),
+                                   timeout=ASK_TIMEOUT)
+        if not reply["accepted"]:
+            raise ServiceCommandError(409, reply["message"])
+        return reply
 
     def _pause(self, paused: bool, args: Mapping[str, Any]) -> dict[str, Any]:
         """Maintenance mode for the pair: this server and its peer (told at once, and

@@ -29,11 +29,13 @@ from actors.messages import (
     GetStatus,
     PeerAnswer,
     PostEvent,
+    Rejoin,
     RequestSwitch,
     SetPause,
     Shutdown,
     Tick,
 )
+from actors.module_settings import flag
 from actors.network import Diagnosis, NetworkPlan, Prober, run_diagnosis
 from actors.pause import PauseStore
 from actors.peer_view import PeerTracker
@@ -104,6 +106,7 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._links_lost = False
         self._handing_over = False
         self._discontinuing = False
+        self._last_view: sm.PeerView | None = None
         self._publish()
 
     # --- plumbing -----------------------------------------------------------------
@@ -137,6 +140,7 @@ class SwitchoverMain(pykka.ThreadingActor):
             backup_ready=self._peer_answers_as("Backup") and not self.peer.report.get(
                 "warnings") and self.peer.report.get("mode") == "auto",
             handing_over=self._handing_over,
+            auto_rejoin=flag(p["Switchover Auto Rejoin"]),
         )
 
     @property
@@ -453,6 +457,7 @@ class SwitchoverMain(pykka.ThreadingActor):
                 and not reply.get("pairing"):
             reply = None  # an error answer tells nothing about the peer's state
         view = self.peer.answered(reply)
+        self._last_view = view
         if reply is not None and isinstance(reply.get("pause_version"), int):
             self._take_pause(bool(reply.get("paused")), reply["pause_version"],
                              self.d.config.peer.name)
@@ -531,6 +536,16 @@ class SwitchoverMain(pykka.ThreadingActor):
         accepted = self.state is sm.State.PRIMARY or self._handing_over
         return {"accepted": accepted, "message": transition.reason}
 
+    def _on_rejoin(self, message: Rejoin) -> dict[str, Any]:
+        """`switchover rejoin`: a stale server becomes a backup again, or says why not."""
+        if self.state is not sm.State.INACTIVE:
+            return {"accepted": False, "message": f"{self.d.config.server_name} is "
+                    f"{self.state.value}, not stale: nothing to rejoin"}
+        self.d.events.record("warning", f"Rejoin requested by {message.origin}",
+                             kind="operator")
+        transition = self._apply(sm.RejoinRequested(self._last_view, self.d.config.peer.name))
+        return {"accepted": self.state in sm.BACKUP_STATES, "message": transition.reason}
+
     def _on_set_pause(self, message: SetPause) -> dict[str, Any]:
         store = self.d.pause
         if store is None:
@@ -591,4 +606,5 @@ _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
     ParametersChanged: SwitchoverMain._on_parameters,
     RequestSwitch: SwitchoverMain._on_request_switch,
     SetPause: SwitchoverMain._on_set_pause,
+    Rejoin: SwitchoverMain._on_rejoin,
 }

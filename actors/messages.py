@@ -73,3 +73,10 @@ class SetPause:
     paused: bool
     origin: str
     version: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejoin:
+    """An operator's `switchover rejoin` on a stale server."""
+
+    origin: str

@@ -159,6 +159,15 @@ class PauseChanged:
     paused: bool
 
 
+@dataclass(frozen=True)
+class RejoinRequested:
+    """An operator ran `switchover rejoin` on this stale server; `peer` is the peer's
+    latest report (None when it does not answer)."""
+
+    peer: PeerView | None
+    name: str = ""
+
+
 Event = (
     PeerAnswered
     | PeerQueryDue
@@ -179,4 +188,5 @@ Event = (
     | HandedOver
     | HandOverTimedOut
     | PauseChanged
+    | RejoinRequested
 )

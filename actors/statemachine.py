@@ -70,6 +70,7 @@ from actors.state_events import (
     ReconnectExpired,
     ReconnectProbed,
     ReconnectProbeDue,
+    RejoinRequested,
     Stop,
 )
 
@@ -146,6 +147,8 @@ class Context:
     handing_over: bool = False
     #: The pair is paused (maintenance mode): ``manual_switch_only`` is then True too.
     paused: bool = False
+    #: "Switchover Auto Rejoin": a stale server rejoins once its peer is a healthy active.
+    auto_rejoin: bool = False
 
 
 @dataclass(frozen=True)
@@ -560,14 +563,34 @@ def _upgrade(state: State, event: Event, ctx: Context) -> Transition:
 
 
 def _inactive(event: Event, ctx: Context) -> Transition:
-    """Inactive (stale): nothing makes it active again until it is restarted."""
-    actions: tuple[Action, ...] = ()
+    """Inactive (stale): never active again; a backup again by `switchover rejoin`, by
+    "Switchover Auto Rejoin", or by a restart."""
+    s = State.INACTIVE
+    if isinstance(event, RejoinRequested):
+        return _rejoin(event.peer, event.name, ctx, "an operator asked")
     if isinstance(event, PeerAnswered):
-        actions = (QueryPeer(ctx.peer_query_interval),)
+        nxt = QueryPeer(ctx.peer_query_interval)
+        if ctx.auto_rejoin and event.peer is not None and event.peer.state == "Primary":
+            t = _rejoin(event.peer, event.name, ctx, "Switchover Auto Rejoin is Yes")
+            return Transition(t.state, t.actions + (nxt,), t.reason)
+        return _stay(s, "no action: this server is stale; `switchover rejoin` or a restart "
+                     "makes it a backup again", nxt)
     return _stay(
-        State.INACTIVE,
+        s,
         f"no action: {type(event).__name__} ignored, this server is stale "
-        "and must be restarted to rejoin as backup",
-        *actions,
+        "and must rejoin (switchover rejoin) or be restarted to be a backup again",
     )
+
+
+def _rejoin(peer: PeerView | None, name: str, ctx: Context, why: str) -> Transition:
+    """Stale -> backup of a healthy active, with a full resynchronisation."""
+    if peer is None or peer.state != "Primary":
+        what = "does not answer" if peer is None else f"is {peer.state}"
+        return _stay(State.INACTIVE, f"rejoin refused: {name} {what}, not a healthy active "
+                     "server; this server stays stale")
+    target = {"higher": State.UPGRADE_HIGHER, "lower": State.UPGRADE_LOWER}.get(
+        peer.upgrade or "", State.BACKUP)
+    # The services start over as a backup on the role change: a full resynchronisation.
+    return Transition(target, _watch(ctx, peer.upgrade),
+                      f"rejoining as backup of {name} ({why}): resynchronizing everything")
 

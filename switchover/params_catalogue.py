@@ -438,6 +438,14 @@ _SPECS: list[ParamSpec] = [
     ),
     # --- project extensions ----------------------------------------------------------
     _spec(
+        "Switchover Auto Rejoin", "bool", "No",
+        "Beyond the reference: Yes or 1 makes a stale (inactive) server rejoin as backup by "
+        "itself, with a full resynchronisation, once its peer answers as a healthy active; "
+        "No or 0 (the default, the reference's behaviour) keeps it stale until an operator "
+        "runs `switchover rejoin` or restarts it.",
+        dynamic=True, section=EXTENSION,
+    ),
+    _spec(
         "Switchover Initial Mirror Timeout", "seconds", 600,
         "The maximum start-up time allowed for copying InitialMirrorDir on the backup; if "
         "the copy does not finish in time the backup does not start. The reference keeps "

@@ -55,7 +55,7 @@ RECOVERY_FLAGS = [
 ]
 
 EXPECTED_NAMES = {
-    "SwitchoverServer A", "SwitchoverServer B", *RECOVERY_FLAGS,
+    "SwitchoverServer A", "SwitchoverServer B", *RECOVERY_FLAGS, "Switchover Auto Rejoin",
     "Mail Interaction Recovery Filter Enabled", "CustomMirrorDir", "InitialMirrorDir",
     "MirrorExceptions", "Custom Upgrade Attribute Exceptions",
     "Custom Upgrade File Synchronization Directories",
@@ -102,6 +102,7 @@ def test_dynamic_exactly_the_reference_list_plus_interaction_recovery() -> None:
     assert dynamic == {
         "CustomMirrorDir", "Switchover Max TS Failures", "Switchover TS Failure Retry Delay",
         "Switchover TS Timeout", "Mail Interaction Recovery Filter Enabled", *RECOVERY_FLAGS,
+        "Switchover Auto Rejoin",
     }
 
 
@@ -109,7 +110,7 @@ def test_project_extensions_are_marked_and_say_why() -> None:
     ext = {n for n, s in CATALOGUE.items() if s.section == "project extension"}
     assert ext == {
         "Switchover Initial Mirror Timeout", "Switchover Synchronous DS Replication",
-        "Switchover Synchronous DS Timeout",
+        "Switchover Synchronous DS Timeout", "Switchover Auto Rejoin",
     }
     assert "registry" in CATALOGUE["Switchover Initial Mirror Timeout"].description
     assert CATALOGUE["Switchover Synchronous DS Replication"].default is False

@@ -50,6 +50,7 @@ from actors.statemachine import (
     ReconnectExpired,
     ReconnectProbed,
     ReconnectProbeDue,
+    RejoinRequested,
     Resync,
     StartMonitors,
     StartReconnectTimer,
@@ -76,6 +77,12 @@ HANDING = Context(peer_active=True, handing_over=True)
 READY = Context(backup_ready=True)
 PAUSED = Context(manual_switch_only=True, paused=True)
 PAUSED_READY = Context(manual_switch_only=True, paused=True, backup_ready=True)
+AUTO_REJOIN = Context(auto_rejoin=True)
+
+
+def rejoin(state: str | None, upgrade=None):
+    view = None if state is None else PeerView("ICServer2", state, 3, "B", upgrade)
+    return RejoinRequested(view, "ICServer2")
 
 
 def peer(state: str, generation: int = 1, letter: str = "B", upgrade=None, pairing=""):
@@ -277,6 +284,24 @@ ROWS = [
      [Log, StopMonitors, CloseLinks, BecomeActive], "eInternalSwitchReq"),
     ("upgrade-lower-manual", S.UPGRADE_LOWER, ManualSwitch(), AUTO, S.PRIMARY,
      [Log, StopMonitors, CloseLinks, BecomeActive], "eInternalSwitchReq"),
+    # --- stale servers come back: switchover rejoin, Switchover Auto Rejoin
+    ("rejoin", S.INACTIVE, rejoin("Primary"), AUTO, S.BACKUP, [OpenLinks, StartMonitors],
+     "rejoining as backup of ICServer2 (an operator asked)"),
+    ("rejoin-manual-mode", S.INACTIVE, rejoin("Primary"), MANUAL, S.BACKUP, [OpenLinks],
+     "rejoining"),
+    ("rejoin-newer-release", S.INACTIVE, rejoin("Primary", "lower"), AUTO, S.UPGRADE_LOWER,
+     [OpenLinks], "rejoining"),
+    ("rejoin-peer-silent", S.INACTIVE, rejoin(None), AUTO, S.INACTIVE, [],
+     "rejoin refused: ICServer2 does not answer"),
+    ("rejoin-peer-not-active", S.INACTIVE, rejoin("Inactive"), AUTO, S.INACTIVE, [],
+     "rejoin refused: ICServer2 is Inactive"),
+    ("auto-rejoin", S.INACTIVE, peer("Primary"), AUTO_REJOIN, S.BACKUP,
+     [OpenLinks, StartMonitors, QueryPeer], "Switchover Auto Rejoin is Yes"),
+    ("auto-rejoin-off", S.INACTIVE, peer("Primary"), AUTO, S.INACTIVE, [QueryPeer],
+     "switchover rejoin"),
+    ("auto-rejoin-peer-not-active", S.INACTIVE, peer("Backup"), AUTO_REJOIN, S.INACTIVE,
+     [QueryPeer], "no action"),
+    ("rejoin-only-when-stale", S.BACKUP, rejoin("Primary"), AUTO, S.BACKUP, [], "ignored"),
     # --- Inactive (stale)
     ("inactive-manual", S.INACTIVE, ManualSwitch(), AUTO, S.INACTIVE, [], "stale"),
     ("inactive-module-down", S.INACTIVE, ModuleDown(), AUTO, S.INACTIVE, [], "stale"),
@@ -418,9 +443,10 @@ EVENTS = [NO_ANSWER, peer("Primary"), peer("Init", letter="A"), peer("Backup"),
           ModuleDown(), NotifierDown(), PrimaryUnreachable(), ReconnectExpired(),
           ReconnectProbeDue(), ReconnectProbed(True), ReconnectProbed(False), LinksRestored(),
           ManualSwitch(), ManualSwitch(True), HandOverRequested("B"), HandedOver("B"),
-          HandOverTimedOut(), PauseChanged(True), PauseChanged(False)]
+          HandOverTimedOut(), PauseChanged(True), PauseChanged(False), rejoin("Primary"),
+          rejoin(None)]
 CONTEXTS = [AUTO, MANUAL, NO_WAIT, NEVER_UNREACHABLE, AS_B, FORCED, CUT_OFF, GEN5, PEER_UP,
-            HANDING, READY, PAUSED, PAUSED_READY]
+            HANDING, READY, PAUSED, PAUSED_READY, AUTO_REJOIN]
 
 
 def test_every_state_event_pair_is_total_and_keeps_the_invariants():

@@ -1,0 +1,31 @@
+"""`switchover rejoin`: make this stale (inactive) server a backup again without a restart.
+
+After a switch the old active is stale; the reference has it restarted to rejoin as
+backup. `rejoin` does the same in place: a full resynchronisation from the active
+(DS, files, interaction shadows), then Backup. Refused, with the reason, when this server
+is not stale or its peer is not a healthy active. "Switchover Auto Rejoin" = Yes makes
+a stale server do this by itself.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+
+NAME = "rejoin"
+HELP = "make this stale server a backup again (full resynchronisation, no restart)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config(parser)
+
+
+def execute(args: argparse.Namespace) -> int:
+    try:
+        result = admin_call(config_or_exit(args.config), "rejoin")
+    except CommandFailed as exc:
+        print(f"switchover: {exc}", file=sys.stderr)
+        return 1
+    print(result["message"])
+    return 0
