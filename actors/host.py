@@ -224,6 +224,7 @@ class Host:
             own_warnings=self._service_warnings,
             on_discontinued=self._discontinued.set,
             pause=PauseStore(data_dir / "pause.json"),
+            startup_progress=self._startup_progress,
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -354,6 +355,27 @@ class Host:
             except Exception:
                 log.exception("SwitchoverMain: %s replication warnings failed", service.name)
         return out
+
+    def _startup_progress(self) -> str | None:
+        """What a starting backup still waits for: its first DS compare-and-update ("in
+        sync") and its InitialMirrorDir copy; None when both are done."""
+        waiting: list[str] = []
+        for service in self.services:
+            try:
+                health = service.health()
+            except Exception:
+                log.exception("SwitchoverMain: %s health failed", service.name)
+                continue
+            state = str(health.get("state", ""))
+            if service.name == "ds" and state != "in sync" and \
+                    not state.startswith(("lagging", "not running: ")):
+                progress = health.get("progress") or {}
+                waiting.append(f"DS {state or 'starting'}" + (
+                    f" ({progress.get('compared', 0)} compared, "
+                    f"{progress.get('fetched', 0)} fetched)" if progress else ""))
+            elif service.name == "files" and state.startswith("initial mirror"):
+                waiting.append(state)
+        return ", ".join(waiting) or None
 
     def _refuse_pairing(self, pairing: str) -> None:
         """A peer whose configuration pairs the servers differently: say so, once."""

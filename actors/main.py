@@ -52,6 +52,8 @@ log = logging.getLogger("SwitchoverStates")
 PEER_QUERY_TIMEOUT = 5.0
 #: Reference seconds between two state queries to the peer, in every state.
 PEER_QUERY_INTERVAL = 2.0
+#: Reference seconds between two looks at a starting backup's progress.
+STARTUP_POLL = 1.0
 #: Real seconds one hook command may run (actors.hooks.run_hooks's limit).
 HOOK_TIMEOUT = 60.0
 
@@ -85,6 +87,9 @@ class MainDeps:
     on_discontinued: Callable[[], None] = lambda: None
     #: The pair's pause (maintenance mode); None keeps it in memory only.
     pause: PauseStore | None = None
+    #: What a starting backup still waits for ("DS syncing ..., initial mirror ..."), or
+    #: None once its first DS compare and its InitialMirrorDir copy are done.
+    startup_progress: Callable[[], str | None] = lambda: None
 
 
 class SwitchoverMain(pykka.ThreadingActor):
@@ -107,6 +112,9 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._handing_over = False
         self._discontinuing = False
         self._last_view: sm.PeerView | None = None
+        self._starting_up: str | None = None  # what start-up still waits for
+        self._startup_began = 0.0
+        self._switch_scheduled: str | None = None
         self._publish()
 
     # --- plumbing -----------------------------------------------------------------
@@ -141,6 +149,8 @@ class SwitchoverMain(pykka.ThreadingActor):
                 "warnings") and self.peer.report.get("mode") == "auto",
             handing_over=self._handing_over,
             auto_rejoin=flag(p["Switchover Auto Rejoin"]),
+            starting_up=self._starting_up is not None,
+            switch_scheduled=self._switch_scheduled,
         )
 
     @property
@@ -197,10 +207,16 @@ class SwitchoverMain(pykka.ThreadingActor):
             if transition.state not in sm.BACKUP_STATES:
                 self._handing_over = False
                 self._cancel("handover")
+                self._starting_up = self._switch_scheduled = None
+                self._cancel("startup")
         elif decided and transition.reason != previous:
             log.info("SwitchoverState::State%s: %s", before.value, transition.reason)
         if _role(before) != _role(transition.state):
             self.d.on_role(_role(transition.state), self.upgrade)
+            if transition.state in sm.BACKUP_STATES:
+                self._starting_up = "starting"
+                self._startup_began = self.d.clock.now()
+                self._later("startup", STARTUP_POLL)
         for action in transition.actions:
             self._execute(action)
         self._publish()
@@ -246,6 +262,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             self._go_stale(action.reason, action.tell_peer)
         elif isinstance(action, a.Discontinue):
             self._discontinue(action.reason, action.tell_peer)
+        elif isinstance(action, a.ScheduleSwitchAfterStartup):
+            self._switch_scheduled = action.reason
         elif isinstance(action, a.AskPeerToHandOver):
             self._handing_over = True
             self._later("handover", action.timeout)
@@ -480,6 +498,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             self._check_own_network()
         elif name == "handover" and self._handing_over:
             self._apply(sm.HandOverTimedOut())
+        elif name == "startup" and self._starting_up is not None:
+            self._check_startup()
 
     def _on_connection(self, message: ConnectionChanged) -> None:
         if self.d.connections.get(message.channel) == message.up:
@@ -498,6 +518,22 @@ class SwitchoverMain(pykka.ThreadingActor):
         if any_up and self._links_lost:
             self._links_lost = False
             self._apply(sm.LinksRestored())
+
+    def _check_startup(self) -> None:
+        """A starting backup: done once the services say so, or at the time limit."""
+        progress = self.d.startup_progress()
+        limit = float(self.params["Switchover Initial Mirror Timeout"])
+        if progress is not None and self.d.clock.now() - self._startup_began < limit:
+            self._starting_up = progress
+            self._later("startup", STARTUP_POLL)
+            self._publish()
+            return
+        detail = "" if progress is None else (
+            f"Switchover Initial Mirror Timeout ({limit:g} s) reached with {progress}")
+        if detail:
+            self.d.events.record("warning", f"Switchover Service: start-up ends: {detail}")
+        self._starting_up = None
+        self._apply(sm.StartupComplete(detail))
 
     def _on_discontinue(self, message: DiscontinueRequest) -> None:
         self.d.generation.observe(message.generation)
@@ -518,7 +554,10 @@ class SwitchoverMain(pykka.ThreadingActor):
             "upgrade": self.upgrade,
             "peer": self.peer.status(),
             "connections": self._connections(),
-            "warnings": self.peer.warnings(role),
+            "warnings": self.peer.warnings(role) + (
+                [f"this server is starting up: {self._starting_up}"]
+                if self._starting_up is not None else []),
+            "starting_up": self._starting_up,
         }
 
     def _on_post_event(self, message: PostEvent) -> None:

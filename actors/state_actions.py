@@ -108,6 +108,14 @@ class Discontinue:
 
 
 @dataclass(frozen=True)
+class ScheduleSwitchAfterStartup:
+    """Remember to switch (with `reason`) once this backup has finished starting up; the
+    host keeps it in ``Context.switch_scheduled`` until StartupComplete."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class GoStale:
     """Stop serving: Discontinue hooks; never active again until restarted."""
 
@@ -138,6 +146,7 @@ Action = (
     | BecomeActive
     | Resync
     | Discontinue
+    | ScheduleSwitchAfterStartup
     | GoStale
     | AskPeerToHandOver
 )

@@ -168,6 +168,14 @@ class RejoinRequested:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class StartupComplete:
+    """This backup finished starting up: its first DS compare-and-update and its
+    InitialMirrorDir copy are done (or "Switchover Initial Mirror Timeout" ran out)."""
+
+    detail: str = ""
+
+
 Event = (
     PeerAnswered
     | PeerQueryDue
@@ -189,4 +197,5 @@ Event = (
     | HandOverTimedOut
     | PauseChanged
     | RejoinRequested
+    | StartupComplete
 )

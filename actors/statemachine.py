@@ -43,6 +43,7 @@ from actors.state_actions import (
     ProbeNotifier,
     QueryPeer,
     Resync,
+    ScheduleSwitchAfterStartup,
     StartMonitors,
     StartReconnectTimer,
     StopMonitors,
@@ -71,6 +72,7 @@ from actors.state_events import (
     ReconnectProbed,
     ReconnectProbeDue,
     RejoinRequested,
+    StartupComplete,
     Stop,
 )
 
@@ -149,6 +151,10 @@ class Context:
     paused: bool = False
     #: "Switchover Auto Rejoin": a stale server rejoins once its peer is a healthy active.
     auto_rejoin: bool = False
+    #: This backup is still starting up (first DS compare, InitialMirrorDir copy).
+    starting_up: bool = False
+    #: The reason of a switch waiting for StartupComplete (ScheduleSwitchAfterStartup).
+    switch_scheduled: str | None = None
 
 
 @dataclass(frozen=True)
@@ -353,6 +359,18 @@ def _module_down(state: State, ctx: Context) -> Transition:
             (StopMonitors(), CloseLinks()),
             "Module is down, but switchover is in manual mode: going to StateStopping",
         )
+    if ctx.starting_up:
+        # "Module Down" case 3: the backup is still starting up; switching now would
+        # promote half-synchronised data.
+        actions: list[Action] = []
+        if state is State.RECONNECTING:
+            actions.append(CancelReconnectTimer())
+        actions += [StopMonitors(), ScheduleSwitchAfterStartup(REASON_TS_PING)]
+        return Transition(
+            State.BACKUP, tuple(actions),
+            "Module is down, but this server is starting up: switching to StatePrimary "
+            "once startup has completed",
+        )
     return _switch(state, REASON_TS_PING, "Module is down, switching now and going to StatePrimary")
 
 
@@ -417,6 +435,13 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
         return _hand_over(state, event, ctx)
     if isinstance(event, PauseChanged):
         return _pause(state, event, ctx)
+    if isinstance(event, StartupComplete):
+        if ctx.switch_scheduled and state is not State.UPGRADE_HIGHER \
+                and state is not State.UPGRADE_LOWER:
+            return _switch(state, ctx.switch_scheduled, "Startup has completed, performing "
+                           "the scheduled switch: going to StatePrimary and switching now")
+        return _stay(state, f"startup complete{': ' + event.detail if event.detail else ''}; "
+                     "no switch scheduled")
     if isinstance(event, LinksRestored):
         if state is State.BACKUP and not ctx.manual_switch_only:
             return _stay(state, "no action: the monitors watch the connections")

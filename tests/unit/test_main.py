@@ -25,7 +25,7 @@ from actors.messages import (
     RequestSwitch,
     Tick,
 )
-from actors.statemachine import HandedOver
+from actors.statemachine import HandedOver, ModuleDown
 from actors.shared import SharedState
 from switchover.clock import FakeClock
 from switchover.config import parse_config
@@ -88,7 +88,7 @@ def config(tmp_path: Path, name: str = "ICServer1", release: str = "2026.1.0"):
 
 
 def start(tmp_path: Path, peer: Peer, *, name: str = "ICServer1", release: str = "2026.1.0",
-          force_backup: bool = False, manual: bool = False):
+          force_backup: bool = False, manual: bool = False, startup=lambda: None):
     clock = FakeClock()
     links = FakeLinks()
     resyncs: list[float] = []
@@ -99,6 +99,7 @@ def start(tmp_path: Path, peer: Peer, *, name: str = "ICServer1", release: str =
         executor=InlineExecutor(), peer_query=peer, links=links,
         force_backup=force_backup, manual_switch_only=manual,
         on_resync=lambda: resyncs.append(clock.now()), wall=clock.now,
+        startup_progress=startup,
     )
     ref = SwitchoverMain.start(deps)
     ref.ask(Begin())
@@ -287,6 +288,36 @@ def test_a_manual_mode_backup_resyncs_when_its_channels_come_back(tmp_path: Path
     assert deps.resyncs == []  # the first connection is no outage
     ref.ask(ConnectionChanged("main", True))
     assert len(deps.resyncs) == 1
+
+
+def test_module_down_while_starting_up_switches_once_startup_completes(tmp_path: Path) -> None:
+    """"Module Down" while the backup still copies: no promotion of half-synchronised
+    data; the switch waits for the first DS compare and the InitialMirrorDir copy."""
+    progress = ["DS syncing (400 compared, 12 fetched)"]
+    ref, clock, _, deps = start(tmp_path, Peer(peer_state("Primary", letter="A")),
+                                name="ICServer2", startup=lambda: progress[0])
+    clock.advance(1.0)
+    result = status(ref)
+    assert "this server is starting up: DS syncing (400 compared, 12 fetched)" in \
+        result["warnings"]
+    ref.ask(PostEvent(ModuleDown()))
+    clock.advance(5.0)
+    assert status(ref)["state"] == "Backup"
+    progress[0] = None
+    clock.advance(1.0)
+    status(ref)
+    assert status(ref)["state"] == "Primary"
+    messages = [e["message"] for e in deps.events.recent()]
+    assert messages[messages.index("Switchover Service: Switch Initiated") - 1] == (
+        "TS Ping Failure")
+
+
+def test_start_up_ends_at_the_initial_mirror_timeout(tmp_path: Path) -> None:
+    ref, clock, _, deps = start(tmp_path, Peer(peer_state("Primary", letter="A")),
+                                name="ICServer2", startup=lambda: "initial mirror: 1/9 files")
+    clock.advance(601.0)
+    assert status(ref)["starting_up"] is None
+    assert any("Initial Mirror Timeout" in e["message"] for e in deps.events.recent())
 
 
 def test_unknown_tick_is_ignored(tmp_path: Path) -> None:

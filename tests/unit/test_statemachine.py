@@ -52,6 +52,8 @@ from actors.statemachine import (
     ReconnectProbeDue,
     RejoinRequested,
     Resync,
+    ScheduleSwitchAfterStartup,
+    StartupComplete,
     StartMonitors,
     StartReconnectTimer,
     State,
@@ -78,6 +80,8 @@ READY = Context(backup_ready=True)
 PAUSED = Context(manual_switch_only=True, paused=True)
 PAUSED_READY = Context(manual_switch_only=True, paused=True, backup_ready=True)
 AUTO_REJOIN = Context(auto_rejoin=True)
+STARTING = Context(starting_up=True)
+SCHEDULED = Context(switch_scheduled=REASON_TS_PING)
 
 
 def rejoin(state: str | None, upgrade=None):
@@ -152,6 +156,17 @@ ROWS = [
     ("module-down-switch", S.BACKUP, ModuleDown(), AUTO, S.PRIMARY,
      [StopMonitors, CloseLinks, BecomeActive],
      "Module is down, switching now and going to StatePrimary"),
+    ("module-down-starting-up", S.BACKUP, ModuleDown(), STARTING, S.BACKUP,
+     [StopMonitors, ScheduleSwitchAfterStartup], "once startup has completed"),
+    ("module-down-starting-up-reconnecting", S.RECONNECTING, ModuleDown(), STARTING,
+     S.BACKUP, [CancelReconnectTimer, StopMonitors, ScheduleSwitchAfterStartup],
+     "starting up"),
+    ("startup-complete-scheduled", S.BACKUP, StartupComplete(), SCHEDULED, S.PRIMARY,
+     [StopMonitors, CloseLinks, BecomeActive], "performing the scheduled switch"),
+    ("startup-complete-nothing", S.BACKUP, StartupComplete(), AUTO, S.BACKUP, [],
+     "no switch scheduled"),
+    ("startup-complete-upgrade", S.UPGRADE_HIGHER, StartupComplete(), SCHEDULED,
+     S.UPGRADE_HIGHER, [], "no switch scheduled"),
     # --- Backup: Network Down (this server is cut off: no timer, watch its own network)
     ("network-down", S.BACKUP, NetworkDown(), AUTO, S.RECONNECTING,
      [StopMonitors, CancelReconnectTimer, WatchOwnNetwork, ProbeNotifier], "cut off"),
@@ -343,6 +358,7 @@ SWITCH_REASON_ROWS = [
     (S.BACKUP, HandedOver("ICServer1"), HANDING, REASON_MANUAL),
     (S.BACKUP, HandOverTimedOut(), HANDING, REASON_MANUAL),
     (S.RECONNECTING, HandedOver("ICServer1"), AUTO, REASON_HANDOVER),
+    (S.BACKUP, StartupComplete(), SCHEDULED, REASON_TS_PING),
 ]
 
 
@@ -444,9 +460,9 @@ EVENTS = [NO_ANSWER, peer("Primary"), peer("Init", letter="A"), peer("Backup"),
           ReconnectProbeDue(), ReconnectProbed(True), ReconnectProbed(False), LinksRestored(),
           ManualSwitch(), ManualSwitch(True), HandOverRequested("B"), HandedOver("B"),
           HandOverTimedOut(), PauseChanged(True), PauseChanged(False), rejoin("Primary"),
-          rejoin(None)]
+          rejoin(None), StartupComplete()]
 CONTEXTS = [AUTO, MANUAL, NO_WAIT, NEVER_UNREACHABLE, AS_B, FORCED, CUT_OFF, GEN5, PEER_UP,
-            HANDING, READY, PAUSED, PAUSED_READY, AUTO_REJOIN]
+            HANDING, READY, PAUSED, PAUSED_READY, AUTO_REJOIN, STARTING, SCHEDULED]
 
 
 def test_every_state_event_pair_is_total_and_keeps_the_invariants():
