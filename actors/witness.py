@@ -13,22 +13,22 @@ from typing import Any, Callable
 
 import pykka
 
-from actors.witness_driver import (
+from actors.witness_driver import WitnessDriver, WitnessStore
+from actors.witness_messages import (
     AcquireWitness,
+    Holder,
     ReadWitness,
     ReleaseWitness,
     WitnessAcquired,
-    WitnessDriver,
     WitnessHeldBy,
     WitnessHolder,
     WitnessLost,
     WitnessReleased,
-    WitnessStore,
     WitnessUnreachable,
 )
 from switchover.clock import Clock
 from switchover.witness_config import WitnessConfig
-from transport.witness import EtcdWitness, Holder
+from transport.witness import EtcdWitness
 
 __all__ = [
     "AcquireWitness", "Holder", "ReadWitness", "ReleaseWitness", "Witness", "WitnessAcquired",

@@ -1,11 +1,9 @@
 """The witness driver: takes, keeps and gives back the pair's key in etcd, never blocking.
 
-The key is the right to be active (docs/witness.md). The driver carries out three
-commands -- :class:`AcquireWitness`, :class:`ReleaseWitness`, :class:`ReadWitness` --
-and reports every outcome to `post` as an immutable message: :class:`WitnessAcquired`,
-:class:`WitnessHeldBy`, :class:`WitnessUnreachable`, :class:`WitnessLost`,
-:class:`WitnessReleased`, :class:`WitnessHolder`. What to do about them (switch, demote,
-warn) is the state machine's business, not the driver's.
+The key is the right to be active (docs/witness.md). The driver carries out the three
+commands of :mod:`actors.witness_messages` and reports every outcome to `post` as one of
+its immutable reports. What to do about them (switch, demote, warn) is the state
+machine's business, not the driver's.
 
 Each etcd call runs on one worker thread, bounded by a timeout of TTL/6, and its result
 comes back through `deliver` as a message for :meth:`WitnessDriver.handle`; time comes
@@ -34,6 +32,17 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
+from actors.witness_messages import (
+    AcquireWitness,
+    ReadWitness,
+    ReleaseWitness,
+    WitnessAcquired,
+    WitnessHeldBy,
+    WitnessHolder,
+    WitnessLost,
+    WitnessReleased,
+    WitnessUnreachable,
+)
 from switchover.clock import Clock, TimerHandle
 from transport.witness import AcquireResult, Holder
 
@@ -53,76 +62,6 @@ class WitnessStore(Protocol):
     def read(self) -> tuple[Holder | None, int]: ...
     def release(self, lease: int) -> None: ...
     def close(self) -> None: ...
-
-
-# --- commands ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class AcquireWitness:
-    """Take the key for `generation` and keep it; retried while held by another."""
-
-    generation: int
-
-
-@dataclass(frozen=True)
-class ReleaseWitness:
-    """Stop renewing and revoke the lease, so a waiting peer may take the key at once."""
-
-
-@dataclass(frozen=True)
-class ReadWitness:
-    """Ask who holds the key now (answered with WitnessHolder or WitnessUnreachable)."""
-
-
-# --- reports ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class WitnessAcquired:
-    """This server holds the key; posted again when renewing works after WitnessUnreachable."""
-
-    holder: Holder
-    ttl: float
-
-
-@dataclass(frozen=True)
-class WitnessHeldBy:
-    """Another holder has the key (it may be this server's own, from an earlier generation)."""
-
-    holder: Holder
-
-
-@dataclass(frozen=True)
-class WitnessUnreachable:
-    """etcd did not answer or refused; `holding` says whether a lease is still being kept."""
-
-    reason: str
-    holding: bool
-
-
-@dataclass(frozen=True)
-class WitnessLost:
-    """The key can no longer be counted on; at least `margin` seconds remain before it expires."""
-
-    holder: Holder
-    reason: str
-    margin: float
-
-
-@dataclass(frozen=True)
-class WitnessReleased:
-    """The answer to ReleaseWitness: `revoked`, or why not (etcd unreachable: the lease
-    expires within its TTL; or this server held no key, `holder` None)."""
-
-    holder: Holder | None
-    revoked: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class WitnessHolder:
-    """The answer to ReadWitness: who holds the key (None: nobody)."""
-
-    holder: Holder | None
 
 
 # --- completions (internal) ---------------------------------------------------------------
@@ -201,14 +140,15 @@ class WitnessDriver:
             self._submit("read", lambda s: s.read()[0])
         elif isinstance(message, _Done):
             self._on_done(message)
-        elif isinstance(message, (_Due, _Guard)) and message.op == self._op:
-            if isinstance(message, _Guard):
+        elif isinstance(message, _Guard):
+            if message.op == self._op and self.mode == HOLDING:
                 self._on_guard()
-            elif self.mode == ACQUIRING:
+        elif isinstance(message, _Due):
+            if message.op == self._op and self.mode == ACQUIRING:
                 self._attempt()
-            elif self.mode == HOLDING:
+            elif message.op == self._op and self.mode == HOLDING:
                 self._renew()
-        elif not isinstance(message, (_Due, _Guard)):
+        else:
             log.warning("ignoring unknown message %r", message)
 
     def acquire(self, generation: int) -> None:
@@ -293,10 +233,9 @@ class WitnessDriver:
         self._guard = self.clock.call_later(max(0.0, due), lambda: self.deliver(_Guard(op)))
 
     def _on_guard(self) -> None:
-        if self.mode == HOLDING:
-            now = self.clock.now()
-            self._lost(f"no renewal of the lease confirmed for {now - self._confirmed_at:.1f} s",
-                       margin=self._confirmed_at + self._granted - now)
+        now = self.clock.now()
+        self._lost(f"no renewal of the lease confirmed for {now - self._confirmed_at:.1f} s",
+                   margin=self._confirmed_at + self._granted - now)
 
     def _lost(self, reason: str, margin: float) -> None:
         holder = self._holder
@@ -388,7 +327,6 @@ class WitnessDriver:
     def _scale(self) -> float:
         """Real seconds per reference second (etcd counts real seconds)."""
         return self.clock.real_seconds(1.0) or 1.0
-
 
 
 def _result(future: Future, cancelled: _Done) -> _Done:

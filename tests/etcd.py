@@ -26,7 +26,7 @@ STOP_TIMEOUT = 5.0
 
 
 def etcd_binary() -> tuple[str | None, str]:
-    """The etcd executable (`./dev`'s unpacked copy first), or None and the reason the tests that need it skip."""
+    """The etcd executable (`./dev`'s unpacked copy first), or None and why tests skip."""
     unpacked = ROOT / ".venv" / "etcd" / "usr" / "bin" / "etcd"
     path = os.environ.get("SWITCHOVER_TEST_ETCD") or (
         str(unpacked) if unpacked.exists() else shutil.which("etcd"))

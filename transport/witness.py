@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 import orjson
@@ -227,4 +227,3 @@ def _reason(exc: Etcd3Exception) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-

@@ -6,13 +6,12 @@ import pytest
 
 from actors.links import Trampoline
 from actors.witness import Witness
-from actors.witness_driver import (
-    HOLDING,
+from actors.witness_driver import HOLDING, WitnessDriver
+from actors.witness_messages import (
     AcquireWitness,
     ReadWitness,
     ReleaseWitness,
     WitnessAcquired,
-    WitnessDriver,
     WitnessHeldBy,
     WitnessHolder,
     WitnessLost,

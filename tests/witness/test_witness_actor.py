@@ -57,8 +57,9 @@ def clock() -> Iterator[RealClock]:
     clock.stop()
 
 
-def test_two_servers_race_and_exactly_one_holds_the_key(etcd: EtcdCluster,
-                                                         clock: RealClock) -> None:
+def test_two_servers_race_and_exactly_one_holds_the_key(
+    etcd: EtcdCluster, clock: RealClock,
+) -> None:
     a = Server("ICServer1", clock, etcd.endpoints)
     b = Server("ICServer2", clock, etcd.endpoints)
     a.ref.tell(AcquireWitness(1))
@@ -72,8 +73,9 @@ def test_two_servers_race_and_exactly_one_holds_the_key(etcd: EtcdCluster,
             server.reports.get(timeout=REAL_TTL)
 
 
-def test_released_key_is_taken_by_the_waiting_server(etcd: EtcdCluster,
-                                                     clock: RealClock) -> None:
+def test_released_key_is_taken_by_the_waiting_server(
+    etcd: EtcdCluster, clock: RealClock,
+) -> None:
     a = Server("ICServer1", clock, etcd.endpoints)
     b = Server("ICServer2", clock, etcd.endpoints)
     a.ref.tell(AcquireWitness(1))
