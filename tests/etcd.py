@@ -27,9 +27,13 @@ STOP_TIMEOUT = 5.0
 
 def etcd_binary() -> tuple[str | None, str]:
     """The etcd executable (`./dev`'s unpacked copy first), or None and why tests skip."""
+    named = os.environ.get("SWITCHOVER_TEST_ETCD")
+    if named:
+        if not os.access(named, os.X_OK):
+            return None, f"SWITCHOVER_TEST_ETCD={named} is not an executable file"
+        return named, ""
     unpacked = ROOT / ".venv" / "etcd" / "usr" / "bin" / "etcd"
-    path = os.environ.get("SWITCHOVER_TEST_ETCD") or (
-        str(unpacked) if unpacked.exists() else shutil.which("etcd"))
+    path = str(unpacked) if unpacked.exists() else shutil.which("etcd")
     if path is None:
         return None, ("no etcd binary (`./dev test` unpacks Debian's etcd-server as root "
                       "where apt-get works; or install etcd, or set SWITCHOVER_TEST_ETCD)")
