@@ -12,7 +12,8 @@ thread better than a gRPC client with its own threads and event loop. It has no
 user/password login, so :meth:`EtcdWitness._login` calls `/auth/authenticate` itself
 and sends the token the way the gateway expects it (an `Authorization` header). Endpoints
 are tried in turn within one call's time budget, starting with the last that answered,
-so one stopped member of a cluster costs a refused connection, not a timeout.
+so a stopped member of a cluster costs a refused connection and a hung one a share of
+the budget, never the whole call.
 """
 from __future__ import annotations
 
@@ -168,17 +169,23 @@ class EtcdWitness:
     # --- requests -------------------------------------------------------------------
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to the first endpoint that answers within the call's time budget."""
+        """POST to the first endpoint that answers within the call's time budget.
+
+        Each endpoint not yet tried gets an equal share of what remains, so one member
+        that accepts connections and never answers cannot eat the whole budget; the
+        next call starts with the endpoint that answered.
+        """
         deadline = time.monotonic() + self.timeout
         errors: list[str] = []
-        for step in range(len(self._clients)):
+        count, start = len(self._clients), self._current
+        for step in range(count):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            index = (self._current + step) % len(self._clients)
+            index = (start + step) % count
             client = self._clients[index]
             try:
-                result = self._attempt(client, path, body, remaining)
+                result = self._attempt(client, path, body, remaining / (count - step))
             except (ConnectionFailedError, ConnectionTimeoutError, InternalServerError) as exc:
                 errors.append(f"{client.base_url} {_reason(exc)}")
                 continue

@@ -1,6 +1,7 @@
 """transport/witness.py against real etcd on 127.0.0.1: the key is the right to be active."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -153,3 +154,20 @@ def test_user_and_password_log_in_and_a_wrong_password_is_refused(etcd: EtcdClus
     client = witness(etcd, user="root", password="s3cret")
     taken = client.acquire(Holder("ICServer1", 1), ttl=10)
     assert taken.acquired and client.keep_alive(taken.lease) == 10
+
+
+def test_a_member_that_never_answers_costs_a_share_of_the_budget_not_the_call(
+    etcd: EtcdCluster,
+) -> None:
+    hung = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody answers
+    try:
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        client = EtcdWitness([url, *etcd.endpoints], PREFIX, timeout=TIMEOUT)
+        began = time.monotonic()
+        taken = client.acquire(Holder("ICServer1", 1), ttl=10)
+        assert taken.acquired and time.monotonic() - began < TIMEOUT
+        began = time.monotonic()
+        assert client.keep_alive(taken.lease) == 10
+        assert time.monotonic() - began < 0.5  # the next call starts past the hung member
+    finally:
+        hung.close()
