@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -40,12 +41,53 @@ def etcd_binary() -> tuple[str | None, str]:
     return path, ""
 
 
-class EtcdMember:
-    """One etcd process; `stop` and `start` again keep its data, as a restart does."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA, etcd's server certificate for 127.0.0.1, and a client certificate."""
 
-    def __init__(self, binary: str, name: str, base: Path) -> None:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls(directory: Path) -> tuple[TlsFiles | None, str]:
+    """Certificates made with the openssl command, or None and why not."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None, "no openssl command to make test certificates with"
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+        "-subj", "/CN=switchover-test-ca")
+    for name, usage in (("server", "serverAuth,clientAuth"), ("client", "clientAuth")):
+        (directory / f"{name}.ext").write_text(
+            f"subjectAltName=IP:127.0.0.1\nextendedKeyUsage={usage}\n")
+        run("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+            "-subj", f"/CN=switchover-test-{name}")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "1",
+            "-extfile", f"{name}.ext")
+    d = directory
+    return TlsFiles(d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem",
+                    d / "client.key"), ""
+
+
+class EtcdMember:
+    """One etcd process; `stop` and `start` again keep its data, as a restart does.
+
+    With `tls`, clients must speak https and show a certificate of the test CA.
+    """
+
+    def __init__(self, binary: str, name: str, base: Path, tls: TlsFiles | None = None) -> None:
         self.binary = binary
         self.name = name
+        self.tls = tls
         self.client_port, self.peer_port = free_ports(2)
         self.data_dir = base / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +95,7 @@ class EtcdMember:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
@@ -67,6 +109,10 @@ class EtcdMember:
             "--initial-cluster", initial_cluster, "--initial-cluster-state", state,
             "--initial-cluster-token", token,
         ]
+        if self.tls is not None:
+            args += ["--cert-file", str(self.tls.server_cert), "--key-file",
+                     str(self.tls.server_key), "--trusted-ca-file", str(self.tls.ca),
+                     "--client-cert-auth"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD")}
         with open(self.data_dir / "etcd.log", "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -76,7 +122,10 @@ class EtcdMember:
         if self.process is None or self.process.poll() is not None:
             return False
         try:
-            reply = requests.get(self.url + "/health", timeout=0.5)
+            tls = self.tls
+            reply = requests.get(
+                self.url + "/health", timeout=0.5, verify=str(tls.ca) if tls else True,
+                cert=(str(tls.client_cert), str(tls.client_key)) if tls else None)
             return reply.ok and reply.json().get("health") == "true"
         except (requests.RequestException, ValueError):
             return False
@@ -103,9 +152,10 @@ class EtcdMember:
 class EtcdCluster:
     """`size` members started together; `endpoints` is what `[witness] endpoints` lists."""
 
-    def __init__(self, binary: str, base: Path, size: int = 1) -> None:
+    def __init__(self, binary: str, base: Path, size: int = 1,
+                 tls: TlsFiles | None = None) -> None:
         self.token = f"so-test-{uuid.uuid4().hex[:8]}"
-        self.members = [EtcdMember(binary, f"m{i}", base) for i in range(size)]
+        self.members = [EtcdMember(binary, f"m{i}", base, tls) for i in range(size)]
         self.initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
 
     @property

@@ -103,6 +103,9 @@ class EtcdWitness:
         self.timeout = timeout
         self._credentials = (user, password) if user is not None else None
         self._session = requests.Session()
+        # Not the environment's proxies or CA bundle: REQUESTS_CA_BUNDLE would silently
+        # replace `ca_file`, and a proxy would put a fourth party between us and etcd.
+        self._session.trust_env = False
         if ca_file is not None:
             self._session.verify = ca_file
         if cert_file is not None and key_file is not None:

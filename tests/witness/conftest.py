@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.etcd import EtcdCluster, etcd_binary
+from tests.etcd import EtcdCluster, TlsFiles, etcd_binary, make_tls
 
 
 @pytest.fixture(scope="session")
@@ -17,8 +17,9 @@ def etcd_path() -> str:
     return path
 
 
-def _cluster(etcd_path: str, base: Path, size: int) -> Iterator[EtcdCluster]:
-    cluster = EtcdCluster(etcd_path, base, size)
+def _cluster(etcd_path: str, base: Path, size: int,
+             tls: TlsFiles | None = None) -> Iterator[EtcdCluster]:
+    cluster = EtcdCluster(etcd_path, base, size, tls)
     try:
         cluster.start()
         yield cluster
@@ -36,3 +37,12 @@ def etcd(etcd_path: str, tmp_path: Path) -> Iterator[EtcdCluster]:
 def etcd_cluster(etcd_path: str, tmp_path: Path) -> Iterator[EtcdCluster]:
     """Three etcd members on 127.0.0.1, for the tests that lose one."""
     yield from _cluster(etcd_path, tmp_path / "etcd", 3)
+
+
+@pytest.fixture
+def etcd_tls(etcd_path: str, tmp_path: Path) -> Iterator[EtcdCluster]:
+    """One etcd member that speaks only https and wants a client certificate."""
+    tls, why = make_tls(tmp_path / "tls")
+    if tls is None:
+        pytest.skip(why)
+    yield from _cluster(etcd_path, tmp_path / "etcd", 1, tls)

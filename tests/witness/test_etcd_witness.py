@@ -171,3 +171,16 @@ def test_a_member_that_never_answers_costs_a_share_of_the_budget_not_the_call(
         assert time.monotonic() - began < 0.5  # the next call starts past the hung member
     finally:
         hung.close()
+
+
+def test_tls_with_a_client_certificate(etcd_tls: EtcdCluster) -> None:
+    tls = etcd_tls.members[0].tls
+    files = {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert),
+             "key_file": str(tls.client_key)}
+    client = witness(etcd_tls, **files)
+    taken = client.acquire(Holder("ICServer1", 1), ttl=10)
+    assert taken.acquired and client.keep_alive(taken.lease) == 10
+    with pytest.raises(WitnessError, match="etcd unreachable"):
+        witness(etcd_tls, ca_file=str(tls.ca)).read()  # no client certificate
+    with pytest.raises(WitnessError, match="etcd unreachable"):
+        witness(etcd_tls, cert_file=files["cert_file"], key_file=files["key_file"]).read()
