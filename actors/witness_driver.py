@@ -9,8 +9,9 @@ Each etcd call runs on one worker thread, bounded by a timeout of TTL/6, and its
 comes back through `deliver` as a message for :meth:`WitnessDriver.handle`; time comes
 from the injected clock, so tests run the driver on a FakeClock. With T the lease's TTL:
 
-- the holder renews every T/3; a failed renewal is reported as unreachable and retried
-  T/6 after the failed attempt began;
+- the holder renews every T/3 and reads the key back: a key deleted or held under
+  another lease (an operator's hand) is lost at once, since anyone may now create it;
+  a failed renewal is reported as unreachable and retried T/6 after the attempt began;
 - the holder reports the key lost 2T/3 after the send of its last renewal etcd confirmed,
   whether or not a request is still in flight. etcd started counting T no earlier than
   that send, so at least T/3 remains for the demotion before anyone else can take the
@@ -208,15 +209,20 @@ class WitnessDriver:
 
     def _renew(self) -> None:
         lease = self._lease
-        self._submit("renew", lambda s: s.keep_alive(lease))
+        self._submit("renew", lambda s: (s.keep_alive(lease), s.read()))
 
     def _on_renewed(self, done: _Done) -> None:
         if done.error:
             self._report(WitnessUnreachable(done.error, holding=True))
             self._schedule(max(0.0, done.sent_at + self._granted / 6 - self.clock.now()))
             return
-        if done.value <= 0:
+        ttl, (holder, key_lease) = done.value
+        if ttl <= 0:
             self._lost("etcd says the lease has expired", margin=0.0)
+            return
+        if key_lease != self._lease:
+            self._lost(f"the key is now held by {holder}" if holder else "the key was deleted",
+                       margin=0.0)
             return
         self._confirmed(done.sent_at)
         if isinstance(self._last, WitnessUnreachable):

@@ -66,9 +66,9 @@ def test_the_holder_renews_every_third_of_the_ttl_and_keeps_the_key(rig: Rig) ->
     rig.run_for(TTL / 3 - 0.1)
     assert rig.etcd.calls == ["acquire"]
     rig.run_for(0.2)
-    assert rig.etcd.calls == ["acquire", "keep_alive"]
+    assert rig.etcd.calls == ["acquire", "keep_alive", "read"]
     rig.run_for(10 * TTL)
-    assert rig.etcd.calls.count("keep_alive") == 31
+    assert rig.etcd.calls.count("keep_alive") == rig.etcd.calls.count("read") == 31
     assert rig.etcd.key is not None and rig.etcd.key[0] == ME
     assert rig.posts == [WitnessAcquired(ME, TTL)]
 
@@ -122,6 +122,18 @@ def test_a_lease_etcd_no_longer_knows_is_lost_at_once(rig: Rig) -> None:
     assert lost.margin == 0.0 and "expired" in lost.reason
 
 
+@pytest.mark.parametrize("by", [None, PEER])
+def test_a_key_deleted_or_replaced_under_the_holder_is_lost_at_once(rig: Rig, by) -> None:
+    rig.tell(AcquireWitness(3))
+    rig.etcd.key = None  # an operator's `etcdctl del`; the lease itself lives on
+    if by is not None:
+        rig.etcd.take(by, ttl=int(TTL))
+    rig.run_for(TTL / 3 + 0.1)
+    _, lost = rig.first(WitnessLost)
+    assert lost.margin == 0.0
+    assert lost.reason == (f"the key is now held by {PEER}" if by else "the key was deleted")
+
+
 def test_renewing_again_after_unreachable_reports_the_key_held_again(rig: Rig) -> None:
     rig.tell(AcquireWitness(3))
     rig.etcd.reachable = False
@@ -140,7 +152,7 @@ def test_release_revokes_the_lease_and_stops_renewing(rig: Rig) -> None:
     assert rig.posts[-1] == WitnessReleased(ME, True)
     assert rig.etcd.key is None and rig.etcd.leases == {}
     rig.run_for(2 * TTL)
-    assert rig.etcd.calls == ["acquire", "release"]
+    assert rig.etcd.calls == ["acquire", "release"]  # no renewal after the release
 
 
 def test_release_without_a_key_says_so(rig: Rig) -> None:
