@@ -84,10 +84,12 @@ class EtcdMember:
     With `tls`, clients must speak https and show a certificate of the test CA.
     """
 
-    def __init__(self, binary: str, name: str, base: Path, tls: TlsFiles | None = None) -> None:
+    def __init__(self, binary: str, name: str, base: Path, tls: TlsFiles | None = None,
+                 extra: Sequence[str] = ()) -> None:
         self.binary = binary
         self.name = name
         self.tls = tls
+        self.extra = list(extra)
         self.client_port, self.peer_port = free_ports(2)
         self.data_dir = base / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +111,7 @@ class EtcdMember:
             "--initial-cluster", initial_cluster, "--initial-cluster-state", state,
             "--initial-cluster-token", token,
         ]
+        args += self.extra
         if self.tls is not None:
             args += ["--cert-file", str(self.tls.server_cert), "--key-file",
                      str(self.tls.server_key), "--trusted-ca-file", str(self.tls.ca),
@@ -150,12 +153,15 @@ class EtcdMember:
 
 
 class EtcdCluster:
-    """`size` members started together; `endpoints` is what `[witness] endpoints` lists."""
+    """`size` members started together; `endpoints` is what `[witness] endpoints` lists.
+
+    `extra` are more etcd flags for every member (e.g. a short `--auth-token-ttl`).
+    """
 
     def __init__(self, binary: str, base: Path, size: int = 1,
-                 tls: TlsFiles | None = None) -> None:
+                 tls: TlsFiles | None = None, extra: Sequence[str] = ()) -> None:
         self.token = f"so-test-{uuid.uuid4().hex[:8]}"
-        self.members = [EtcdMember(binary, f"m{i}", base, tls) for i in range(size)]
+        self.members = [EtcdMember(binary, f"m{i}", base, tls, extra) for i in range(size)]
         self.initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
 
     @property

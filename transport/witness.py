@@ -124,7 +124,7 @@ class EtcdWitness:
     # --- operations -----------------------------------------------------------------
 
     def acquire(self, holder: Holder, ttl: int) -> AcquireResult:
-        """Grant a lease and create the key under it if absent, in one transaction.
+        """Grant a lease, then create the key under it if absent, in one transaction.
 
         When someone else holds the key the fresh lease is revoked at once (best effort:
         it holds nothing and would expire by itself) and the holder is returned.
@@ -227,6 +227,9 @@ def _reason(exc: Etcd3Exception) -> str:
     text = " ".join(str(exc.detail_text or exc or type(exc).__name__).split())
     if isinstance(exc, ConnectionTimeoutError) or "timed out" in text:
         return "timed out"
+    tls = _TLS.search(text)
+    if tls:
+        return f"TLS: {tls.group(1)}"
     errno = _ERRNO.search(text)
     if errno:
         return errno.group(1)
@@ -237,3 +240,4 @@ def _reason(exc: Etcd3Exception) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+_TLS = re.compile(r"SSL\w*Error\(\d+, '([^']+)'")

@@ -17,9 +17,9 @@ def etcd_path() -> str:
     return path
 
 
-def _cluster(etcd_path: str, base: Path, size: int,
-             tls: TlsFiles | None = None) -> Iterator[EtcdCluster]:
-    cluster = EtcdCluster(etcd_path, base, size, tls)
+def _cluster(etcd_path: str, base: Path, size: int, tls: TlsFiles | None = None,
+             extra: tuple[str, ...] = ()) -> Iterator[EtcdCluster]:
+    cluster = EtcdCluster(etcd_path, base, size, tls, extra)
     try:
         cluster.start()
         yield cluster
@@ -46,3 +46,9 @@ def etcd_tls(etcd_path: str, tmp_path: Path) -> Iterator[EtcdCluster]:
     if tls is None:
         pytest.skip(why)
     yield from _cluster(etcd_path, tmp_path / "etcd", 1, tls)
+
+
+@pytest.fixture
+def etcd_short_tokens(etcd_path: str, tmp_path: Path) -> Iterator[EtcdCluster]:
+    """One etcd member whose login tokens expire after a second."""
+    yield from _cluster(etcd_path, tmp_path / "etcd", 1, extra=("--auth-token-ttl", "1"))
