@@ -1,4 +1,5 @@
-"""Real etcd servers for tests: one member or a cluster of three, on 127.0.0.1.
+"""Real etcd servers for tests: one member or a cluster of three, on 127.0.0.1 (or on an
+address inside a network namespace the test made).
 
 Each member listens on ports the kernel called free, keeps its data in a directory of the
 test's own and writes its log there; it is stopped by the PID this module started, never
@@ -11,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -78,18 +80,33 @@ def make_tls(directory: Path) -> tuple[TlsFiles | None, str]:
                     d / "client.key"), ""
 
 
+#: etcd's /health from inside a namespace: exit status 0 when it reports healthy.
+_HEALTH = (
+    "import json, sys, urllib.request\n"
+    "reply = json.load(urllib.request.urlopen(sys.argv[1], timeout=0.5))\n"
+    "sys.exit(0 if reply.get('health') == 'true' else 1)\n"
+)
+
+
 class EtcdMember:
     """One etcd process; `stop` and `start` again keep its data, as a restart does.
 
-    With `tls`, clients must speak https and show a certificate of the test CA.
+    With `tls`, clients must speak https and show a certificate of the test CA. With
+    `exec_prefix` (`ip netns exec NS`) it runs, and is asked for its health, inside a
+    namespace the test made, listening on `host` there.
     """
 
     def __init__(self, binary: str, name: str, base: Path, tls: TlsFiles | None = None,
-                 extra: Sequence[str] = ()) -> None:
+                 extra: Sequence[str] = (), host: str = "127.0.0.1",
+                 exec_prefix: Sequence[str] = ()) -> None:
+        if tls is not None and exec_prefix:
+            raise ValueError("TLS inside a namespace is not supported by these fixtures")
         self.binary = binary
         self.name = name
         self.tls = tls
         self.extra = list(extra)
+        self.host = host
+        self.exec_prefix = list(exec_prefix)
         self.client_port, self.peer_port = free_ports(2)
         self.data_dir = base / name
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,15 +114,16 @@ class EtcdMember:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
-        return f"http://127.0.0.1:{self.peer_port}"
+        return f"http://{self.host}:{self.peer_port}"
 
     def start(self, initial_cluster: str, token: str, state: str = "new") -> None:
         args = [
-            self.binary, "--name", self.name, "--data-dir", str(self.data_dir / "data"),
+            *self.exec_prefix, self.binary, "--name", self.name,
+            "--data-dir", str(self.data_dir / "data"),
             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
             "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
             "--initial-cluster", initial_cluster, "--initial-cluster-state", state,
@@ -124,6 +142,12 @@ class EtcdMember:
         """The member answers and its cluster has a leader (etcd's own /health)."""
         if self.process is None or self.process.poll() is not None:
             return False
+        if self.exec_prefix:
+            check = [*self.exec_prefix, sys.executable, "-c", _HEALTH, self.url + "/health"]
+            try:
+                return subprocess.run(check, capture_output=True, timeout=3).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
         try:
             tls = self.tls
             reply = requests.get(
@@ -155,13 +179,16 @@ class EtcdMember:
 class EtcdCluster:
     """`size` members started together; `endpoints` is what `[witness] endpoints` lists.
 
-    `extra` are more etcd flags for every member (e.g. a short `--auth-token-ttl`).
+    `extra` are more etcd flags for every member (e.g. a short `--auth-token-ttl`);
+    `host` and `exec_prefix` place every member in a namespace (see EtcdMember).
     """
 
     def __init__(self, binary: str, base: Path, size: int = 1,
-                 tls: TlsFiles | None = None, extra: Sequence[str] = ()) -> None:
+                 tls: TlsFiles | None = None, extra: Sequence[str] = (),
+                 host: str = "127.0.0.1", exec_prefix: Sequence[str] = ()) -> None:
         self.token = f"so-test-{uuid.uuid4().hex[:8]}"
-        self.members = [EtcdMember(binary, f"m{i}", base, tls, extra) for i in range(size)]
+        self.members = [EtcdMember(binary, f"m{i}", base, tls, extra, host, exec_prefix)
+                        for i in range(size)]
         self.initial = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
 
     @property
