@@ -17,6 +17,7 @@ from typing import Any
 
 from switchover.params import ParamError, ServerParameters, valid_address
 from switchover.params_spec import show_value
+from switchover.witness_config import WitnessConfig, parse_witness
 
 __all__ = [
     "Config",
@@ -41,7 +42,7 @@ _MISSING: Any = _Missing()
 _RELEASE = re.compile(r"\d+(\.\d+)*")
 _PORT_KEYS = ("switch_port", "main_port", "aux_port", "admin_port")
 _ALLOWED: dict[str, tuple[str, ...]] = {
-    "": ("server", "servers", "security", "hooks", "server_parameters"),
+    "": ("server", "servers", "security", "hooks", "server_parameters", "witness"),
     "server": ("name", "data_dir", "root", "release", "time_scale"),
     "servers.*": ("address", "aux_address") + _PORT_KEYS,
     "security": ("server_group_key", "admin_keys"),
@@ -103,6 +104,7 @@ class Config:
     security: SecurityConfig
     hooks: Hooks
     parameters: ServerParameters = field(repr=False)
+    witness: WitnessConfig | None = None  # `[witness]`, absent: no witness (docs/witness.md)
 
     @property
     def peer_letter(self) -> str:
@@ -352,6 +354,10 @@ class _Parser:
             admin = self.resolve(self.text("security", table, "admin_keys"))
         return SecurityConfig(server_group_key=self.resolve(key), admin_keys=admin)
 
+    def witness(self, data: Mapping) -> WitnessConfig | None:
+        return parse_witness(data.get("witness"), lambda key, value, problem: self.fail(
+            "witness", key, _MISSING if value is None else value, problem), self.resolve)
+
     # --- the whole file ---------------------------------------------------------------
 
     def parse(self, data: Mapping[str, Any]) -> Config:
@@ -394,5 +400,6 @@ class _Parser:
             security=self.security(data),
             hooks=self.hooks(data),
             parameters=params,
+            witness=self.witness(data),
         )
 

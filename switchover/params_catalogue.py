@@ -470,6 +470,19 @@ _SPECS: list[ParamSpec] = [
         section=EXTENSION, minimum=1, maximum=60,
         range_note=_CHOSEN + "the reference has no such parameter",
     ),
+    _spec(
+        "Switchover Witness Lease TTL", "seconds", 10,
+        "With a [witness] configured, the lifetime of the etcd lease under which the active "
+        "holds the pair's key, the right to be active. The active renews the lease every "
+        "third of this time and counts the key lost two thirds of it after its last "
+        "confirmed renewal, leaving a third for its own demotion before the backup can take "
+        "the key. A backup that has decided to switch waits at most this long for a dead "
+        "active's key. (Range chosen by switchover: 5..120.)",
+        section=EXTENSION, minimum=5, maximum=120,
+        range_note=_CHOSEN + "at least 5 so that a renewal outlasts an etcd leader election "
+        "(about 1 s) with two retries to spare; at most 120 so that the witness never delays "
+        "a host-loss switchover by more than twice the reference's 'around 70 seconds'",
+    ),
     # --- retired by the reference: accepted, ignored --------------------------------
     *UDP_MONITOR_SPECS,
 ]

@@ -43,6 +43,7 @@ NUMERIC = {
     "Switchover Unreachable Primary Ping Delay": (10, 1, 300),
     "Switchover Initial Mirror Timeout": (600, 1, 86400),
     "Switchover Synchronous DS Timeout": (5, 1, 60),
+    "Switchover Witness Lease TTL": (10, 5, 120),
 }
 
 RECOVERY_FLAGS = [
@@ -111,6 +112,7 @@ def test_project_extensions_are_marked_and_say_why() -> None:
     assert ext == {
         "Switchover Initial Mirror Timeout", "Switchover Synchronous DS Replication",
         "Switchover Synchronous DS Timeout", "Switchover Auto Rejoin",
+        "Switchover Witness Lease TTL",
     }
     assert "registry" in CATALOGUE["Switchover Initial Mirror Timeout"].description
     assert CATALOGUE["Switchover Synchronous DS Replication"].default is False
