@@ -471,6 +471,19 @@ class SwitchoverMain(pykka.ThreadingActor):
     def _on_peer_answer(self, message: PeerAnswer) -> None:
         self._query_in_flight = False
         reply = message.reply
+        refused = bool(reply and reply.get("refused_key"))
+        if refused and not self.peer.refused:
+            log.error("SwitchoverState::State%s: %s", self.state.value, reply["reason"])
+            self.d.events.record("error", f"Switchover Service: {reply['reason']}")
+        self.peer.refused = str(reply["reason"]) if refused else ""
+        if refused:
+            self.peer.answered(None)
+            # Starting up, a peer that refuses our key is still a running peer: never a
+            # second active beside it.
+            view = sm.PeerView(self.d.config.peer.name, "", pairing=self.peer.refused) \
+                if self.state is sm.State.INIT else None
+            self._apply(sm.PeerAnswered(view, self.d.config.peer.name))
+            return
         if reply is not None and reply.get("status") not in (None, "ok") \
                 and not reply.get("pairing"):
             reply = None  # an error answer tells nothing about the peer's state

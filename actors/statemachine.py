@@ -258,8 +258,7 @@ def _init(event: Event, ctx: Context) -> Transition:
     peer, name = event.peer, event.name
     nxt = QueryPeer(ctx.peer_query_interval)
     if peer is not None and peer.pairing:
-        return Transition(State.ERROR, (Log("error", peer.pairing),),
-                          f"error: pairing mismatch: {peer.pairing}")
+        return Transition(State.ERROR, (Log("error", peer.pairing),), f"error: {peer.pairing}")
     if ctx.force_backup or (peer is not None and peer.state == State.PRIMARY.value):
         upgrade = peer.upgrade if peer is not None else None
         target = {"higher": State.UPGRADE_HIGHER, "lower": State.UPGRADE_LOWER}.get(
