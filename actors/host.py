@@ -87,6 +87,7 @@ class Host:
         self._last_module_lost: ModuleLost | None = None
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
         self._reload_lock = threading.Lock()
+        self._role = "none"
 
     def request_stop(self, *_: Any) -> None:
         self._stop.set()
@@ -290,14 +291,12 @@ class Host:
         # Error (and Init) serve nothing: to the services that is the stale role.
         self._each_service("on_role", STALE if role == "none" else role, upgrade)
         # Type=notify: started once the first role is decided; STATUS= follows the role.
-        notify(*(("READY=1",) if role != "stopping" else ()),
-               f"STATUS={self.status_line(role)}")
+        self._role = role
+        notify(*(("READY=1",) if role != "stopping" else ()), f"STATUS={self.status_line()}")
 
-    def status_line(self, role: str | None = None) -> str:
+    def status_line(self) -> str:
         """What `systemctl status` shows: this server and its role."""
-        snapshot = self.shared.snapshot()
-        role = role or snapshot.get("role", "none")
-        what = f"in state {snapshot.get('state', 'Init')}" if role == "none" else role
+        what = {"none": "serving nothing (Init or Error)"}.get(self._role, self._role)
         return f"{self.config.server_name} is {what}"
 
     def admin_rights(self, admin_keys: Path | None) -> dict[bytes, frozenset[str]]:
