@@ -46,6 +46,7 @@ from switchover.clock import RealClock
 from switchover.config import Config
 from switchover.logs import EventLog, configure_logging
 from switchover.params import ServerParameters
+from switchover.private import private_dir
 from switchover.sdnotify import notify
 from transport.admin import AdminServer
 from transport.envelope import Envelope
@@ -118,7 +119,7 @@ class Host:
     def start(self) -> None:
         cfg = self.config
         data_dir = cfg.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(data_dir)
         configure_logging(data_dir / "switchover.log", server=cfg.server_name)
         self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
         self._defer("event log", self.events.close)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -96,3 +97,19 @@ def test_params_set_survives_a_sighup_and_the_file_changes_only_through_the_acti
         assert (got["value"], got["source"]) == ("25", "DS")
         got = pair.admin(name, "params.get", {"name": "Switchover Max TS Failures"})
         assert (got["value"], got["source"]) == ("4", "DS")
+
+
+def test_the_data_dir_is_private_whatever_the_umask(make_pair) -> None:
+    pair: LocalPair = make_pair(time_scale=SCALE)
+    a = pair.names[0]
+    old = os.umask(0)  # inherited by the host process
+    try:
+        pair.start_host(a)
+    finally:
+        os.umask(old)
+    pair.wait_state(a, "Primary")
+    data = pair.base / a / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("ds.sqlite", "ds.sqlite-wal", "interactions.sqlite", "events.jsonl",
+                 "switchover.log", "operator.key_secret"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
