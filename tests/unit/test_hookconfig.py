@@ -101,3 +101,11 @@ def test_the_toml_form_of_the_readme_loads(tmp_path: Path) -> None:
 ])
 def test_bad_hooks_are_refused_naming_the_key(tmp_path: Path, hooks: dict, expected: str) -> None:
     assert expected in refusal(tmp_path, hooks)
+
+
+@pytest.mark.parametrize("name", ["server-a.toml", "server-b.toml"])
+def test_the_deploy_examples_load_with_the_shipped_hooks(name: str) -> None:
+    config = load_config(SHIPPED_HOOKS.parent / name)
+    assert [c.argv[0] for c in config.hooks.commence] == [str(SHIPPED_HOOKS / "vip"),
+                                                         str(SHIPPED_HOOKS / "service")]
+    assert config.hooks.discontinue[-1].argv[1:] == ("down", "10.60.0.100/24", "eth0")
