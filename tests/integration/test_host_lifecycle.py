@@ -3,15 +3,20 @@ results in status, and the SIGHUP rule that keeps the parameters and the DS in a
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import pytest
+import zmq
 
+from actors.host import tcp
 from switchover.localpair import LocalPair
+from transport.admin import admin_request
+from transport.security import generate_keypair, load_keypair
 from tests.integration.test_switching import SCALE, up
 
 pytestmark = pytest.mark.integration
@@ -113,3 +118,43 @@ def test_the_data_dir_is_private_whatever_the_umask(make_pair) -> None:
     for name in ("ds.sqlite", "ds.sqlite-wal", "interactions.sqlite", "events.jsonl",
                  "switchover.log", "operator.key_secret"):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+
+
+def _status_with(pair: LocalPair, name: str, secret: Path) -> Mapping[str, Any]:
+    config = pair.config(name)
+    ctx = zmq.Context()
+    try:
+        return admin_request(ctx, tcp(config.this.address, config.this.admin_port), "status",
+                             client_keys=load_keypair(secret),
+                             server_public=load_keypair(config.security.server_group_key).public,
+                             timeout=5)
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_sighup_rereads_admin_keys_and_hooks_and_reopens_the_log(make_pair,
+                                                                 short_tmp: Path) -> None:
+    pair: LocalPair = make_pair(time_scale=SCALE)
+    a, b = up(pair)
+    admins = short_tmp / "admins"
+    admins.mkdir()
+    public, secret = generate_keypair(short_tmp / "alice", "alice")
+    assert _status_with(pair, b, secret)["errno"] == 403  # not listed yet
+
+    mark = short_tmp / "commenced"
+    pair.hooks = {b: {"commence": [f"echo $SWITCHOVER_REASON > {mark}"]}}
+    path = pair.write_config(b)
+    path.write_text(path.read_text().replace("[security]\n",
+                                             f'[security]\nadmin_keys = "{admins}"\n'))
+    shutil.copy(public, admins / public.name)
+    log = pair.base / b / "data" / "switchover.log"
+    log.rename(log.with_name("switchover.log.1"))  # what logrotate does
+    os.kill(pair.processes[b].pid, signal.SIGHUP)
+    pair.wait_for(lambda: log.exists() and "configuration reloaded" in log.read_text(), 20,
+                  "the reload, written to a reopened log file")
+    assert _status_with(pair, b, secret)["result"]["server"] == b
+
+    pair.kill(f"{a}/TsServer")
+    pair.wait_state(b, "Primary", timeout=30)
+    pair.wait_for(mark.exists, 10, "the commence hook read at the reload")
+    assert mark.read_text().strip() == "TS Ping Failure"
