@@ -120,3 +120,28 @@ def test_without_cap_net_admin_the_message_is_the_kernel_refusal(topology: Topol
     assert done.returncode == 1
     assert done.stderr.startswith(f"vip: ip -4 addr replace {CIDR} dev vethA failed: ")
     assert "Operation not permitted" in done.stderr
+
+
+def test_a_host_that_held_the_vip_when_killed_releases_it_at_start(
+        make_netns_pair, topology: Topology, arping: None) -> None:
+    """Start clean: B is active with the VIP; A, restarted after a SIGKILL with the VIP
+    still on its interface, runs its discontinue hooks before its role is decided, so
+    once it is the backup only B holds the address."""
+    hooks = {name: {"commence": [["vip", "up", CIDR, topology.ifname(letter), "--count", "1"]],
+                    "discontinue": [["vip", "down", CIDR, topology.ifname(letter)]]}
+             for name, letter in (("ICServer1", "A"), ("ICServer2", "B"))}
+    pair = make_netns_pair(time_scale=0.05, hooks=hooks)
+    a, b = pair.names
+    pair.start_host(b)
+    pair.wait_state(b, "Primary")
+    held_by_b = lambda: CIDR in ip("-4", "-o", "addr", "show", "dev", "vethB",  # noqa: E731
+                                   netns=topology.ns("B")).stdout
+    pair.wait_for(held_by_b, 20, "B's commence hook to take the VIP")
+    ip("addr", "add", CIDR, "dev", "vethA", netns=topology.ns("A"))  # left by the killed run
+    pair.start_host(a)
+    pair.wait_state(a, "Backup")
+    assert CIDR not in addresses(topology)
+    assert held_by_b()
+    runs = [e for e in pair.events(a) if e.get("kind") in ("start-clean", "hook")]
+    assert runs[0]["message"].startswith("Switchover Service: start-up: releasing")
+    assert runs[1]["argv"][1:] == ["down", CIDR, "vethA"] and runs[1]["exit_code"] == 0
