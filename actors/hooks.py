@@ -55,8 +55,9 @@ class HookResult:
         return self.outcome == "ok"
 
     def summary(self) -> str:
-        how = {"ok": "succeeded", "timeout": "timed out",
-               "error": "could not start"}.get(self.outcome, f"failed with exit code {self.exit_code}")
+        """One line for the log, the event log and the status warning."""
+        how = {"ok": "succeeded", "timeout": "timed out", "error": "could not start"}.get(
+            self.outcome, f"failed with exit code {self.exit_code}")
         tail = f": {self.stderr[-1]}" if self.stderr and not self.ok else ""
         return f"{self.command} {how} after {self.duration:.2f} s{tail}"
 
