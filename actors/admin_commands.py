@@ -70,6 +70,7 @@ class AdminCommands:
         for service in host.services:
             replication[service.name] = dict(service.health())
             warnings += service.warnings()
+        warnings += host.hooks.warnings()  # a failed hook run, until one succeeds
         status.update(
             modules={name: dict(info) for name, info in host.notifier.modules().items()},
             replication=replication,

@@ -439,8 +439,8 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
                 and state is not State.UPGRADE_LOWER:
             return _switch(state, ctx.switch_scheduled, "Startup has completed, performing "
                            "the scheduled switch: going to StatePrimary and switching now")
-        return _stay(state, f"startup complete{': ' + event.detail if event.detail else ''}; "
-                     "no switch scheduled")
+        return _stay(state, "no action: startup complete"
+                     f"{' (' + event.detail + ')' if event.detail else ''}, no switch scheduled")
     if isinstance(event, LinksRestored):
         if state is State.BACKUP and not ctx.manual_switch_only:
             return _stay(state, "no action: the monitors watch the connections")

@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from switchover.private import private_file
+
 LINE_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)-16s %(message)s"
 DATE_FORMAT = "%H:%M:%S"
 
@@ -36,6 +38,7 @@ def configure_logging(log_file: Path | None, level: str = "INFO", server: str = 
     root.addHandler(stream)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(log_file)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(LINE_FORMAT, DATE_FORMAT))
         root.addHandler(file_handler)
@@ -57,7 +60,7 @@ class EventLog:
         self._file = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "ab")
+            self._file = open(private_file(path), "ab")
         self._log = logging.getLogger("EventLog")
 
     def record(self, level: str, message: str, **fields: Any) -> dict[str, Any]:
