@@ -37,6 +37,7 @@ from actors.replication_health import service_warnings, startup_progress
 from actors.statemachine import Fatal
 from actors.switch_requests import SwitchRequests
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
+from actors.witness import Witness, witness_store
 from actors.shared import SharedState
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
@@ -237,9 +238,22 @@ class Host:
             service.start()
             self._defer(f"{service.name} replication", service.stop)
 
+    def _start_witness(self) -> Any:
+        """The Witness actor when `[witness]` is configured (docs/witness.md); its reports
+        go to SwitchoverMain."""
+        cfg = self.config
+        if cfg.witness is None:
+            return None
+        witness = Witness.start(self.clock, witness_store(cfg.witness), cfg.server_name,
+                                float(cfg.parameters["Switchover Witness Lease TTL"]),
+                                self._tell_main)
+        self._defer("Witness", lambda: witness.stop(timeout=5))
+        return witness
+
     def _start_main(self) -> None:
         """SwitchoverMain, which owns the state machine."""
         cfg = self.config
+        witness = self._start_witness()
         self.generation = GenerationStore(cfg.data_dir / "generation.json")
         self.main_deps = MainDeps(
             config=cfg,
@@ -261,6 +275,7 @@ class Host:
             on_discontinued=self._discontinued.set,
             pause=PauseStore(cfg.data_dir / "pause.json"),
             startup_progress=lambda: startup_progress(self.services),
+            witness=witness,
         )
         self.main = SwitchoverMain.start(self.main_deps)
         self._defer("SwitchoverMain", self._stop_main)

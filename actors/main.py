@@ -36,6 +36,16 @@ from actors.main_operator import MainOperator
 from actors.main_status import MainStatus, role_of
 from actors.peer_view import PeerTracker
 from actors.sysmonitor import ParametersChanged
+from actors.witness_messages import (
+    AcquireWitness,
+    ReleaseWitness,
+    WitnessAcquired,
+    WitnessHeldBy,
+    WitnessHolder,
+    WitnessLost,
+    WitnessReleased,
+    WitnessUnreachable,
+)
 from switchover.clock import TimerHandle
 
 log = logging.getLogger("SwitchoverStates")
@@ -70,6 +80,11 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
         self._starting_up: str | None = None  # what start-up still waits for
         self._startup_began = 0.0
         self._switch_scheduled: str | None = None
+        self._witness_key = False
+        self._witness_ok: bool | None = None  # None: no report yet
+        self._witness_holder: str | None = None
+        self._switch_pending: str | None = None
+        self._pending_is_switch = True
         self.jobs = MainJobs(deps, self._tell_self)
         self._publish()
 
@@ -111,6 +126,12 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             auto_rejoin=flag(p["Switchover Auto Rejoin"]),
             starting_up=self._starting_up is not None,
             switch_scheduled=self._switch_scheduled,
+            witness=self.d.witness is not None,
+            witness_key=self._witness_key,
+            switch_pending=self._switch_pending,
+            pending_is_switch=self._pending_is_switch,
+            peer_reachable=self.peer.unreachable_since is None
+            and self.peer.last_answered is not None,
         )
 
     @property
@@ -146,6 +167,8 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             )
             if transition.state is not sm.State.RECONNECTING:
                 self._cut_off = False
+            if self._switch_pending is not None:
+                self._end_pending(transition.state)
             if transition.state not in sm.BACKUP_STATES:
                 self._handing_over = False
                 self._cancel("handover")
@@ -204,6 +227,16 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             self._go_stale(action.reason, action.tell_peer)
         elif isinstance(action, a.Discontinue):
             self._discontinue(action.reason, action.tell_peer)
+        elif isinstance(action, a.PendSwitch):
+            self._switch_pending, self._pending_is_switch = action.reason, action.switch
+        elif isinstance(action, a.TakeWitness):
+            if self.d.witness is not None:
+                gen = self.d.generation
+                next_gen = gen.value if self.state in sm.ACTIVE_STATES or not \
+                    self._pending_is_switch else gen.peek_next()
+                self.d.witness.tell(AcquireWitness(next_gen))
+        elif isinstance(action, a.RerunCommence):
+            run_hooks("commence", self.d.config.hooks.commence, self._hook_env(action.reason))
         elif isinstance(action, a.ScheduleSwitchAfterStartup):
             self._switch_scheduled = action.reason
         elif isinstance(action, a.AskPeerToHandOver):
@@ -364,6 +397,34 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             self._links_lost = False
             self._apply(sm.LinksRestored())
 
+    def _end_pending(self, now: sm.State) -> None:
+        """A start or switch that waited for the witness key is over: done (Primary), or
+        given up (another role): then the witness stops trying for the key."""
+        self._switch_pending = None
+        if now not in sm.ACTIVE_STATES and self.d.witness is not None:
+            self.d.witness.tell(ReleaseWitness())
+
+    def _on_witness(self, report: Any) -> None:
+        """The witness's reports: remember what they say, then let the table decide."""
+        if isinstance(report, WitnessAcquired):
+            self._witness_key, self._witness_ok = True, True
+            self._witness_holder = report.holder.server
+        elif isinstance(report, WitnessHeldBy):
+            self._witness_ok = True
+            self._witness_key = report.holder.server == self.d.config.server_name and \
+                self._witness_key
+            self._witness_holder = report.holder.server
+        elif isinstance(report, WitnessUnreachable):
+            self._witness_ok = False
+        elif isinstance(report, WitnessLost):
+            self._witness_key = False
+        elif isinstance(report, (WitnessReleased, WitnessHolder)):
+            if isinstance(report, WitnessReleased):
+                self._witness_key = False
+            self._publish()
+            return
+        self._apply(report)
+
     def _check_startup(self) -> None:
         """A starting backup: done once the services say so, or at the time limit."""
         progress = self.d.startup_progress()
@@ -397,6 +458,9 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
 
 
 _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
+    **{kind: SwitchoverMain._on_witness for kind in (
+        WitnessAcquired, WitnessHeldBy, WitnessUnreachable, WitnessLost, WitnessReleased,
+        WitnessHolder)},
     Begin: SwitchoverMain._on_begin,
     PeerAnswer: SwitchoverMain._on_peer_answer,
     Tick: SwitchoverMain._on_tick,

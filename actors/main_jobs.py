@@ -21,6 +21,7 @@ from actors.messages import PeerAnswer, PostEvent
 from actors.network import NetworkPlan, Prober, run_diagnosis
 from actors.pause import PauseStore
 from actors.shared import SharedState
+from actors.witness_messages import ReleaseWitness
 from switchover.clock import Clock
 from switchover.config import Config
 from switchover.logs import EventLog
@@ -65,6 +66,8 @@ class MainDeps:
     #: What a starting backup still waits for ("DS syncing ..., initial mirror ..."), or
     #: None once its first DS compare and its InitialMirrorDir copy are done.
     startup_progress: Callable[[], str | None] = lambda: None
+    #: The Witness actor (pykka.ActorRef) when `[witness]` is configured.
+    witness: Any = None
 
 
 def hooks_budget(hooks: Any) -> float:
@@ -154,8 +157,12 @@ class MainJobs:
         cfg, query, done = self.d.config, self.d.peer_query, self.d.on_discontinued
         executor = self.d.executor
 
+        witness = self.d.witness
+
         def after() -> None:
             try:
+                if witness is not None and witness.is_alive():
+                    witness.tell(ReleaseWitness())  # the key is free for the new active
                 if tell_peer:
                     query({"op": "handed-over", "server": cfg.server_name}, PEER_QUERY_TIMEOUT)
             finally:

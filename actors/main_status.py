@@ -65,9 +65,25 @@ class MainStatus:
             "connections": self._connections(),
             "warnings": self.peer.warnings(role) + (
                 [f"this server is starting up: {self._starting_up}"]
-                if self._starting_up is not None else []),
+                if self._starting_up is not None else []) + self._witness_warnings(),
             "starting_up": self._starting_up,
+            "witness": self._witness_status(),
         }
+
+    def _witness_status(self) -> dict[str, Any]:
+        if self.d.witness is None:
+            return {"configured": False}
+        return {"configured": True, "holder": self._witness_holder,
+                "held_here": self._witness_key, "reachable": self._witness_ok,
+                "switch_pending": self._switch_pending}
+
+    def _witness_warnings(self) -> list[str]:
+        """docs/witness.md: what the pair gives up, said where the operator looks."""
+        if self.d.witness is None:
+            return ["no witness: a partition can make both servers active"]
+        if self._witness_ok is False:
+            return ["witness unreachable: no automatic switch possible"]
+        return []
 
 
 

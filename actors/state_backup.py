@@ -79,7 +79,7 @@ def _module_down(state: State, ctx: Context) -> Transition:
     return switch(state, REASON_TS_PING, "Module is down, switching now and going to StatePrimary")
 
 
-def _manualswitch(state: State, event: ManualSwitch, ctx: Context) -> Transition:
+def _manual_switch(state: State, event: ManualSwitch, ctx: Context) -> Transition:
     how = "immediate " if event.immediate else ""
     if ctx.handing_over:
         return stay(state, "no action: a planned hand-over is already under way")
@@ -135,7 +135,7 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
         return stay(state, f"no action: this server is {state.value}",
                      QueryPeer(ctx.peer_query_interval))
     if isinstance(event, ManualSwitch):
-        return _manualswitch(state, event, ctx)
+        return _manual_switch(state, event, ctx)
     if isinstance(event, (HandedOver, HandOverTimedOut)):
         return _hand_over(state, event, ctx)
     if isinstance(event, PauseChanged):

@@ -100,6 +100,16 @@ class Context:
     starting_up: bool = False
     #: The reason of a switch waiting for StartupComplete (ScheduleSwitchAfterStartup).
     switch_scheduled: str | None = None
+    #: A [witness] is configured: the key is the right to be active (docs/witness.md).
+    witness: bool = False
+    #: This server holds the witness key (WitnessAcquired, and not lost since).
+    witness_key: bool = False
+    #: A start or switch waiting for the key (PendSwitch): its reason, and whether it is
+    #: a switch (a new generation) or a start.
+    switch_pending: str | None = None
+    pending_is_switch: bool = True
+    #: The peer answered its virtual switch at the last query.
+    peer_reachable: bool = False
 
 
 @dataclass(frozen=True)

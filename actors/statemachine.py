@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from actors import state_backup as backup
 from actors import state_roles as roles
+from actors import state_witness as witness
 from actors.state_actions import *  # noqa: F401,F403  (the actions, re-exported)
 from actors.state_base import (  # noqa: F401  (re-exported)
     ACTIVE_STATES,
@@ -58,6 +59,10 @@ from actors.state_actions import Log, QueryPeer, StopMonitors
 
 def step(state: State, event: Event, ctx: Context) -> Transition:
     """Apply one event; unknown (state, event) pairs keep the state and say so."""
+    return witness.gate(state, _step(state, event, ctx), ctx)
+
+
+def _step(state: State, event: Event, ctx: Context) -> Transition:
     if state is State.STOPPING:
         return stay(state, f"no action: stopping, {type(event).__name__} ignored")
     if isinstance(event, Stop):
@@ -68,6 +73,8 @@ def step(state: State, event: Event, ctx: Context) -> Transition:
         return Transition(
             State.ERROR, (StopMonitors(), Log("error", event.reason)), f"error: {event.reason}"
         )
+    if isinstance(event, witness.WITNESS_EVENTS):
+        return witness.witness_rows(state, event, ctx)
     if isinstance(event, PeerQueryDue):
         return stay(state, "no action: asking the peer for its state", QueryPeer())
     if state is State.INIT:
