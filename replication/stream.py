@@ -57,6 +57,9 @@ class Follower:
         self.applied = applied
         self.syncing = False
         self.epoch: Hashable | None = None
+        #: The highest number offered (a resync that covers everything received so far,
+        #: as a compare of files does, ends there).
+        self.highest = applied
         self.duplicates = 0
         self._max = max_pending
         self._pending: dict[int, tuple[int, Any]] = {}
@@ -73,11 +76,15 @@ class Follower:
         prev = seq - 1 if prev is None else prev
         if epoch is not None and epoch != self.epoch:
             known, self.epoch = self.epoch, epoch
-            if known is not None:
-                self._clear()
+            if known is not None:  # numbers start again: nothing of the old epoch counts
+                self.reset(0, epoch)
                 self._keep(seq, prev, payload)
+                self.highest = seq
                 return self._lost("the source restarted its numbering (a new epoch)")
-        if seq <= self.applied or seq in self._pending:
+        self.highest = max(self.highest, seq)
+        # During a resync every change is kept: the resync may end below `applied` (a new
+        # active with a shorter history), and then the changes above its end are needed.
+        if seq in self._pending or (seq <= self.applied and not self.syncing):
             self.duplicates += 1
             return NOTHING
         if not self.syncing and not self._pending and prev <= self.applied:
@@ -95,10 +102,21 @@ class Follower:
             return Verdict(gap=True)
         return self._advance()
 
-    def begin_sync(self) -> None:
-        """A resync starts: from now on every change waits for `synced`."""
+    def begin_sync(self, uncommitted: tuple[tuple[int, int, Any], ...] = (),
+                   applied: int | None = None) -> None:
+        """A resync starts: from now on every change waits for `synced`.
+
+        A caller that was handed changes and has not committed them gives them back
+        (`uncommitted`: `(seq, prev, payload)`; `applied`: the number it did commit), so
+        that those the resync does not cover are still applied after it.
+        """
         self.syncing = True
         self._gap_at = None
+        if applied is not None:
+            self.applied = applied
+        for seq, prev, payload in uncommitted:
+            if seq > self.applied and seq not in self._pending:
+                self._keep(seq, prev, payload)
 
     def synced(self, seq: int) -> Verdict:
         """The resync brought this side to `seq` of the stream: what follows it, in order.
@@ -135,12 +153,13 @@ class Follower:
         self.syncing = False
         return tuple(out)
 
-    def reset(self, applied: int) -> None:
-        """Forget everything waiting and start at `applied` (the follower stops or restarts)."""
+    def reset(self, applied: int, epoch: Hashable | None = None) -> None:
+        """Forget everything waiting and start at `applied` of `epoch` (the follower stops,
+        or a stream is taken up where a snapshot left it)."""
         self._clear()
-        self.applied = applied
+        self.applied = self.highest = applied
         self.syncing = False
-        self.epoch = None
+        self.epoch = epoch
 
     # --- internals --------------------------------------------------------------------
 

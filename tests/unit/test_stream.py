@@ -106,3 +106,23 @@ def test_a_long_backlog_applies_in_order() -> None:
         follower.offer(seq, seq)
     assert follower.synced(0).ready == tuple(range(1, 10_001))
     assert len(follower) == 0
+
+
+def test_changes_handed_out_but_not_committed_survive_a_resync() -> None:
+    follower = Follower()
+    handed = [follower.offer(seq, seq).ready for seq in (1, 2, 3)]
+    assert handed == [(1,), (2,), (3,)]
+    # only 1 was committed when the resync started; the resync ends at 2
+    follower.begin_sync(uncommitted=((2, 1, 2), (3, 2, 3)), applied=1)
+    assert follower.applied == 1
+    assert follower.synced(2).ready == (3,)
+
+
+def test_a_resync_that_ends_lower_keeps_what_came_meanwhile() -> None:
+    """A new active with a shorter history: the changes above its end that arrived
+    during the resync, even at numbers applied before, are applied after it."""
+    follower = Follower(applied=10)
+    follower.begin_sync()
+    for seq in (8, 9, 10):
+        follower.offer(seq, seq)
+    assert follower.synced(7).ready == (8, 9, 10)
