@@ -71,6 +71,8 @@ class DSService:
         self.status = ReplicatorStatus()
         self.drift: list[str] = []
         self.filter_error = ""
+        #: The filter parameters' values the stream follows under (see `_refilter`).
+        self._filter_source: tuple[str | None, ...] | None = None
         self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
         self._seen_lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -148,7 +150,7 @@ class DSService:
             return
         self.acks.forget()
         if role == BACKUP:
-            self._tell(Follow(self._filter()))
+            self._follow()
         else:
             self._tell(Unfollow())
 
@@ -239,6 +241,7 @@ class DSService:
             log.error("DS: parameters in the tree refused, keeping those in force: %s", exc)
             return
         self.ctx.set_params(params)
+        self._refilter()
 
     def _seed(self) -> None:
         """First start of the active: the tree's name and the configured parameters."""
@@ -257,20 +260,38 @@ class DSService:
         except (DSError, ParamError) as exc:
             log.error("DS: seeding the server parameters failed: %s", exc)
 
-    def _filter(self) -> Any:
-        """The Appendix C filter of the backup's state, or None for the whole tree."""
+    def _follow(self) -> None:
+        """Follow the active under the filter of this backup's state. A filter the
+        parameters make malformed stops the stream, with the parser's message in status:
+        replicating unfiltered would bring handlers and phones to another release."""
         self.filter_error = ""
+        self._filter_source = self._filter_values()
         state = UPGRADE_STATES.get(self.upgrade or "")
         if state is None:
-            return None
-        params = self.ctx.params()
-        raw = {n: params.raw(n) for n in FILTER_PARAMETERS if params.raw(n) is not None}
+            self._tell(Follow(None))
+            return
+        raw = {n: v for n, v in zip(FILTER_PARAMETERS, self._filter_source) if v is not None}
         try:
-            return filter_for_state(state, raw, self.server_name())
+            flt = filter_for_state(state, raw, self.server_name())
         except (SpecError, DSError) as exc:
             self.filter_error = str(exc)
-            log.error("DS: %s filter refused: %s", state, exc)
-            return None
+            log.error("DS: %s filter refused, replication stopped: %s", state, exc)
+            self._tell(Unfollow())
+            return
+        self._tell(Follow(flt))
+
+    def _filter_values(self) -> tuple[str | None, ...]:
+        params = self.ctx.params()
+        return tuple(params.raw(n) for n in FILTER_PARAMETERS)
+
+    def _refilter(self) -> None:
+        """The parameters in force changed: in an upgrade state, a changed filter applies
+        at once (a new resync under it), not at the next role change."""
+        if (self.role == BACKUP and UPGRADE_STATES.get(self.upgrade or "")
+                and self._filter_values() != self._filter_source):
+            log.info("DS: the upgrade filter's parameters changed: comparing again under "
+                     "the new filter")
+            self._follow()
 
     # -- replicator plumbing ------------------------------------------------------------
 
