@@ -3,7 +3,10 @@
 Handlers are called on the Notifier's loop thread, which must never wait on SQLite: each
 request is handed to a small executor of our own (the host's pool is shared with other
 services, and a backup's full sync must not starve them) and answered from there with
-`reply`. Only acks, which touch nothing but memory, are answered in place.
+`reply`. Only acks are answered in place, from memory (the acknowledged seq as the board
+now holds it), never with a read under the store's lock: a long import holds that lock
+for seconds, the Notifier's heartbeats would stall with it, and the backup would start
+diagnosing a healthy active.
 
 `AckBoard` remembers how far the backup has applied the stream. The backup acks the last
 seq it applied, coalesced (at most one ack in flight), tagged with a session id chosen
@@ -40,7 +43,8 @@ class AckBoard:
         self.heard = 0.0  # time.monotonic() of the last ack
         self.lagging_since: int | None = None  # first seq a synchronous write gave up on
 
-    def ack(self, session: str, seq: int) -> None:
+    def ack(self, session: str, seq: int) -> int:
+        """Record an ack; the backup's position now."""
         with self._cond:
             if session != self.session:
                 self.session, self.seq = session, seq
@@ -50,6 +54,7 @@ class AckBoard:
             if self.lagging_since is not None and self.seq >= self.lagging_since:
                 self.lagging_since = None
             self._cond.notify_all()
+            return self.seq
 
     def forget(self) -> None:
         """No backup any more (this host stopped being active)."""
@@ -97,8 +102,7 @@ class DSServer:
             if type(seq) is not int or not isinstance(session, str):
                 reply("error", {"reason": "DS Ack needs body {'seq': int, 'session': str}"})
                 return
-            self.acks.ack(session, seq)
-            reply("ok", {"seq": self.store.seq})
+            reply("ok", {"seq": self.acks.ack(session, seq)})
             return
         handler = self._handlers.get(env.eid)
         if handler is None:

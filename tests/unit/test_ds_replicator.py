@@ -320,3 +320,37 @@ def test_ack_board_waits_for_the_backup_and_records_lag() -> None:
     assert board.wait(3, 0.01) and board.snapshot()["lagging_since"] is None
     board.ack("s2", 1)  # a new backup session starts over
     assert board.snapshot()["seq"] == 1
+
+
+def test_an_ack_is_answered_while_a_long_write_holds_the_store(active: DSStore) -> None:
+    """Acks are answered on the Notifier's loop thread: a read under the store's lock
+    there would stall its heartbeats for as long as an import holds it."""
+    server = DSServer(active, lambda: "A", AckBoard())
+    replies: list[Any] = []
+    answered = threading.Event()
+
+    def reply(status: str, body: Any = None, *_: Any) -> None:
+        replies.append((status, body))
+        answered.set()
+
+    env = Envelope("request", "SwitchoverService", "DSServer", "DS Ack", 1,
+                   body={"seq": 4, "session": "s1"})
+    release = threading.Event()
+    holding = threading.Event()
+
+    def long_import() -> None:
+        with active._lock:  # what a long import does for its whole transaction
+            holding.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=long_import)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        server.handle(env, (), reply)
+        assert answered.wait(0.5), "the ack waited for the store"
+    finally:
+        release.set()
+        thread.join()
+        server.close()
+    assert replies == [("ok", {"seq": 4})]
