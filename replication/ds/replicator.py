@@ -13,7 +13,7 @@ The order that loses nothing and applies nothing twice (the Clone pattern, docs/
 A new resync supersedes the one under way (a Follow with a new upgrade filter, say): the
 old one's cancel event is set, so its next request raises `Cancelled` (or its wait for a
 channel ends), it writes nothing more to the store (each write checks the event first,
-see `_ResyncStore`), and its outcome is ignored (its generation is over). Resyncs run one
+see `resync.ResyncStore`), and its outcome is ignored (its generation is over). Resyncs run one
 at a time: the new one starts when the old one has returned, and the store stays marked
 unsynced (or synced at the active's earlier head) until the new one ends.
 
@@ -46,10 +46,10 @@ from switchover.clock import Clock, TimerHandle
 
 from .changes import ChangeSet
 from .protocol import Cancelled, RemoteTree
+from .resync import APPLY_BATCH, ResyncStore, run_resync
 from .storage import GapError
 from .store import DSStore
-from .sync import compare_and_update
-from .tree import ROOT, DSError, DSFilter
+from .tree import DSError, DSFilter
 
 log = logging.getLogger("DSReplicator")
 
@@ -57,8 +57,6 @@ log = logging.getLogger("DSReplicator")
 GAP_GRACE = 1.0
 #: Reference seconds before a failed resync is tried again.
 RETRY_DELAY = 2.0
-#: Change sets applied per transaction.
-APPLY_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -306,7 +304,7 @@ class DSReplicator(pykka.ThreadingActor):
         status.set(syncing=True, remote=remote, error="")
         log.info("DS resync started: %s", reason)
         flt = self.flt
-        future = self.d.submit(_run_resync, _ResyncStore(self.store, cancel), remote, flt)
+        future = self.d.submit(run_resync, ResyncStore(self.store, cancel), remote, flt)
 
         def done(f: concurrent.futures.Future) -> None:
             with status.lock:
@@ -394,75 +392,6 @@ def _truthy(future: concurrent.futures.Future) -> bool:
         return bool(future.result())
     except Exception:
         return False
-
-
-class _ResyncStore:
-    """The store as one resync writes it: every write first checks the resync's cancel
-    event and raises `Cancelled` once it is set, so a cancelled resync applies nothing
-    more (a write already under way ends as its one transaction) and never marks the
-    store synced. A bulk load checks before each page and is rolled back. Reads go
-    straight to the store."""
-
-    def __init__(self, store: DSStore, cancel: threading.Event) -> None:
-        self._store = store
-        self._cancel = cancel
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def _check(self) -> None:
-        if self._cancel.is_set():
-            raise Cancelled("resync cancelled")
-
-    def apply_many(self, sets: Any, flt: DSFilter | None = None) -> int:
-        self._check()
-        return self._store.apply_many(sets, flt)
-
-    def sync_batch(self, ops: Any, flt: DSFilter | None = None) -> None:
-        self._check()
-        self._store.sync_batch(ops, flt)
-
-    def load(self, pages: Any) -> int:
-        def checked() -> Any:
-            for page in pages:
-                self._check()
-                yield page
-            self._check()
-
-        return self._store.load(checked())
-
-    def mark_synced(self, seq: int, chain: bytes) -> None:
-        self._check()
-        self._store.mark_synced(seq, chain)
-
-
-def _run_resync(store: _ResyncStore, remote: RemoteTree, flt: DSFilter | None
-                ) -> tuple[int, str]:
-    """Steps 2 of the module docstring, on a worker thread; returns (head seq, sentence).
-    `store` is the resync's `_ResyncStore` view."""
-    head = remote.head()
-    if flt is None and store.synced and store.count():  # an empty store fetches subtrees
-        seq, chain = store.head
-        if seq <= head.seq:
-            try:
-                batch: list[ChangeSet] = []
-                n = 0
-                for cs in remote.changes_since(seq, chain, head.seq):
-                    batch.append(cs)
-                    if len(batch) >= APPLY_BATCH:
-                        n += store.apply_many(batch)
-                        batch = []
-                n += store.apply_many(batch)
-                if store.subtree_hash(ROOT) == head.root:
-                    return head.seq, (f"DS caught up to change {head.seq} from the active's "
-                                      f"change log ({n} change set(s), "
-                                      f"{remote.bytes} bytes)")
-            except GapError as exc:
-                log.info("DS change log cannot bring this store up to date (%s): "
-                         "comparing trees", exc)
-    report = compare_and_update(store, remote, (head.seq, head.chain),  # type: ignore[arg-type]
-                                flt)
-    return head.seq, f"{report.sentence()} ({remote.bytes} bytes)"
 
 
 _HANDLERS: dict[type, Callable[[DSReplicator, Any], Any]] = {

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from transport.envelope import Envelope
 
 from . import protocol as p
+from .snapshot import SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots
 from .storage import GapError
 from .store import DSStore
 from .tree import ROOT, DSError, normalize
@@ -90,7 +91,9 @@ class DSServer:
             p.HEAD: self._head, p.LEVEL: self._level, p.GET: self._get,
             p.WALK: self._walk, p.CHANGES: self._changes,
             p.SUMMARY: self._summary, p.BUCKET: self._bucket,
+            SNAPSHOT_OPEN: self._snapshot_open, SNAPSHOT_CHUNK: self._snapshot_chunk,
         }
+        self._snapshots = Snapshots(store.path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -124,6 +127,12 @@ class DSServer:
         except Exception as exc:  # never leave the backup waiting for its timeout
             log.exception("DSServer: %s failed", env.eid)
             reply("error", {"reason": f"{type(exc).__name__}: {exc}"})
+
+    def _snapshot_open(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
+        return self._snapshots.open(), ()
+
+    def _snapshot_chunk(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
+        return self._snapshots.chunk(env.body)
 
     def _head(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
         seq, chain, root, count = self.store.snapshot_head()

@@ -16,6 +16,7 @@ from replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level
 from replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
                                        ReplicatorDeps, ReplicatorStatus, Resync)
 from replication.ds.server import AckBoard, DSServer
+from replication.ds.snapshot import SNAPSHOT_CHUNK
 from replication.ds.tree import DSError
 from replication.upgrade import UpgradeHigherFilter
 from switchover.clock import FakeClock
@@ -253,7 +254,7 @@ def replicated(store: DSStore, flt: Any) -> list[Entry]:
 
 @pytest.mark.parametrize("held, diverged", [
     (None, False),  # the first resync waits for its first request (the head)
-    ({WALK}, False),  # ... for its last one, a page of the bulk load of an empty store
+    ({SNAPSHOT_CHUNK}, False),  # ... for its last one, a chunk of the active's store file
     ({WALK}, True),  # ... for its last one, before writing repairs to a diverged store
 ], ids=["first-request", "last-request-load", "last-request-repairs"])
 def test_follow_with_a_new_filter_cancels_the_resync_under_way(

@@ -8,7 +8,7 @@ for a change no shadow holds, lost at the next switchover.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
