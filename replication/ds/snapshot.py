@@ -80,7 +80,7 @@ class Snapshots:
             self._sessions[sid] = (data, now)
         return {"sid": sid, "size": len(data), "chunks": -(-len(data) // CHUNK), **head}
 
-    def chunk(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    def chunk(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[memoryview]]:
         sid, index = body.get("sid"), body.get("index")
         with self._lock:
             found = self._sessions.get(str(sid))
@@ -89,7 +89,7 @@ class Snapshots:
         if found is None or type(index) is not int or index < 0:
             raise DSError(f"DS Snapshot Chunk: no snapshot {sid!r} or bad index {index!r}")
         data = found[0]
-        piece = data[index * CHUNK:(index + 1) * CHUNK]
+        piece = memoryview(data)[index * CHUNK:(index + 1) * CHUNK]  # no copy
         if (index + 1) * CHUNK >= len(data):
             self.close(str(sid))  # the last one: a resend opens a new snapshot
         return {"index": index, "crc": zlib.crc32(piece)}, [piece]
