@@ -22,7 +22,6 @@ import functools
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import pykka
@@ -30,6 +29,7 @@ import pykka
 from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
 from replication.upgrade import SpecError, filter_for_state
 from switchover.params import ParamError, lookup
+from transport.channel import preferred
 from transport.envelope import Envelope
 
 from . import protocol as p
@@ -51,7 +51,6 @@ UPGRADE_STATES = {"higher": "UpgradeHigher", "lower": "UpgradeLower"}
 FILTER_PARAMETERS = ("Switchover Upgrade Higher DS Exclusions",
                      "Custom Upgrade Synchronization Directories",
                      "Custom Upgrade Attribute Exceptions")
-DEDUP_WINDOW = 4096
 
 
 def validate_parameter(name: str, value: str) -> object:
@@ -73,8 +72,6 @@ class DSService:
         self.filter_error = ""
         #: The filter parameters' values the stream follows under (see `_refilter`).
         self._filter_source: tuple[str | None, ...] | None = None
-        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
-        self._seen_lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._replicator: pykka.ActorRef | None = None
         self._unsubscribe = lambda: None
@@ -136,8 +133,6 @@ class DSService:
         previous, self.role, self.upgrade = self.role, role, upgrade
         if role != BACKUP:
             self._backup_over.set()
-        with self._seen_lock:
-            self._seen.clear()
         if self.store is not None:
             # The active fsyncs every commit (its changes exist nowhere else until the
             # backup has them); a backup recompares with the active after any restart.
@@ -158,23 +153,16 @@ class DSService:
         if self.role == BACKUP and not self._stopped:
             self._tell(Resync("reconnected to the active server"))
 
-    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
-        if env.eid != p.EVENT:
-            return False
-        if self._stopped:
-            return True
-        seq, chain = env.body.get("seq"), env.body.get("chain")
-        if self.role != BACKUP or type(seq) is not int or not bulk:
-            return True
-        key = (seq, str(chain))
-        with self._seen_lock:  # both channels deliver every event: keep the first
-            if key in self._seen:
-                return True
-            self._seen[key] = None
-            if len(self._seen) > DEDUP_WINDOW:
-                self._seen.popitem(last=False)
+    def events(self) -> tuple[str, ...]:
+        return (p.EVENT,)
+
+    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        """A "DS Change" (once: PeerLinks drops the other channel's copy, the follower
+        any other repeat)."""
+        seq = env.body.get("seq")
+        if self._stopped or self.role != BACKUP or type(seq) is not int or not bulk:
+            return
         self._tell(Change(seq, bulk[0]))
-        return True
 
     def _committed(self, cs: ChangeSet) -> None:
         """After every commit (any thread): publish on the active, re-read parameters."""
@@ -307,8 +295,7 @@ class DSService:
         return float(self.ctx.params()["Switchover DS Request Timeout"])
 
     def _channel(self) -> str:
-        links = self.ctx.links
-        return "main" if links.connected("main") or not links.connected("aux") else "aux"
+        return preferred(self.ctx.links.connected)[0]
 
     def _call(self, eid: str, body: Mapping[str, Any], bulk: Any,
               cancel: threading.Event | None = None) -> tuple:
