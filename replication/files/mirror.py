@@ -219,8 +219,13 @@ class Mirror(pykka.ThreadingActor):
         start = self.clock.now()
         self.progress.begin_initial(0, 0)
         try:
-            # Asked first: a publish during the copy names another id and is compared again.
-            self.handlers_seen = self._active_published()
+            # Asked first: a publish during the copy names another id and is compared
+            # again, and the notices follow from the active's last one (the copy covers
+            # it and those before), so even the first one after it cannot be lost unseen.
+            health = self._active_health()
+            self.handlers_seen = health.get("published")
+            if "epoch" in health:
+                self.stream.reset(health["seq"], health["epoch"])
             self._compare(self.spec.dirs(), initial=True)
         except Cancelled:
             if self.cancel.is_set():
@@ -349,12 +354,22 @@ class Mirror(pykka.ThreadingActor):
 
     def _active_published(self) -> str | None:
         """The id of the active's last handler publish, or None (none, or no answer)."""
+        return self._active_health().get("published")
+
+    def _active_health(self) -> dict[str, Any]:
+        """The active's File Health Check answer: `published` (its last handler publish)
+        and `epoch`/`seq` (its last change notice); empty without an answer."""
         try:
             outcome = self._fetcher().ask(proto.HEALTH, {}, "File Health Check")
         except FetchError:
-            return None
-        published = (outcome.response.body or {}).get("published")
-        return published if isinstance(published, str) else None
+            return {}
+        body = outcome.response.body or {}
+        out: dict[str, Any] = {}
+        if isinstance(body.get("published"), str):
+            out["published"] = body["published"]
+        if isinstance(body.get("epoch"), str) and type(body.get("seq")) is int:
+            out["epoch"], out["seq"] = body["epoch"], body["seq"]
+        return out
 
     def _on_publish(self, publish_id: str) -> None:
         if not self.running or publish_id == self.handlers_seen:
