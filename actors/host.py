@@ -89,8 +89,6 @@ class Host:
         self._stop = threading.Event()
         self.params = config.parameters
         self.services: list[ReplicationService] = []
-        self._events_lock = threading.Lock()
-        self._last_module_lost: ModuleLost | None = None
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
         #: Set once the discontinue hooks (and a hand-over's notice) have run.
         self._discontinued = threading.Event()
@@ -235,6 +233,7 @@ class Host:
         )
         self.services = [factory(context) for factory in SERVICES]
         for service in self.services:
+            self.links.route(service.events(), service.on_peer_event)
             service.start()
             self._defer(f"{service.name} replication", service.stop)
 
@@ -424,17 +423,11 @@ class Host:
             ))
 
     def _on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
-        for service in self.services:
-            if service.on_peer_event(env, bulk):
-                return
+        """The peer's events no replication service declared (once each: PeerLinks)."""
         if env.eid == "Module Lost":
             body = env.body
             lost = ModuleLost(str(body.get("module")), int(body.get("pid") or 0),
                               str(body.get("reason", "")))
-            with self._events_lock:  # the event comes on main and on aux: act once
-                if lost == self._last_module_lost:
-                    return
-                self._last_module_lost = lost
             if lost.module == self.params["Switchover Monitoring"]:
                 self.sysmonitor.tell(lost)
 

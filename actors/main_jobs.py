@@ -25,6 +25,7 @@ from actors.witness_messages import ReleaseWitness
 from switchover.clock import Clock
 from switchover.config import Config
 from switchover.logs import EventLog
+from transport.channel import preferred
 
 log = logging.getLogger("SwitchoverStates")
 
@@ -117,8 +118,8 @@ class MainJobs:
     def probe_notifier(self, timeout: float) -> None:
         """Reconnecting: ask the primary's Notifier whether it is back (main, else aux)."""
         links = self.d.links
-        channel = "main" if links.connected("main") or not links.connected("aux") else "aux"
-        future = links.request(channel, "Notifier", "Ping", timeout=timeout)
+        future = links.request(preferred(links.connected)[0], "Notifier", "Ping",
+                               timeout=timeout)
         tell = self._tell
 
         def done(f: concurrent.futures.Future) -> None:

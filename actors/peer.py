@@ -3,7 +3,10 @@
 Main and auxiliary are separate DEALER channels to separate addresses and ports, so one
 can fail while the other lives ("Redundancy"). This object owns both for the host and
 offers them to the monitors through the `Links` shape, converting the reference's
-seconds into real seconds with the clock. A thread that must not act before a channel is
+seconds into real seconds with the clock. The active publishes every event on both; the
+links deliver each once, by the number and epoch the active's Notifier stamps on it, to
+the handler `route` declared for its eid (the replication services' `events()`), and
+anything else to `on_event`. A thread that must not act before a channel is
 up (a replication service's worker) blocks in `wait_connected`, woken by the channels'
 state reports.
 
@@ -14,7 +17,9 @@ the channels take the TOS byte as a plain number).
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import logging
 import threading
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -22,12 +27,17 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import zmq
 
 from switchover.clock import Clock
-from transport.channel import Channel
+from transport.channel import CHANNELS, Channel
 from transport.envelope import Envelope
 from transport.outcome import CONNECTION_LOST, Outcome
 from transport.security import CurveKeys
 
-CHANNELS = ("main", "aux")
+log = logging.getLogger("NotifierLib")
+
+#: Event keys (epoch, number) remembered to drop the second channel's copy: far more
+#: than can arrive on one channel before the other's copy of the same event.
+SEEN_EVENTS = 16_384
+EventHandler = Callable[[Envelope, tuple[bytes, ...]], Any]
 
 
 def ping_tos(params: Mapping[str, Any]) -> dict[str, int]:
@@ -64,6 +74,10 @@ class PeerLinks:
         tos = tos or {}
         self._clock = clock
         self._on_state = on_state
+        self._on_event = on_event
+        self._routes: dict[str, EventHandler] = {}
+        self._seen: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
+        self._seen_lock = threading.Lock()
         # Notified whenever a channel reports a state change and when the links stop.
         self._changed = threading.Condition()
         self._stopped = False
@@ -76,7 +90,7 @@ class PeerLinks:
                 server_public=server_public,
                 sender=sender,
                 on_state=self._state_changed,
-                on_event=on_event,
+                on_event=self._deliver,
                 heartbeat_interval=heartbeat,
                 reconnect_delay=clock.real_seconds(reconnect_delay),
                 tos=tos.get(name, 0),
@@ -99,6 +113,28 @@ class PeerLinks:
 
     def connected(self, channel: str) -> bool:
         return self._channels[channel].connected
+
+    def route(self, eids: Iterable[str], handler: EventHandler) -> None:
+        """Deliver the peer's events of these eids to `handler` (before `start`)."""
+        for eid in eids:
+            self._routes[eid] = handler
+
+    def _deliver(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        """A channel's event (on its loop thread): once, to whoever declared its eid. An
+        event without a number (a peer of an older release) is delivered as it comes."""
+        if env.req_id > 0:
+            key = (env.oid, env.req_id)
+            with self._seen_lock:
+                if key in self._seen:
+                    return  # the other channel's copy
+                self._seen[key] = None
+                if len(self._seen) > SEEN_EVENTS:
+                    self._seen.popitem(last=False)
+        handler = self._routes.get(env.eid, self._on_event)
+        if handler is None:
+            log.warning("NotifierLib: event %r from the peer: nothing here handles it", env.eid)
+            return
+        handler(env, bulk)
 
     def wait_connected(self, timeout: float,
                        cancel: threading.Event | Iterable[threading.Event] | None = None

@@ -101,8 +101,13 @@ class ReplicationService(Protocol):
     def resync(self) -> None:
         """The backup reconnected to the active: compare and update again."""
 
-    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
-        """An event from the active's Notifier; True when this service consumed it."""
+    def events(self) -> Sequence[str]:
+        """The eids of the active's events this service handles. The backup's links
+        deliver each such event once to `on_peer_event`, although it comes on main and
+        on aux."""
+
+    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        """An event of `events()` (on a channel's loop thread: hand it on, never block)."""
 
     def health(self) -> Mapping[str, Any]:
         """For `status`: at least {"state": "..."} in words an operator reads."""

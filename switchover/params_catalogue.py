@@ -131,7 +131,7 @@ _SPECS: list[ParamSpec] = [
         "exactly that).",
     ),
     _spec(
-        "Custom Upgrade Synchronization Directories", "list", DEFAULT_UPGRADE_SYNC_DIRS,
+        "Custom Upgrade Synchronization Directories", "dspaths", DEFAULT_UPGRADE_SYNC_DIRS,
         "Upgrade Lower state only (Appendix C): ';'-delimited DS paths to replicate, "
         "recursively. The paths you specify are replicated in addition to the seven default "
         "paths.",
@@ -408,7 +408,7 @@ _SPECS: list[ParamSpec] = [
     ),
     # --- Appendix C: Upgrade Higher state --------------------------------------------
     _spec(
-        "Switchover Upgrade Higher DS Exclusions", "list", "",
+        "Switchover Upgrade Higher DS Exclusions", "dspaths", "",
         "Upgrade Higher state: additional DS path exceptions, in the same format as Custom "
         "Upgrade Synchronization Directories. By default this parameter is empty.",
         section=APPENDIX_C,

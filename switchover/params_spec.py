@@ -68,7 +68,6 @@ _INT_TEXT = re.compile(r"[+-]?\d+(\.0*)?")
 _TRUE = frozenset({"yes", "1", "on", "true"})
 _FALSE = frozenset({"no", "0", "off", "false"})
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
-_ATTR_ITEM = re.compile(r"(?P<cls>[^()]*)\((?P<attrs>[^()]*)\)(?P<rest>.*)", re.DOTALL)
 
 
 def valid_address(text: str) -> bool:
@@ -310,7 +309,7 @@ class ParamSpec:
             return "Yes" if value else "No"
         if self.kind == "dirlist":
             return ";".join(("+" if recursive else "") + path for path, recursive in value)
-        if self.kind in ("list", "extlist"):
+        if self.kind in ("list", "extlist", "dspaths"):
             return ";".join(value)
         if self.kind == "attrexceptions":
             return ";".join(f"{cls}({', '.join(attrs)})" for cls, attrs in value)
@@ -443,37 +442,48 @@ def _parse_extlist(spec: ParamSpec, raw: object) -> tuple[str, ...]:
                               f"{allowed}") from None
 
 
-def _parse_attrexceptions(spec: ParamSpec, raw: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    allowed = (
-        "allowed DS class names each followed by comma-separated attribute names in "
-        "parentheses, ';'-separated (e.g. User(Workgroups, Extension);Workgroup(Members))"
-    )
+# The Appendix C DS filters are parsed by the filter's own parser
+# (replication/upgrade/spec.py, pure), imported when first used, so that this module
+# still imports nothing else of ours when loaded: a value the filter would refuse is
+# refused here, where it is set, and never reaches a backup that would replicate
+# unfiltered.
+
+#: A server name for ${SERVER} while validating (the filter uses the active's).
+_ANY_SERVER = "server"
+
+
+def _upgrade_refusal(spec: ParamSpec, raw: object, exc: Exception) -> ParamError:
+    """The filter parser's message, without its repetition of the parameter's name."""
+    return spec.error(raw, str(exc).removeprefix(f"{spec.name}: "))
+
+
+def _parse_dspaths(spec: ParamSpec, raw: object) -> tuple[str, ...]:
+    from replication.upgrade.spec import SpecError, parse_ds_paths
+
     items = _items(raw)
     if items is None:
-        raise spec.error(raw, allowed)
-    result = []
-    for item in items:
-        match = _ATTR_ITEM.fullmatch(item)
-        if match is None:
-            if "(" not in item and ")" not in item:
-                problem = f"{show_value(item)} has no attribute list in parentheses"
-            else:
-                problem = f"{show_value(item)} has unbalanced or nested parentheses"
-            raise spec.error(raw, f"{problem}; {allowed}")
-        cls = match["cls"].strip()
-        if not cls:
-            raise spec.error(raw, f"{show_value(item)} names no DS class; {allowed}")
-        if match["rest"].strip():
-            raise spec.error(
-                raw, f"{show_value(item)} has text after ')' (missing ';'?); {allowed}"
-            )
-        attrs = tuple(a.strip() for a in match["attrs"].split(","))
-        if not any(attrs):
-            raise spec.error(raw, f"{show_value(item)} lists no attributes; {allowed}")
-        if not all(attrs):
-            raise spec.error(raw, f"{show_value(item)} has an empty attribute name; {allowed}")
-        result.append((cls, attrs))
-    return tuple(result)
+        raise spec.error(raw, "allowed a ';'-separated list of DS paths such as "
+                              "${CONFIG}/Users;${SERVER}/Workstations")
+    try:
+        parse_ds_paths(";".join(items), _ANY_SERVER, spec.name)
+    except SpecError as exc:
+        raise _upgrade_refusal(spec, raw, exc) from None
+    return tuple(items)
+
+
+def _parse_attrexceptions(spec: ParamSpec, raw: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from replication.upgrade.spec import SpecError, parse_attribute_exceptions
+
+    items = _items(raw)
+    if items is None:
+        raise spec.error(raw, "allowed DS class names each followed by comma-separated "
+                              "attribute names in parentheses, ';'-separated (e.g. "
+                              "User(Workgroups, Extension);Workgroup(Members))")
+    try:
+        parsed = parse_attribute_exceptions(";".join(items), spec.name)
+    except SpecError as exc:
+        raise _upgrade_refusal(spec, raw, exc) from None
+    return tuple((cls, tuple(sorted(attrs))) for cls, attrs in parsed.items())
 
 
 _PARSERS: dict[str, Callable[[ParamSpec, object], object]] = {
@@ -485,6 +495,7 @@ _PARSERS: dict[str, Callable[[ParamSpec, object], object]] = {
     "address": _parse_address,
     "path": _parse_path,
     "list": _parse_list,
+    "dspaths": _parse_dspaths,
     "dirlist": _parse_dirlist,
     "extlist": _parse_extlist,
     "attrexceptions": _parse_attrexceptions,

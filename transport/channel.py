@@ -49,6 +49,15 @@ log = logging.getLogger("NotifierLib")
 
 HEARTBEAT_EID = "Heartbeat"
 NOTIFIER = "Notifier"
+CHANNELS = ("main", "aux")
+
+
+def preferred(connected: Callable[[str], bool]) -> list[str]:
+    """The one policy for which channel a request to the peer takes: those up, main
+    first; main alone when neither is up (its request then fails as connection-lost, or
+    waits for the channel). A caller that retries on failure tries them in this order."""
+    up = [c for c in CHANNELS if connected(c)]
+    return up or [CHANNELS[0]]
 
 
 @dataclass(slots=True)

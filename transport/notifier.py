@@ -10,10 +10,12 @@ Modules heartbeat; one that goes quiet or unregisters is reported at once throug
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import time
+import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 import zmq
@@ -118,6 +120,11 @@ class Notifier(IOLoop):
         self._local: zmq.Socket | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        #: Every published event carries `req_id` = the next of these numbers and `oid` =
+        #: this epoch, so the backup's links deliver each event once although it comes
+        #: on main and on aux (and a restarted Notifier is told apart by its epoch).
+        self.epoch = f"epoch-{uuid.uuid4().hex[:16]}"
+        self._event_numbers = itertools.count(1)
 
     # -- public, any thread ---------------------------------------------------------------
 
@@ -160,8 +167,9 @@ class Notifier(IOLoop):
             add()
 
     def publish(self, env: Envelope, bulk: Sequence[bytes] = ()) -> None:
-        """Send an event to every live remote peer (both channels of the backup)."""
-        frames = encode(env, bulk)
+        """Send an event to every live remote peer (both channels of the backup),
+        numbered within this Notifier's epoch (see `epoch`)."""
+        frames = self._stamped(env.sender, env.target, env.eid, env.status, env.body, bulk)
         if self.in_loop():
             self._publish(frames)
         else:
@@ -335,7 +343,8 @@ class Notifier(IOLoop):
             if entry is None:
                 log.warning("event %s from an unregistered local connection dropped", eid)
                 return
-            self._publish(encode_fields(*fields, bulk))
+            _, sender, target, eid, _, _, status, body = fields
+            self._publish(self._stamped(sender, target, eid, status, body, bulk))
 
     def _request(self, origin: str, ident: bytes, fields: tuple, bulk: tuple[bytes, ...]) -> None:
         kind, sender, target, eid, req_id, oid, status, body = fields
@@ -486,6 +495,12 @@ class Notifier(IOLoop):
                         frames[0].hex())
         except zmq.ZMQError as exc:  # the peer is gone (router_mandatory): nothing to do
             log.debug("cannot deliver to %s %s: %s", origin, frames[0].hex(), exc)
+
+    def _stamped(self, sender: str, target: str, eid: str, status: str | None,
+                 body: Mapping[str, Any] | None, bulk: Sequence[bytes]) -> list[bytes]:
+        """An event's frames with this Notifier's next event number and epoch."""
+        return encode_fields(EVENT, sender, target, eid, next(self._event_numbers),
+                             self.epoch, status, body, bulk)
 
     def _publish(self, frames: list[bytes]) -> None:
         now = time.monotonic()

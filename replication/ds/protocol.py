@@ -266,7 +266,7 @@ class RemoteTree:
 
     def __init__(self, call: Call, cancel: threading.Event | None = None) -> None:
         self._call = call
-        self._cancel = cancel or threading.Event()
+        self._cancel = self.cancel = cancel or threading.Event()
         self._head: Head | None = None
         self.requests = 0
         self.bytes = 0

@@ -3,7 +3,7 @@
 The order that loses nothing and applies nothing twice (the Clone pattern, docs/ds.md):
 
 1. the stream is "subscribed" before anything else: every "DS Change" event the channels
-   deliver is told to this actor and, while a resync runs, kept in `pending` by seq;
+   deliver is told to this actor and, while a resync runs, kept by the stream follower;
 2. the resync runs on a worker thread (it waits on the network, each request bounded by
    "Switchover DS Request Timeout"): read the active's head, catch up from its change log
    when this store is synced and unfiltered, and otherwise (or when the root hashes then
@@ -13,16 +13,18 @@ The order that loses nothing and applies nothing twice (the Clone pattern, docs/
 A new resync supersedes the one under way (a Follow with a new upgrade filter, say): the
 old one's cancel event is set, so its next request raises `Cancelled` (or its wait for a
 channel ends), it writes nothing more to the store (each write checks the event first,
-see `_ResyncStore`), and its outcome is ignored (its generation is over). Resyncs run one
+see `resync.ResyncStore`), and its outcome is ignored (its generation is over). Resyncs run one
 at a time: the new one starts when the old one has returned, and the store stays marked
 unsynced (or synced at the active's earlier head) until the new one ends.
 
-Then each event is applied as exactly seq + 1. The same event arrives on both channels
-(and again after a replay): anything at or below the applied seq is dropped. An event
-from further ahead waits in `pending` for `GAP_GRACE` reference seconds (the other
-channel may still deliver the missing one); a gap that does not close, a change that
-does not follow this store's history, or a full buffer triggers a resync. Contiguous
-events are applied many per transaction, so a burst costs one fsync, not one per change.
+Then each event is applied as exactly seq + 1, by the stream's follower
+(`replication.stream.Follower`, shared with files and interactions). The same event
+arrives on both channels (and again after a replay): anything at or below the applied seq
+is dropped. An event from further ahead waits for `GAP_GRACE` reference seconds (the
+other channel may still deliver the missing one); a gap that does not close, a change
+that does not follow this store's history, or a full buffer triggers a resync. What the
+follower hands out waits in `ready` until the actor drains it, many change sets per
+transaction, so a burst costs one fsync, not one per change.
 
 After each applied batch the actor acks its seq to the active (coalesced: one ack in
 flight), which is what synchronous replication waits for and what the active's status
@@ -39,14 +41,15 @@ from typing import Any, Callable
 
 import pykka
 
+from replication.stream import Follower, Verdict
 from switchover.clock import Clock, TimerHandle
 
 from .changes import ChangeSet
 from .protocol import Cancelled, RemoteTree
+from .resync import APPLY_BATCH, ResyncStore, run_resync
 from .storage import GapError
 from .store import DSStore
-from .sync import compare_and_update
-from .tree import ROOT, DSError, DSFilter
+from .tree import DSError, DSFilter
 
 log = logging.getLogger("DSReplicator")
 
@@ -54,9 +57,6 @@ log = logging.getLogger("DSReplicator")
 GAP_GRACE = 1.0
 #: Reference seconds before a failed resync is tried again.
 RETRY_DELAY = 2.0
-#: Change sets applied per transaction, and buffered before giving up on the stream.
-APPLY_BATCH = 1000
-MAX_PENDING = 200_000
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,9 @@ class DSReplicator(pykka.ThreadingActor):
         self.gen = 0
         self.again: str | None = None
         self.cancel: threading.Event | None = None
-        self.pending: dict[int, bytes] = {}
+        self.follower = Follower(applied=self.store.seq)
+        #: Change sets the follower handed out, in order, not yet applied: (seq, data).
+        self.ready: list[tuple[int, bytes]] = []
         self.drain_scheduled = False
         self.gap_timer: TimerHandle | None = None
         self.retry_timer: TimerHandle | None = None
@@ -215,7 +217,8 @@ class DSReplicator(pykka.ThreadingActor):
             if timer is not None:
                 timer.cancel()
         self.gap_timer = self.retry_timer = None
-        self.pending.clear()
+        self.ready.clear()
+        self.follower.reset(self.store.seq)
         self.syncing, self.again = False, None
         self.d.status.set(following=False, syncing=False, remote=None)
 
@@ -235,14 +238,19 @@ class DSReplicator(pykka.ThreadingActor):
         if msg.seq > self.active_seq:
             self.active_seq = msg.seq
             self.d.status.set(active_seq=msg.seq)
-        if msg.seq <= self.applied and not self.syncing:
-            return  # the same event on the other channel, or a replay
-        self.pending[msg.seq] = msg.data
-        if len(self.pending) > MAX_PENDING:
-            self.pending.clear()
-            self._resync(Resync(f"more than {MAX_PENDING} changes buffered"))
+        self._take(self.follower.offer(msg.seq, (msg.seq, msg.data)))
+
+    def _take(self, verdict: Verdict) -> None:
+        """Act on what the follower says: queue what is ready, watch a gap, resync."""
+        self.ready.extend(verdict.ready)
+        if verdict.resync is not None:
+            self._resync(Resync(f"change stream broken: {verdict.resync}"))
             return
-        if not self.syncing and not self.drain_scheduled:
+        if verdict.gap and self.gap_timer is None:
+            gen = self.gen
+            self.gap_timer = self.d.clock.call_later(
+                GAP_GRACE, lambda: self._tell(_GapCheck(gen)))
+        if self.ready and not self.drain_scheduled:
             self.drain_scheduled = True
             self.actor_ref.tell(_Drain())
 
@@ -250,41 +258,25 @@ class DSReplicator(pykka.ThreadingActor):
         self.drain_scheduled = False
         if not self.following or self.syncing:
             return
-        nxt = self.applied + 1
-        batch: list[ChangeSet] = []
-        try:
-            while nxt in self.pending and len(batch) < APPLY_BATCH:
-                batch.append(ChangeSet.decode(self.pending.pop(nxt)))
-                nxt += 1
-            if batch:
-                self.store.apply_many(batch, self.flt)
-        except (GapError, DSError) as exc:
-            self._start_resync(f"change stream broken: {exc}")
-            return
-        if batch:
-            self._set_applied(batch[-1].seq)
-        for seq in [s for s in self.pending if s <= self.applied]:
-            del self.pending[seq]
-        if self.applied + 1 in self.pending:
-            self.drain_scheduled = True
-            self.actor_ref.tell(_Drain())
-        elif self.pending and self.gap_timer is None:
-            gen = self.gen
-            self.gap_timer = self.d.clock.call_later(
-                GAP_GRACE, lambda: self._tell(_GapCheck(gen)))
-        elif not self.pending and self.gap_timer is not None:
-            self.gap_timer.cancel()
-            self.gap_timer = None
-        self._ack()
+        if self.ready:
+            taken, self.ready = self.ready[:APPLY_BATCH], self.ready[APPLY_BATCH:]
+            try:
+                self.store.apply_many([ChangeSet.decode(data) for _, data in taken], self.flt)
+            except (GapError, DSError) as exc:
+                self.ready[:0] = taken
+                self._start_resync(f"change stream broken: {exc}")
+                return
+            self._set_applied(taken[-1][0])
+            if self.ready and not self.drain_scheduled:
+                self.drain_scheduled = True
+                self.actor_ref.tell(_Drain())
+        self._ack()  # also a retry of one that failed (`_ack_done`)
 
     def _gap_check(self, msg: _GapCheck) -> None:
         self.gap_timer = None
-        if msg.gen != self.gen or not self.following or self.syncing or not self.pending:
+        if msg.gen != self.gen or not self.following or self.syncing:
             return
-        first = min(self.pending)
-        if first > self.applied + 1:
-            self._start_resync(f"gap in the change stream: expected change "
-                               f"{self.applied + 1}, received {first}")
+        self._take(self.follower.check_gap())
 
     # -- resync ---------------------------------------------------------------------------
 
@@ -296,6 +288,10 @@ class DSReplicator(pykka.ThreadingActor):
         self.gen += 1
         gen = self.gen
         self.syncing, self.again = True, None
+        # what was handed out and not applied waits again, beside what comes meanwhile
+        uncommitted, self.ready = self.ready, []
+        self.follower.begin_sync(tuple((seq, seq - 1, (seq, data)) for seq, data in uncommitted),
+                                 applied=self.applied)
         if self.gap_timer is not None:
             self.gap_timer.cancel()
             self.gap_timer = None
@@ -308,7 +304,7 @@ class DSReplicator(pykka.ThreadingActor):
         status.set(syncing=True, remote=remote, error="")
         log.info("DS resync started: %s", reason)
         flt = self.flt
-        future = self.d.submit(_run_resync, _ResyncStore(self.store, cancel), remote, flt)
+        future = self.d.submit(run_resync, ResyncStore(self.store, cancel), remote, flt)
 
         def done(f: concurrent.futures.Future) -> None:
             with status.lock:
@@ -354,6 +350,7 @@ class DSReplicator(pykka.ThreadingActor):
         if self.again is not None:
             self._start_resync(self.again)
             return
+        self._take(self.follower.synced(self.store.seq))
         self._drain(_Drain())
 
     # -- acks ---------------------------------------------------------------------------
@@ -395,75 +392,6 @@ def _truthy(future: concurrent.futures.Future) -> bool:
         return bool(future.result())
     except Exception:
         return False
-
-
-class _ResyncStore:
-    """The store as one resync writes it: every write first checks the resync's cancel
-    event and raises `Cancelled` once it is set, so a cancelled resync applies nothing
-    more (a write already under way ends as its one transaction) and never marks the
-    store synced. A bulk load checks before each page and is rolled back. Reads go
-    straight to the store."""
-
-    def __init__(self, store: DSStore, cancel: threading.Event) -> None:
-        self._store = store
-        self._cancel = cancel
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def _check(self) -> None:
-        if self._cancel.is_set():
-            raise Cancelled("resync cancelled")
-
-    def apply_many(self, sets: Any, flt: DSFilter | None = None) -> int:
-        self._check()
-        return self._store.apply_many(sets, flt)
-
-    def sync_batch(self, ops: Any, flt: DSFilter | None = None) -> None:
-        self._check()
-        self._store.sync_batch(ops, flt)
-
-    def load(self, pages: Any) -> int:
-        def checked() -> Any:
-            for page in pages:
-                self._check()
-                yield page
-            self._check()
-
-        return self._store.load(checked())
-
-    def mark_synced(self, seq: int, chain: bytes) -> None:
-        self._check()
-        self._store.mark_synced(seq, chain)
-
-
-def _run_resync(store: _ResyncStore, remote: RemoteTree, flt: DSFilter | None
-                ) -> tuple[int, str]:
-    """Steps 2 of the module docstring, on a worker thread; returns (head seq, sentence).
-    `store` is the resync's `_ResyncStore` view."""
-    head = remote.head()
-    if flt is None and store.synced and store.count():  # an empty store fetches subtrees
-        seq, chain = store.head
-        if seq <= head.seq:
-            try:
-                batch: list[ChangeSet] = []
-                n = 0
-                for cs in remote.changes_since(seq, chain, head.seq):
-                    batch.append(cs)
-                    if len(batch) >= APPLY_BATCH:
-                        n += store.apply_many(batch)
-                        batch = []
-                n += store.apply_many(batch)
-                if store.subtree_hash(ROOT) == head.root:
-                    return head.seq, (f"DS caught up to change {head.seq} from the active's "
-                                      f"change log ({n} change set(s), "
-                                      f"{remote.bytes} bytes)")
-            except GapError as exc:
-                log.info("DS change log cannot bring this store up to date (%s): "
-                         "comparing trees", exc)
-    report = compare_and_update(store, remote, (head.seq, head.chain),  # type: ignore[arg-type]
-                                flt)
-    return head.seq, f"{report.sentence()} ({remote.bytes} bytes)"
 
 
 _HANDLERS: dict[type, Callable[[DSReplicator, Any], Any]] = {

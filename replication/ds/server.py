@@ -3,7 +3,10 @@
 Handlers are called on the Notifier's loop thread, which must never wait on SQLite: each
 request is handed to a small executor of our own (the host's pool is shared with other
 services, and a backup's full sync must not starve them) and answered from there with
-`reply`. Only acks, which touch nothing but memory, are answered in place.
+`reply`. Only acks are answered in place, from memory (the acknowledged seq as the board
+now holds it), never with a read under the store's lock: a long import holds that lock
+for seconds, the Notifier's heartbeats would stall with it, and the backup would start
+diagnosing a healthy active.
 
 `AckBoard` remembers how far the backup has applied the stream. The backup acks the last
 seq it applied, coalesced (at most one ack in flight), tagged with a session id chosen
@@ -21,6 +24,7 @@ from typing import Any, Callable
 from transport.envelope import Envelope
 
 from . import protocol as p
+from .snapshot import SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots
 from .storage import GapError
 from .store import DSStore
 from .tree import ROOT, DSError, normalize
@@ -40,7 +44,8 @@ class AckBoard:
         self.heard = 0.0  # time.monotonic() of the last ack
         self.lagging_since: int | None = None  # first seq a synchronous write gave up on
 
-    def ack(self, session: str, seq: int) -> None:
+    def ack(self, session: str, seq: int) -> int:
+        """Record an ack; the backup's position now."""
         with self._cond:
             if session != self.session:
                 self.session, self.seq = session, seq
@@ -50,6 +55,7 @@ class AckBoard:
             if self.lagging_since is not None and self.seq >= self.lagging_since:
                 self.lagging_since = None
             self._cond.notify_all()
+            return self.seq
 
     def forget(self) -> None:
         """No backup any more (this host stopped being active)."""
@@ -85,7 +91,9 @@ class DSServer:
             p.HEAD: self._head, p.LEVEL: self._level, p.GET: self._get,
             p.WALK: self._walk, p.CHANGES: self._changes,
             p.SUMMARY: self._summary, p.BUCKET: self._bucket,
+            SNAPSHOT_OPEN: self._snapshot_open, SNAPSHOT_CHUNK: self._snapshot_chunk,
         }
+        self._snapshots = Snapshots(store.path)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -97,8 +105,7 @@ class DSServer:
             if type(seq) is not int or not isinstance(session, str):
                 reply("error", {"reason": "DS Ack needs body {'seq': int, 'session': str}"})
                 return
-            self.acks.ack(session, seq)
-            reply("ok", {"seq": self.store.seq})
+            reply("ok", {"seq": self.acks.ack(session, seq)})
             return
         handler = self._handlers.get(env.eid)
         if handler is None:
@@ -120,6 +127,12 @@ class DSServer:
         except Exception as exc:  # never leave the backup waiting for its timeout
             log.exception("DSServer: %s failed", env.eid)
             reply("error", {"reason": f"{type(exc).__name__}: {exc}"})
+
+    def _snapshot_open(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
+        return self._snapshots.open(), ()
+
+    def _snapshot_chunk(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
+        return self._snapshots.chunk(env.body)
 
     def _head(self, env: Envelope, bulk: tuple[bytes, ...]) -> tuple:
         seq, chain, root, count = self.store.snapshot_head()

@@ -22,7 +22,6 @@ import functools
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Mapping
 
 import pykka
@@ -30,6 +29,7 @@ import pykka
 from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
 from replication.upgrade import SpecError, filter_for_state
 from switchover.params import ParamError, lookup
+from transport.channel import preferred
 from transport.envelope import Envelope
 
 from . import protocol as p
@@ -51,7 +51,6 @@ UPGRADE_STATES = {"higher": "UpgradeHigher", "lower": "UpgradeLower"}
 FILTER_PARAMETERS = ("Switchover Upgrade Higher DS Exclusions",
                      "Custom Upgrade Synchronization Directories",
                      "Custom Upgrade Attribute Exceptions")
-DEDUP_WINDOW = 4096
 
 
 def validate_parameter(name: str, value: str) -> object:
@@ -71,8 +70,8 @@ class DSService:
         self.status = ReplicatorStatus()
         self.drift: list[str] = []
         self.filter_error = ""
-        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
-        self._seen_lock = threading.Lock()
+        #: The filter parameters' values the stream follows under (see `_refilter`).
+        self._filter_source: tuple[str | None, ...] | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._replicator: pykka.ActorRef | None = None
         self._unsubscribe = lambda: None
@@ -134,8 +133,6 @@ class DSService:
         previous, self.role, self.upgrade = self.role, role, upgrade
         if role != BACKUP:
             self._backup_over.set()
-        with self._seen_lock:
-            self._seen.clear()
         if self.store is not None:
             # The active fsyncs every commit (its changes exist nowhere else until the
             # backup has them); a backup recompares with the active after any restart.
@@ -148,7 +145,7 @@ class DSService:
             return
         self.acks.forget()
         if role == BACKUP:
-            self._tell(Follow(self._filter()))
+            self._follow()
         else:
             self._tell(Unfollow())
 
@@ -156,23 +153,16 @@ class DSService:
         if self.role == BACKUP and not self._stopped:
             self._tell(Resync("reconnected to the active server"))
 
-    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
-        if env.eid != p.EVENT:
-            return False
-        if self._stopped:
-            return True
-        seq, chain = env.body.get("seq"), env.body.get("chain")
-        if self.role != BACKUP or type(seq) is not int or not bulk:
-            return True
-        key = (seq, str(chain))
-        with self._seen_lock:  # both channels deliver every event: keep the first
-            if key in self._seen:
-                return True
-            self._seen[key] = None
-            if len(self._seen) > DEDUP_WINDOW:
-                self._seen.popitem(last=False)
+    def events(self) -> tuple[str, ...]:
+        return (p.EVENT,)
+
+    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        """A "DS Change" (once: PeerLinks drops the other channel's copy, the follower
+        any other repeat)."""
+        seq = env.body.get("seq")
+        if self._stopped or self.role != BACKUP or type(seq) is not int or not bulk:
+            return
         self._tell(Change(seq, bulk[0]))
-        return True
 
     def _committed(self, cs: ChangeSet) -> None:
         """After every commit (any thread): publish on the active, re-read parameters."""
@@ -239,6 +229,7 @@ class DSService:
             log.error("DS: parameters in the tree refused, keeping those in force: %s", exc)
             return
         self.ctx.set_params(params)
+        self._refilter()
 
     def _seed(self) -> None:
         """First start of the active: the tree's name and the configured parameters."""
@@ -257,20 +248,38 @@ class DSService:
         except (DSError, ParamError) as exc:
             log.error("DS: seeding the server parameters failed: %s", exc)
 
-    def _filter(self) -> Any:
-        """The Appendix C filter of the backup's state, or None for the whole tree."""
+    def _follow(self) -> None:
+        """Follow the active under the filter of this backup's state. A filter the
+        parameters make malformed stops the stream, with the parser's message in status:
+        replicating unfiltered would bring handlers and phones to another release."""
         self.filter_error = ""
+        self._filter_source = self._filter_values()
         state = UPGRADE_STATES.get(self.upgrade or "")
         if state is None:
-            return None
-        params = self.ctx.params()
-        raw = {n: params.raw(n) for n in FILTER_PARAMETERS if params.raw(n) is not None}
+            self._tell(Follow(None))
+            return
+        raw = {n: v for n, v in zip(FILTER_PARAMETERS, self._filter_source) if v is not None}
         try:
-            return filter_for_state(state, raw, self.server_name())
+            flt = filter_for_state(state, raw, self.server_name())
         except (SpecError, DSError) as exc:
             self.filter_error = str(exc)
-            log.error("DS: %s filter refused: %s", state, exc)
-            return None
+            log.error("DS: %s filter refused, replication stopped: %s", state, exc)
+            self._tell(Unfollow())
+            return
+        self._tell(Follow(flt))
+
+    def _filter_values(self) -> tuple[str | None, ...]:
+        params = self.ctx.params()
+        return tuple(params.raw(n) for n in FILTER_PARAMETERS)
+
+    def _refilter(self) -> None:
+        """The parameters in force changed: in an upgrade state, a changed filter applies
+        at once (a new resync under it), not at the next role change."""
+        if (self.role == BACKUP and UPGRADE_STATES.get(self.upgrade or "")
+                and self._filter_values() != self._filter_source):
+            log.info("DS: the upgrade filter's parameters changed: comparing again under "
+                     "the new filter")
+            self._follow()
 
     # -- replicator plumbing ------------------------------------------------------------
 
@@ -286,8 +295,7 @@ class DSService:
         return float(self.ctx.params()["Switchover DS Request Timeout"])
 
     def _channel(self) -> str:
-        links = self.ctx.links
-        return "main" if links.connected("main") or not links.connected("aux") else "aux"
+        return preferred(self.ctx.links.connected)[0]
 
     def _call(self, eid: str, body: Mapping[str, Any], bulk: Any,
               cancel: threading.Event | None = None) -> tuple:

@@ -25,6 +25,7 @@ One connection, guarded by a lock, so the owner may be an actor thread while oth
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
@@ -49,7 +50,10 @@ class DSStore:
         if durability not in ("full", "normal"):
             raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
         self._lock = threading.RLock()
-        self._db = Storage(Path(path), durability, log_limit, log_ops_limit)
+        self.path = Path(path)
+        self._durability = durability
+        self._limits = (log_limit, log_ops_limit)
+        self._db = Storage(self.path, durability, *self._limits)
         self._guards: list[Guard] = list(guards)
         self._subscribers: list[Subscriber] = []
 
@@ -64,6 +68,25 @@ class DSStore:
             raise ValueError(f"durability must be 'full' or 'normal', not {durability!r}")
         with self._lock:
             self._db.set_synchronous(durability.upper())
+            self._durability = durability
+
+    def replace(self, source: Path) -> None:
+        """Take `source`, a checked copy of the active's store (`snapshot.fetch`), as this
+        store: the file is renamed over this one's, so a crash leaves one or the other,
+        whole. Refused (GapError) while a bulk load holds the store."""
+        with self._lock:
+            if self._db.bulk is not None:
+                raise GapError("a bulk load is under way")
+            self._db.close()
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            os.replace(source, self.path)
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._db = Storage(self.path, self._durability, *self._limits)
 
     def __enter__(self) -> "DSStore":
         return self

@@ -30,16 +30,16 @@ from typing import Iterator
 
 from replication.files.errors import (
     ApplyError, MissingSource, OutsideMirror, Superseded, SymlinkRefused, VerifyError)
-from replication.files.incoming import Incoming, _syncfs, _tmp_name
+from replication.files.atomic import CLOEXEC, finish, open_temp, put_in_place, syncfs
+from replication.files.incoming import Incoming
 from replication.files.spec import MirrorSpec, has_exception, is_temp_name
 
 __all__ = ["Applier", "Incoming", "ApplyError", "MissingSource", "OutsideMirror",
            "Superseded", "SymlinkRefused", "VerifyError"]
 
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_CLOEXEC = CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
 
 
 class Applier:
@@ -248,31 +248,23 @@ class Applier:
             pfd = self._parent(ppath / name, create=True)
             assert pfd is not None
         try:
-            tmp = _tmp_name(name)
-            fd = os.open(tmp, _TMP_FLAGS, 0o600, dir_fd=pfd)
+            tmp, fd = open_temp(name, pfd)
             try:
                 try:
                     view = memoryview(data)
                     while view:
                         view = view[os.write(fd, view):]
-                    os.fchmod(fd, stat.S_IMODE(mode))
-                    os.utime(fd, ns=(mtime_ns, mtime_ns))
-                    if sync:
-                        os.fsync(fd)
-                finally:
+                except BaseException:
                     os.close(fd)
-                try:
-                    os.replace(tmp, name, src_dir_fd=pfd, dst_dir_fd=pfd)
-                except OSError as e:
-                    raise ApplyError(f"{relpath}: cannot replace: {e.strerror}") from e
+                    raise
+                finish(fd, mode, mtime_ns, sync)
+                put_in_place(tmp, name, pfd, relpath, sync)
             except BaseException:
                 try:
                     os.unlink(tmp, dir_fd=pfd)
                 except FileNotFoundError:
                     pass
                 raise
-            if sync:
-                os.fsync(pfd)
         finally:
             if owned:
                 os.close(pfd)
@@ -435,8 +427,8 @@ class Applier:
         except OSError:
             return
         try:
-            if _syncfs is not None:
-                _syncfs(fd)
+            if syncfs is not None:
+                syncfs(fd)
             else:
                 os.sync()
         finally:

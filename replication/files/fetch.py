@@ -25,6 +25,7 @@ from replication.files.errors import ApplyError, Superseded
 from replication.files.manifest import Manifest
 from replication.files.spec import MirrorDir
 from replication.service import PeerRequests
+from transport.channel import preferred
 from transport.outcome import Outcome
 
 #: Requests kept in flight per transfer. With RANGE bytes each, at most DEPTH x RANGE
@@ -73,8 +74,7 @@ class Fetcher:
     # -- requests -------------------------------------------------------------------
 
     def channel(self) -> str:
-        return "main" if self.links.connected("main") or not self.links.connected("aux") \
-            else "aux"
+        return preferred(self.links.connected)[0]
 
     def _send(self, eid: str, body: dict) -> concurrent.futures.Future[Outcome]:
         return self.links.request(self.channel(), proto.SERVICE, eid, timeout=self.timeout,

@@ -22,6 +22,7 @@ from replication.files.settings import HEALTH_INTERVAL, HEALTH_TIMEOUT, param_se
 from replication.service import PeerRequests
 from switchover.clock import Clock, TimerHandle
 from switchover.logs import EventLog
+from transport.channel import preferred
 from transport.outcome import Outcome
 
 log = logging.getLogger("FileMonitor")
@@ -158,7 +159,7 @@ class HealthCheck(pykka.ThreadingActor):
                 self._schedule(1.0)
                 return
             timeout = param_seconds(self.params(), HEALTH_TIMEOUT, 10.0)
-            channel = "main" if self.links.connected("main") else "aux"
+            channel = preferred(self.links.connected)[0]
             future = self.links.request(channel, proto.SERVICE, proto.HEALTH, timeout=timeout)
             ref = self.actor_ref
 

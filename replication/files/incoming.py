@@ -6,44 +6,15 @@ guarantees. An `Incoming` is made only by `Applier.begin_file`.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
-import secrets
-import stat
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
+from replication.files.atomic import finish, open_temp, put_in_place
 from replication.files.errors import ApplyError, Superseded, VerifyError
-from replication.files.spec import TEMP_MARKER
 
 if TYPE_CHECKING:
     from replication.files.applier import Applier
-
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-def _load_syncfs():
-    """syncfs(2) where libc has it: flushes one file system, not every mounted one."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.syncfs
-    except (OSError, AttributeError):
-        return None
-
-
-_syncfs = _load_syncfs()
-
-
-_TMP_PREFIX = secrets.token_hex(3)
-_TMP_COUNTER = itertools.count()
-
-
-def _tmp_name(name: str) -> str:
-    """A hidden name beside the target; unique per process (O_EXCL settles the rest)."""
-    return f".{name[:200]}{TEMP_MARKER}{_TMP_PREFIX}{next(_TMP_COUNTER):06x}"
-
 
 class Incoming:
     """One file being received: chunks in order, then `commit` or `abort`."""
@@ -60,9 +31,7 @@ class Incoming:
         #: file read apart: the sender has no whole-file digest), so no second pass.
         self.per_chunk = per_chunk
         self._hash = hashlib.sha256()
-        self.tmp_name = _tmp_name(path.name)
-        fd = os.open(self.tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                     | _CLOEXEC, 0o600, dir_fd=parent_fd)
+        self.tmp_name, fd = open_temp(path.name, parent_fd)
         # Unbuffered: the transport hands over whole files or 1 MiB ranges, and a buffer
         # object per small file costs more than the write itself.
         self._fd = fd
@@ -112,20 +81,9 @@ class Incoming:
                 raise VerifyError(f"{self.path}: got {self.written} of {self.size} bytes")
             if want and not self.per_chunk and self._hash.hexdigest() != want:
                 raise VerifyError(f"{self.path}: sha256 mismatch")
-            fd = self._fd
-            os.fchmod(fd, stat.S_IMODE(self.mode))
-            os.utime(fd, ns=(self.mtime_ns, self.mtime_ns))
-            if sync:
-                os.fsync(fd)
-            self._fd = -1
-            os.close(fd)
-            try:
-                os.replace(self.tmp_name, self.path.name,
-                           src_dir_fd=self._pfd, dst_dir_fd=self._pfd)
-            except OSError as e:
-                raise ApplyError(f"{self.path}: cannot replace: {e.strerror}") from e
-            if sync:
-                os.fsync(self._pfd)
+            fd, self._fd = self._fd, -1
+            finish(fd, self.mode, self.mtime_ns, sync)
+            put_in_place(self.tmp_name, self.path.name, self._pfd, self.path, sync)
         except BaseException:
             self._discard("aborted")
             raise

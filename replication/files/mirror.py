@@ -15,8 +15,9 @@ between publishes are not followed. The active's File Health Check answer names 
 publish, so a publish the backup missed while disconnected is compared at its next resync.
 In either upgrade state handlers are never replicated (Appendix C).
 
-Notices are numbered; a gap (a notice lost while a channel was down, the active's
-monitor restarted) and every reconnect (`resync`) lead to a fresh compare, so a missed
+Notices are numbered and followed by the stream follower (`replication.stream`); a gap
+(a notice lost while a channel was down, the active's monitor restarted: a new epoch)
+and every reconnect (`resync`) lead to a fresh compare, so a missed
 watcher event never leaves a difference behind. Parameters are looked at every
 `CHECK_INTERVAL`: a changed CustomMirrorDir is compared at once.
 """
@@ -41,6 +42,7 @@ from replication.files.manifest import Manifest, Plan, diff, scan_spec
 from replication.files.settings import INITIAL_TIMEOUT, Specs, param_seconds
 from replication.files.spec import Kind, MirrorDir, MirrorSpec
 from replication.service import PeerRequests
+from replication.stream import Follower, Verdict
 from switchover.clock import Clock, TimerHandle
 from switchover.logs import EventLog
 
@@ -132,9 +134,8 @@ class Mirror(pykka.ThreadingActor):
         self.applier: Applier | None = None
         self.running = False  # start-up copy done: notices apply
         self.failed_startup = False
-        self.epoch: str | None = None
-        self.last = 0
-        self.pending: dict[int, tuple] = {}
+        #: The active's change notices (numbered within its monitor's epoch).
+        self.stream = Follower()
         #: The active's last handler publish this mirror has compared (None: none known).
         self.handlers_seen: str | None = None
         self._timers: dict[str, TimerHandle] = {}
@@ -218,8 +219,13 @@ class Mirror(pykka.ThreadingActor):
         start = self.clock.now()
         self.progress.begin_initial(0, 0)
         try:
-            # Asked first: a publish during the copy names another id and is compared again.
-            self.handlers_seen = self._active_published()
+            # Asked first: a publish during the copy names another id and is compared
+            # again, and the notices follow from the active's last one (the copy covers
+            # it and those before), so even the first one after it cannot be lost unseen.
+            health = self._active_health()
+            self.handlers_seen = health.get("published")
+            if "epoch" in health:
+                self.stream.reset(health["seq"], health["epoch"])
             self._compare(self.spec.dirs(), initial=True)
         except Cancelled:
             if self.cancel.is_set():
@@ -348,12 +354,22 @@ class Mirror(pykka.ThreadingActor):
 
     def _active_published(self) -> str | None:
         """The id of the active's last handler publish, or None (none, or no answer)."""
+        return self._active_health().get("published")
+
+    def _active_health(self) -> dict[str, Any]:
+        """The active's File Health Check answer: `published` (its last handler publish)
+        and `epoch`/`seq` (its last change notice); empty without an answer."""
         try:
             outcome = self._fetcher().ask(proto.HEALTH, {}, "File Health Check")
         except FetchError:
-            return None
-        published = (outcome.response.body or {}).get("published")
-        return published if isinstance(published, str) else None
+            return {}
+        body = outcome.response.body or {}
+        out: dict[str, Any] = {}
+        if isinstance(body.get("published"), str):
+            out["published"] = body["published"]
+        if isinstance(body.get("epoch"), str) and type(body.get("seq")) is int:
+            out["epoch"], out["seq"] = body["epoch"], body["seq"]
+        return out
 
     def _on_publish(self, publish_id: str) -> None:
         if not self.running or publish_id == self.handlers_seen:
@@ -399,25 +415,22 @@ class Mirror(pykka.ThreadingActor):
     def _on_notice(self, notice: Notice) -> None:
         if not self.running:
             return  # the start-up compare (or a resync) covers it
-        if notice.epoch != self.epoch:
-            first = self.epoch is None
-            self.epoch, self.last, self.pending = notice.epoch, notice.seq - 1, {}
-            if not first:
-                self._resync("the active's File Monitor restarted")
-        if notice.seq <= self.last:
-            return
-        self.pending[notice.seq] = notice.rows
-        while self.last + 1 in self.pending:
-            self.last += 1
-            self._apply_rows(self.pending.pop(self.last))
-        if self.pending:
-            self._later("gap", GAP_WAIT)
+        if self.stream.epoch is None:  # the first since the start-up compare: follow from it
+            self.stream.reset(notice.seq - 1, notice.epoch)
+        self._take(self.stream.offer(notice.seq, notice.rows, epoch=notice.epoch))
 
     def _on_gap(self) -> None:
-        if self.pending:
-            self.last = max(self.pending)
-            self.pending = {}
-            self._resync("change notices were lost")
+        self._take(self.stream.check_gap())
+
+    def _take(self, verdict: Verdict) -> None:
+        for rows in verdict.ready:
+            self._apply_rows(rows)
+        if verdict.resync is not None:
+            log.info("FileMonitor: change notices: %s; comparing again", verdict.resync)
+            self._resync(verdict.resync)  # covers every notice received so far
+            self._take(self.stream.synced(self.stream.highest))
+        elif verdict.gap:
+            self._later("gap", GAP_WAIT)
 
     def _local(self, path: str) -> Local | None:
         assert self.spec is not None

@@ -13,7 +13,6 @@ once.
 """
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import itertools
 import logging
@@ -35,8 +34,6 @@ from transport.envelope import Envelope
 
 log = logging.getLogger("FileMonitor")
 
-SEEN_NOTICES = 4096
-
 
 class FileService:
     name = "files"
@@ -52,7 +49,6 @@ class FileService:
         self.health_problem: str | None = None
         self.monitor_stopped_by_operator = False
         self._lock = threading.RLock()
-        self._seen: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
         self._specs: tuple[object, Specs] | None = None
         self._mirror_cancel = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="files")
@@ -105,42 +101,34 @@ class FileService:
         if mirror is not None and mirror.is_alive():
             mirror.tell(Resync("reconnected"))
 
-    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
+    def events(self) -> tuple[str, ...]:
+        return (proto.CHANGE, proto.PUBLISH)
+
+    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        """A File Change or Handlers Published (once: PeerLinks drops the other
+        channel's copy, the mirror's follower any other repeat of a notice)."""
         if env.eid == proto.PUBLISH:
             self._on_publish(env)
-            return True
-        if env.eid != proto.CHANGE:
-            return False
+            return
         epoch, seq = env.body.get("epoch"), env.body.get("seq")
         if not isinstance(epoch, str) or type(seq) is not int:
             log.warning("FileMonitor: malformed File Change notice ignored")
-            return True
-        with self._lock:
-            if (epoch, seq) in self._seen:
-                return True  # the copy from the other channel
-            self._seen[(epoch, seq)] = None
-            while len(self._seen) > SEEN_NOTICES:
-                self._seen.popitem(last=False)
+            return
         mirror = self.mirror
         if mirror is None or not mirror.is_alive():
-            return True
+            return
         try:
             rows = tuple(proto.decode_changes(bulk))
         except ValueError as exc:
             log.warning("FileMonitor: File Change %d unreadable: %s", seq, exc)
-            return True
+            return
         mirror.tell(Notice(epoch, seq, rows))
-        return True
 
     def _on_publish(self, env: Envelope) -> None:
         publish_id = env.body.get("id")
         if not isinstance(publish_id, str) or not publish_id:
             log.warning("FileMonitor: malformed Handlers Published event ignored")
             return
-        with self._lock:
-            if (publish_id, -1) in self._seen:
-                return  # the copy from the other channel
-            self._seen[(publish_id, -1)] = None
         mirror = self.mirror
         if mirror is not None and mirror.is_alive():
             log.info("FileMonitor: %s published its handlers (%s)",

@@ -84,6 +84,12 @@ class ActiveSide:
         self._source = f"{os.getpid()}-{time.time_ns()}"
         self._batch = 0
         self.published = 0
+        self.restart_streams()
+
+    def restart_streams(self) -> None:
+        """Number the published streams on from the store (this host became active): a
+        backup that holds less than the first change's `prev` knows a change is lost."""
+        self._sent = {t: self.store.seq(t) for t in InteractionType}
 
     # --- what is shadowed -------------------------------------------------------------
 
@@ -201,7 +207,8 @@ class ActiveSide:
         if out is None:
             self._replies.append((req.reply, "ok", body))
             return
-        self._items.append(change_item(out[0], rid, dict(out[1])))
+        self._items.append(change_item(out[0], rid, dict(out[1]), self._sent[out[0].type]))
+        self._sent[out[0].type] = out[0].seq
         if self.backup_ok and self.subscription is not None \
                 and stamped.type in self.subscription[0]:
             waiting = self._waiting.get(stamped.type)

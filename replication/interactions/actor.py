@@ -22,7 +22,7 @@ import pykka
 from switchover.clock import Clock
 
 from .active import ActiveSide, Request
-from .backup import BackupSide
+from .backup import GAP_GRACE, BackupSide
 from .recovery import EnabledTypes, plan_settings_change, shadowable
 from .status import Status, read_settings
 from .store import InteractionStore
@@ -94,6 +94,11 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class GapCheck:
+    pass
+
+
+@dataclass(frozen=True)
 class SnapshotOpen:
     body: Mapping[str, Any]
     reply: Callable[..., None]
@@ -145,6 +150,7 @@ class InteractionRecovery(pykka.ThreadingActor):
         self.fetch: SnapshotFetch | None = None
         self.again: set = set()
         self._timer: Any = None
+        self._gap_timer: Any = None
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -154,7 +160,8 @@ class InteractionRecovery(pykka.ThreadingActor):
         clock = self.d.clock
         self.active = ActiveSide(self.store, self.d.publish, self.sessions, self.d.ack_wait,
                                  now=lambda: clock.real_seconds(clock.now()))
-        self.backup = BackupSide(self.store, self._send_ack)
+        self.backup = BackupSide(self.store, self._send_ack, arm_gap=self._arm_gap,
+                                 resync=lambda types, _reason: self._sync(types))
         self.settings = read_settings(self.d.params(), (EnabledTypes(), False))
         self.backup.enabled, self.backup.mail_filter = self.settings
         self.d.requests.tell = self.actor_ref.tell
@@ -163,8 +170,9 @@ class InteractionRecovery(pykka.ThreadingActor):
         self._schedule()
 
     def on_stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._gap_timer):
+            if timer is not None:
+                timer.cancel()
         self._cancel_fetch()
         self.sessions.close_all()
         self.active.fail_waiting("stopping")
@@ -201,6 +209,7 @@ class InteractionRecovery(pykka.ThreadingActor):
         self._drain_changes(DrainChanges())
         self.backup.release_all()
         self.active.subscription = None
+        self.active.restart_streams()
         if self.store.meta(ROWS) == "shadow":
             started = time.monotonic()
             results = self.store.promote(time.time())
@@ -323,7 +332,7 @@ class InteractionRecovery(pykka.ThreadingActor):
         if self.role != "backup" or plan.nothing:
             return
         for t in plan.drop:
-            self.backup.held.pop(t, None)
+            self.backup.forget(t)
             self.store.drop_type(t)
         resync = set(plan.full_sync)
         if plan.resync_email:
@@ -357,7 +366,19 @@ class InteractionRecovery(pykka.ThreadingActor):
         if batches and self.role in ("backup", "active"):
             self.backup.changes(batches)
             self.d.status.update(processed=self.backup.processed, applied=self.backup.applied,
-                                 held=sum(len(v) for v in self.backup.held.values()))
+                                 held=self.backup.held())
+
+    def _arm_gap(self) -> None:
+        """A change waits for a missing one: look again after the grace."""
+        if self._gap_timer is None:
+            ref = self.actor_ref
+            self._gap_timer = self.d.clock.call_later(
+                GAP_GRACE, lambda: ref.tell(GapCheck()) if ref.is_alive() else None)
+
+    def _gap_check(self, _: GapCheck) -> None:
+        self._gap_timer = None
+        if self.role == "backup":
+            self.backup.check_gaps()
 
     def _snapshot_open(self, message: SnapshotOpen) -> None:
         if self.role != "active":
@@ -381,7 +402,7 @@ class InteractionRecovery(pykka.ThreadingActor):
         enabled, mail_filter = self.settings
         self.d.status.update(
             role=self.role, types=[t.value for t in enabled], mail_filter=mail_filter,
-            shadows=self.store.count(), held=sum(len(v) for v in self.backup.held.values()),
+            shadows=self.store.count(), held=self.backup.held(),
             lag_ms=self.backup.lag_ms(), backup_ok=self.active.backup_ok,
             published=self.active.published, applied=self.backup.applied,
             processed=self.backup.processed,
@@ -400,6 +421,7 @@ _HANDLERS: dict[type, Callable[[InteractionRecovery, Any], Any]] = {
     Tick: InteractionRecovery._tick,
     DrainRequests: InteractionRecovery._drain_requests,
     DrainChanges: InteractionRecovery._drain_changes,
+    GapCheck: InteractionRecovery._gap_check,
     SnapshotOpen: InteractionRecovery._snapshot_open,
     Acked: InteractionRecovery._acked,
     AckDone: InteractionRecovery._ack_done,

@@ -1,12 +1,15 @@
 """The backup's side of interaction recovery, run on the InteractionRecovery actor's thread.
 
 Changes arrive in numbered batches on both channels (the Notifier publishes each event on
-main and aux); the service drops a batch's second copy, and the store drops any op whose
-number it has passed, so the union of the two channels applies exactly once and in
-order. Types being fully synchronised hold their changes until the snapshot is
-loaded; the store then drops the ones the snapshot already contains. After every burst
-the backup confirms how far each stream is applied ("Shadow Ack"): the highest number it
-has committed, which releases every acknowledgement up to it on the active. Several
+main and aux); the service drops a batch's second copy, and each type's stream follower
+(`replication.stream.Follower`) applies each op once and in order: an op is applied only
+when the change the active sent before it on that stream (its `prev`) has been. One
+missing (lost between the hosts) holds the ops behind it for `GAP_GRACE` (the other
+channel may still bring it), then the type is fully synchronised again. Types being
+synchronised hold their changes until the snapshot is loaded; the follower then hands
+out those the snapshot does not already contain. After every burst the backup confirms
+how far each stream is applied ("Shadow Ack"): the follower's number, never beyond a
+missing change, which releases every acknowledgement up to it on the active. Several
 confirmations may be in flight (at most `ACKS_IN_FLIGHT`), so a burst's confirmation does
 not wait for the round trip of the one before.
 """
@@ -16,6 +19,8 @@ import collections
 import logging
 import time
 from typing import Any, Callable, Iterable, Mapping
+
+from replication.stream import Follower, Verdict
 
 from .model import InteractionType, InvalidOperation, Op
 from .recovery import EnabledTypes
@@ -29,21 +34,49 @@ Change = tuple[Op, "str | None", dict[str, bytes]]
 LAG_SAMPLES = 20_000
 #: Confirmations sent and not yet answered, at most (one more waits for an answer).
 ACKS_IN_FLIGHT = 8
+#: Reference seconds a change waits for a missing one before its type is resynchronised.
+GAP_GRACE = 1.0
 
 
 class BackupSide:
-    def __init__(self, store: InteractionStore, send_ack: Callable[[dict[str, int]], None]) -> None:
+    """`arm_gap()`: call `check_gaps` in `GAP_GRACE` (if not already due);
+    `resync(types, reason)`: synchronise these types fully (a change is lost)."""
+
+    def __init__(self, store: InteractionStore, send_ack: Callable[[dict[str, int]], None],
+                 arm_gap: Callable[[], None] = lambda: None,
+                 resync: Callable[[set[InteractionType], str], None] = lambda t, r: None
+                 ) -> None:
         self.store = store
         self._send_ack = send_ack
+        self._arm_gap = arm_gap
+        self._resync = resync
         self.enabled = EnabledTypes()
         self.mail_filter = False
-        #: Types whose full synchronisation has not completed: their changes wait here.
-        self.held: dict[InteractionType, list[Change]] = {}
+        self.followers: dict[InteractionType, Follower] = {}
         self._ack_inflight = 0
         self._ack_dirty = False
         self.lags: collections.deque[float] = collections.deque(maxlen=LAG_SAMPLES)
         self.applied = 0
         self.processed = 0  # ops taken from batches (applied, held or not shadowed here)
+
+    def held(self) -> int:
+        """Changes received and waiting (for a snapshot, or for a missing change)."""
+        return sum(len(f) for f in self.followers.values())
+
+    def _follower(self, t: InteractionType) -> Follower:
+        found = self.followers.get(t)
+        if found is None:
+            found = self.followers[t] = Follower(applied=self.store.seq(t))
+        return found
+
+    def _take(self, t: InteractionType, verdict: Verdict, ready: list[Change]) -> None:
+        ready.extend(verdict.ready)
+        if verdict.resync is not None:
+            log.warning("InteractionRecovery: %s stream: %s; synchronising %s again",
+                        t.value, verdict.resync, t.value)
+            self._resync({t}, verdict.resync)
+        elif verdict.gap:
+            self._arm_gap()
 
     # --- the stream -------------------------------------------------------------------
 
@@ -56,16 +89,21 @@ class BackupSide:
                     items = list(unpack(chunk))
                     self.processed += len(items)
                     for frames in items:
-                        change = change_of(frames)
-                        t = change[0].type
+                        op, rid, blobs, prev = change_of(frames)
+                        t = op.type
                         if t not in self.enabled:
                             continue
-                        if t in self.held:
-                            self.held[t].append(change)
-                        else:
-                            ready.append(change)
+                        self._take(t, self._follower(t).offer(op.seq, (op, rid, blobs), prev),
+                                   ready)
                 except (ValueError, InvalidOperation) as exc:
                     log.warning("InteractionRecovery: bad change batch dropped: %s", exc)
+        return self.apply(ready)
+
+    def check_gaps(self) -> int:
+        """The grace is over: a type whose missing change did not come is resynchronised."""
+        ready: list[Change] = []
+        for t, follower in list(self.followers.items()):
+            self._take(t, follower.check_gap(), ready)
         return self.apply(ready)
 
     def apply(self, ready: list[Change]) -> int:
@@ -94,30 +132,38 @@ class BackupSide:
 
     def hold(self, types: Iterable[InteractionType]) -> None:
         for t in types:
-            self.held.setdefault(t, [])
+            self._follower(t).begin_sync()
 
     def release(self, types: Iterable[InteractionType]) -> int:
-        """The snapshot of `types` is loaded: apply what waited (older numbers drop)."""
+        """The snapshot of `types` is loaded: apply what waited and follows it."""
         ready: list[Change] = []
         for t in types:
-            ready += self.held.pop(t, [])
-        ready.sort(key=lambda c: (c[0].type, c[0].seq))
+            self._take(t, self._follower(t).synced(self.store.seq(t)), ready)
         changed = self.apply(ready)
         self.ack()
         return changed
 
     def release_all(self) -> int:
-        """Before promotion: whatever arrived is better than nothing."""
-        return self.release(list(self.held))
+        """Before promotion: whatever arrived is better than nothing, gaps or not."""
+        ready: list[Change] = []
+        for follower in self.followers.values():
+            ready.extend(follower.flush())
+        return self.apply(ready)
+
+    def forget(self, t: InteractionType) -> None:
+        """A type is no longer shadowed: nothing of it waits any more."""
+        self.followers.pop(t, None)
 
     # --- confirmations ----------------------------------------------------------------
 
     def ack(self) -> None:
-        """Confirm what is committed now (called after every commit of the stream)."""
+        """Confirm what is committed now (called after every commit of the stream): each
+        stream's follower number, which never passes a missing change."""
         if self._ack_inflight >= ACKS_IN_FLIGHT:
             self._ack_dirty = True
             return
-        seqs = {t.value: self.store.seq(t) for t in self.enabled if t not in self.held}
+        seqs = {t.value: f.applied for t, f in self.followers.items()
+                if t in self.enabled and not f.syncing}
         if not seqs:
             return
         self._ack_inflight += 1

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import threading
-from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
 import pykka
 
 from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
+from transport.channel import preferred
 from transport.envelope import Envelope
 from transport.outcome import CONNECTION_LOST, Outcome
 
@@ -72,8 +71,6 @@ class InteractionService:
         self.changes = Inbox()
         self.sessions = SnapshotSessions(idle_seconds=max(5.0, ctx.clock.real_seconds(60)))
         self.path = ctx.data_dir / "interactions.sqlite"
-        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
-        self._seen_lock = threading.Lock()
         self.actor: pykka.ActorRef | None = None
 
     # --- ReplicationService -----------------------------------------------------------
@@ -101,22 +98,17 @@ class InteractionService:
     def resync(self) -> None:
         self._tell(Resync())
 
-    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> bool:
-        if env.eid != CHANGE_EID:
-            return False
-        key = (str(env.body.get("src")), int(env.body.get("batch") or 0))
-        with self._seen_lock:  # the same batch comes on main and on aux
-            if key in self._seen:
-                return True
-            self._seen[key] = None
-            if len(self._seen) > 8192:
-                self._seen.popitem(last=False)
+    def events(self) -> tuple[str, ...]:
+        return (CHANGE_EID,)
+
+    def on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
+        """A batch of changes (once: PeerLinks drops the other channel's copy, the
+        streams' followers any other repeat of an op)."""
         try:
             self.status.add_received(sum(1 for chunk in bulk for _ in unpack(chunk)))
         except ValueError:
             pass  # the actor logs the bad batch
         self.changes.put((env.body, bulk), DrainChanges())
-        return True
 
     def health(self) -> Mapping[str, Any]:
         return self.status.health()
@@ -174,15 +166,10 @@ class InteractionService:
         self.ctx.notifier.publish(Envelope(kind="event", sender=SERVICE, target=SERVICE,
                                            eid=CHANGE_EID, body=body), bulk)
 
-    def _channels(self) -> list[str]:
-        links = self.ctx.links
-        up = [c for c in ("main", "aux") if links.connected(c)]
-        return up or ["main"]
-
     def _peer_request(self, eid: str, body: Mapping[str, Any], timeout: float) -> Outcome:
         """Blocking (snapshot thread only): main first, aux if main fails."""
         outcome = Outcome(CONNECTION_LOST, detail="no channel")
-        for channel in self._channels():
+        for channel in preferred(self.ctx.links.connected):
             future = self.ctx.links.request(channel, SERVICE, eid, timeout=timeout, body=body)
             try:
                 outcome = future.result(timeout=self.ctx.clock.real_seconds(timeout) + 5.0)
@@ -194,7 +181,7 @@ class InteractionService:
 
     def _peer_send(self, eid: str, body: Mapping[str, Any], done: Callable[[], None]) -> None:
         """Asynchronous (the actor's confirmations): `done` runs whatever the outcome."""
-        future = self.ctx.links.request(self._channels()[0], SERVICE, eid,
+        future = self.ctx.links.request(preferred(self.ctx.links.connected)[0], SERVICE, eid,
                                         timeout=SYNC_TIMEOUT, body=body)
         future.add_done_callback(lambda _: done())
 

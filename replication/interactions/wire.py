@@ -116,14 +116,22 @@ def chunked(items: Iterable[list[bytes]], limit: int = CHUNK_BYTES) -> Iterator[
 # --- changes: active -> backup --------------------------------------------------------
 
 
-def change_item(op: Op, rid: str | None, blobs: Mapping[str, bytes]) -> list[bytes]:
-    """One numbered change: its header (request id, file names), the op, the file bytes."""
+def change_item(op: Op, rid: str | None, blobs: Mapping[str, bytes], prev: int = 0) -> list[bytes]:
+    """One numbered change: its header (request id, file names, the number of the change
+    sent before it on its stream), the op, the file bytes.
+
+    `prev` is what lets the backup see a change lost on the way: numbers may skip (the
+    mail filter does not send every email's changes), so the number alone cannot.
+    """
     shas = list(blobs)
-    return [orjson.dumps({"rid": rid, "blobs": shas}), dumps(op), *(blobs[s] for s in shas)]
+    return [orjson.dumps({"rid": rid, "blobs": shas, "prev": prev}), dumps(op),
+            *(blobs[s] for s in shas)]
 
 
-def change_of(frames: list[bytes]) -> tuple[Op, str | None, dict[str, bytes]]:
-    """(op, request id, file bytes by SHA-256) of one change; InvalidOperation if bad."""
+def change_of(frames: list[bytes]) -> tuple[Op, str | None, dict[str, bytes], int]:
+    """(op, request id, file bytes by SHA-256, previous number) of one change;
+    InvalidOperation if bad. A change from an active that sends no previous number says 0:
+    it follows whatever came before."""
     from .model import op_loads
 
     try:
@@ -131,7 +139,8 @@ def change_of(frames: list[bytes]) -> tuple[Op, str | None, dict[str, bytes]]:
         shas = list(head["blobs"])
         if len(frames) != 2 + len(shas):
             raise InvalidOperation("change: file frames do not match their names")
-        return op_loads(frames[1]), head.get("rid"), dict(zip(shas, frames[2:]))
+        return (op_loads(frames[1]), head.get("rid"), dict(zip(shas, frames[2:])),
+                int(head.get("prev") or 0))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         if isinstance(exc, InvalidOperation):
             raise

@@ -220,3 +220,54 @@ def test_switchover_keeps_what_the_active_acknowledged_synchronously(make_pair) 
     # the old active rejoins as backup and adopts the new active's tree
     start(pair, a, "Backup")
     pair.wait_for(lambda: tree_hash(pair, a) == tree_hash(pair, b), 20, "old active mirrors")
+
+
+def test_a_long_import_on_the_active_does_not_stall_its_heartbeats(make_pair,
+                                                                   tmp_path) -> None:
+    """The backup acks while the active imports (one transaction holding its store for
+    seconds); those acks are answered on the Notifier's loop thread, which must not wait
+    for the store, or its heartbeats stop and the backup diagnoses a healthy active."""
+    from replication.ds import DSStore, Entry, Put
+
+    export = tmp_path / "big.jsonl"
+    with DSStore(tmp_path / "big.sqlite", durability="normal") as store:
+        for start in range(0, 60_000, 5_000):
+            store.write([Put(Entry.make(f"/Config/Users/b{i:05d}", "User",
+                                        {"Extension": str(i)}))
+                         for i in range(start, start + 5_000)])
+        store.export(export)
+    # Heartbeats at 0.3 s, silence after 0.9 s: longer than the CPU alone can hold the
+    # Notifier's thread back on two shared cores, much shorter than the import.
+    pair = make_pair(time_scale=0.3)
+    a, b = up(pair)
+    writer = Admin(pair, a)
+    stop = threading.Event()
+
+    def writes() -> None:  # keeps the backup acking, before, during and after
+        n = 0
+        while not stop.is_set():
+            writer("ds.set", user(n % 50, n))
+            n += 1
+
+    thread = threading.Thread(target=writes)
+    thread.start()
+    importing = threading.Thread(
+        target=lambda: pair.admin(a, "ds.import", {"file": str(export)}, timeout=120))
+    try:
+        time.sleep(0.3)
+        started = time.monotonic()
+        importing.start()
+        states = []
+        while importing.is_alive():
+            status = pair.status(b, timeout=2.0) or {}
+            states.append((status.get("state"), str(status.get("connections"))))
+            time.sleep(0.05)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join()
+        importing.join()
+        writer.close()
+    assert took > 1.5, f"the import took {took:.2f} s: too short to show a stall"
+    assert set(states) == {("Backup", str({"main": True, "aux": True}))}, states
+    in_sync(pair, timeout=60)

@@ -248,6 +248,10 @@ def test_module_death_and_events_reach_the_peer(host, ctx):
         assert (events[0].eid, events[0].sender) == ("TsServer Started", "TsServer")
         host.notifier.publish(Envelope("event", "Notifier", "*", "DS Change", body={"seq": 1}))
         assert wait_for(lambda: len(events) == 2)
+        # numbered within the Notifier's epoch, forwarded ones too: the backup's links
+        # deliver each once although it comes on main and on aux
+        assert [(e.oid, e.req_id) for e in events] == [(host.notifier.epoch, 1),
+                                                       (host.notifier.epoch, 2)]
         # a second module may not take a live name
         dup = ModuleClient(ctx, endpoint=host.local, name="TsServer", heartbeat_interval=HB)
         dup.start()

@@ -418,6 +418,16 @@ def test_bad_parameter_value_keeps_its_message(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["Custom Upgrade Synchronization Directories",
+                                  "Custom Upgrade Attribute Exceptions"])
+def test_a_malformed_upgrade_filter_is_refused_with_the_filters_message(
+        tmp_path: Path, name: str) -> None:
+    data = example()
+    data["server_parameters"][name] = "foo"
+    message = refused(tmp_path, data)
+    assert f'server parameter "{name}" = "foo": item 1 \'foo\'' in message
+
+
 def test_unknown_parameter_suggests(tmp_path: Path) -> None:
     data = example()
     data["server_parameters"]["Switchover Reconect Timeout"] = 30

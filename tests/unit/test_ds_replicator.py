@@ -10,12 +10,14 @@ from typing import Any, Iterator
 import pytest
 
 from replication.ds import DSStore, Entry, Put
+from replication.ds.snapshot import SNAPSHOT_OPEN
 from replication.ds.changes import ChangeSet
 from replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level,
                                      encode_level, pack_changes, unpack_changes)
 from replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
                                        ReplicatorDeps, ReplicatorStatus, Resync)
 from replication.ds.server import AckBoard, DSServer
+from replication.ds.snapshot import SNAPSHOT_CHUNK
 from replication.ds.tree import DSError
 from replication.upgrade import UpgradeHigherFilter
 from switchover.clock import FakeClock
@@ -42,12 +44,12 @@ class Direct:
         self.held: set[str] | None = None
         self.waiting = threading.Event()
         self.fail = False
-        self.after: str | None = None
+        self.after: tuple[str, ...] = ()
         self.answered = threading.Event()
         self.resume = threading.Event()
 
-    def hold_after(self, eid: str) -> None:
-        self.after = eid
+    def hold_after(self, *eids: str) -> None:
+        self.after = eids
         self.answered.clear()
         self.resume.clear()
 
@@ -64,7 +66,7 @@ class Direct:
                            lambda status="ok", body=None, bulk=(): done.set_result(
                                (status, body or {}, tuple(bulk))))
         status, rbody, rbulk = done.result(10)
-        if eid == self.after and not self.answered.is_set():
+        if eid in self.after and not self.answered.is_set():
             self.answered.set()
             assert self.resume.wait(10), "the test never resumed the held answer"
         if status != "ok":
@@ -214,7 +216,9 @@ def test_events_during_resync_are_buffered_then_applied(active: DSStore,
     rig = Rig(active, recording)  # type: ignore[arg-type]
     try:
         rig.write(user(0))
-        rig.direct.hold_after(WALK)  # the snapshot (head 1, the tree at 1) has been read
+        # the snapshot (head 1, the tree at 1) has been read: a copy of the active's store
+        # for an empty backup, else the tree walk
+        rig.direct.hold_after(SNAPSHOT_OPEN, WALK)
         rig.ref.tell(Follow())
         assert rig.direct.answered.wait(5)
         live = [rig.write(user(i, 900 + i)) for i in range(1, 4)]
@@ -280,7 +284,7 @@ def test_upgrade_higher_filter_keeps_phones_and_handlers_out(active: DSStore,
 
 def test_resync_request_while_syncing_runs_again(rig: Rig) -> None:
     rig.write(user(0))
-    rig.direct.hold_after(WALK)  # the first resync has read its snapshot (head 1)
+    rig.direct.hold_after(SNAPSHOT_OPEN, WALK)  # the first resync read its snapshot (head 1)
     rig.ref.tell(Follow())
     assert rig.direct.answered.wait(5)
     rig.write(user(5))  # its change event is lost: only a second resync brings it
@@ -298,7 +302,7 @@ def replicated(store: DSStore, flt: Any) -> list[Entry]:
 
 @pytest.mark.parametrize("held, diverged", [
     (None, False),  # the first resync waits for its first request (the head)
-    ({WALK}, False),  # ... for its last one, a page of the bulk load of an empty store
+    ({SNAPSHOT_CHUNK}, False),  # ... for its last one, a chunk of the active's store file
     ({WALK}, True),  # ... for its last one, before writing repairs to a diverged store
 ], ids=["first-request", "last-request-load", "last-request-repairs"])
 def test_follow_with_a_new_filter_cancels_the_resync_under_way(
@@ -365,3 +369,37 @@ def test_ack_board_waits_for_the_backup_and_records_lag() -> None:
     assert board.wait(3, 0.01) and board.snapshot()["lagging_since"] is None
     board.ack("s2", 1)  # a new backup session starts over
     assert board.snapshot()["seq"] == 1
+
+
+def test_an_ack_is_answered_while_a_long_write_holds_the_store(active: DSStore) -> None:
+    """Acks are answered on the Notifier's loop thread: a read under the store's lock
+    there would stall its heartbeats for as long as an import holds it."""
+    server = DSServer(active, lambda: "A", AckBoard())
+    replies: list[Any] = []
+    answered = threading.Event()
+
+    def reply(status: str, body: Any = None, *_: Any) -> None:
+        replies.append((status, body))
+        answered.set()
+
+    env = Envelope("request", "SwitchoverService", "DSServer", "DS Ack", 1,
+                   body={"seq": 4, "session": "s1"})
+    release = threading.Event()
+    holding = threading.Event()
+
+    def long_import() -> None:
+        with active._lock:  # what a long import does for its whole transaction
+            holding.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=long_import)
+    thread.start()
+    try:
+        assert holding.wait(5)
+        server.handle(env, (), reply)
+        assert answered.wait(0.5), "the ack waited for the store"
+    finally:
+        release.set()
+        thread.join()
+        server.close()
+    assert replies == [("ok", {"seq": 4})]

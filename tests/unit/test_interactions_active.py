@@ -190,3 +190,18 @@ def test_a_request_repeated_across_commits_of_one_burst_applies_once(side: Side)
     assert results[5][1]["duplicate"] is False
     assert side.store.seq(InteractionType.CHAT) == 3  # create, held, connected
     assert side.store.get("K1").state is State.CONNECTED
+
+
+def test_each_change_names_the_change_sent_before_it_on_its_stream(side: Side) -> None:
+    """Numbers skip where the mail filter holds an email back, so the backup can only see
+    a lost change by the number the active says it sent before."""
+    filtered = (EnabledTypes(frozenset(InteractionType)), True)
+    for key, queue_kind in (("E1", "workgroup"), ("E2", "user"), ("E3", "workgroup")):
+        body = {"key": key, "type": "email", "queue": "WG1", "queue_kind": queue_kind}
+        side.side.handle([Request("create", {"interaction": body}, (), lambda *a: None)],
+                         filtered)
+    side.side.handle([Request("update_state", {"key": "E2", "state": "connected"}, (),
+                              lambda *a: None)], filtered)
+    sent = [change_of(frames) for chunk in side.published for frames in unpack(chunk)]
+    # E1 (#1) and E3 (#3) never reached an agent: not sent, and not named as sent
+    assert [(op.key, op.seq, prev) for op, _, _, prev in sent] == [("E2", 2, 0), ("E2", 4, 2)]

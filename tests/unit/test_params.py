@@ -467,7 +467,7 @@ def test_attribute_exceptions_reference_example() -> None:
         "User(Workgroups, Extension);Workgroup(Members, View User Queue List)"
     )
     assert value == (
-        ("User", ("Workgroups", "Extension")),
+        ("User", ("Extension", "Workgroups")),
         ("Workgroup", ("Members", "View User Queue List")),
     )
 
@@ -475,18 +475,34 @@ def test_attribute_exceptions_reference_example() -> None:
 @pytest.mark.parametrize(
     "raw, problem",
     [
-        ("User", "has no attribute list in parentheses"),
-        ("User(Workgroups", "unbalanced or nested parentheses"),
-        ("User(a(b))", "unbalanced or nested parentheses"),
-        ("(Workgroups)", "names no DS class"),
-        ("User()", "lists no attributes"),
-        ("User(a,,b)", "has an empty attribute name"),
-        ("User(a) Workgroup(b)", "has text after ')'"),
+        ("foo", "the attribute list in parentheses is missing"),
+        ("User", "the attribute list in parentheses is missing"),
+        ("User(Workgroups", "is never closed"),
+        ("User(a(b))", "more than one pair of parentheses"),
+        ("(Workgroups)", "the DS class name before '(' is empty"),
+        ("User()", "no attribute names"),
+        ("User(a,,b)", "an attribute name is empty"),
+        ("User(a) Workgroup(b)", "nothing may follow the closing ')'"),
     ],
 )
 def test_attribute_exceptions_malformed(raw: str, problem: str) -> None:
+    """Refused with the upgrade filter's own parser, where the value is set."""
     message = refusal("Custom Upgrade Attribute Exceptions", raw)
     assert message.startswith('server parameter "Custom Upgrade Attribute Exceptions"')
+    assert problem in message
+
+
+@pytest.mark.parametrize("name", ["Custom Upgrade Synchronization Directories",
+                                  "Switchover Upgrade Higher DS Exclusions"])
+@pytest.mark.parametrize("raw, problem", [
+    ("foo", "must start with ${CONFIG}, ${SERVER} or a separator"),
+    ("${CONFIG}/Users;${BOGUS}/x", "unknown macro '${BOGUS}'"),
+    ("${CONFIG}/../x", "'..'"),
+])
+def test_ds_path_lists_malformed(name: str, raw: str, problem: str) -> None:
+    """The filter would refuse these and replicate nothing right: refused when set."""
+    message = refusal(name, raw)
+    assert message.startswith(f'server parameter "{name}"')
     assert problem in message
 
 

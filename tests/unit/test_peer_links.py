@@ -13,6 +13,7 @@ import zmq
 from actors.peer import PeerLinks, ping_tos
 from switchover.clock import FakeClock
 from switchover.params import ServerParameters
+from transport.envelope import Envelope
 
 
 @pytest.fixture
@@ -125,6 +126,54 @@ def test_links_give_each_channel_its_tos_byte() -> None:
                       tos={"aux": 136})
     try:
         assert {name: ch.tos for name, ch in links._channels.items()} == {"main": 0, "aux": 136}
+    finally:
+        links.stop()
+        ctx.term()
+
+
+def event(eid: str, number: int, epoch: str = "epoch-a") -> Envelope:
+    return Envelope("event", "DSServer", "SwitchoverService", eid, number, epoch,
+                    body={"n": number})
+
+
+def test_an_event_is_delivered_once_to_the_service_that_declared_it(made) -> None:
+    """The active publishes every event on main and on aux; each channel's loop hands
+    its copy over: only the first reaches the service, by eid."""
+    links, _ = made
+    ds: list[int] = []
+    files: list[int] = []
+    links.route(["DS Change"], lambda env, bulk: ds.append(env.req_id))
+    links.route(["File Change", "Handlers Published"], lambda env, bulk: files.append(env.req_id))
+    for number, eid in enumerate(["DS Change", "File Change", "DS Change"], start=1):
+        links._deliver(event(eid, number), ())  # main's copy
+        links._deliver(event(eid, number), ())  # aux's copy
+    assert ds == [1, 3] and files == [2]
+
+
+def test_a_restarted_notifier_numbers_again_in_a_new_epoch(made) -> None:
+    links, _ = made
+    got: list[tuple[str, int]] = []
+    links.route(["DS Change"], lambda env, bulk: got.append((env.oid, env.req_id)))
+    links._deliver(event("DS Change", 1, "epoch-a"), ())
+    links._deliver(event("DS Change", 1, "epoch-b"), ())
+    assert got == [("epoch-a", 1), ("epoch-b", 1)]
+
+
+def test_undeclared_and_unnumbered_events_go_to_the_host() -> None:
+    ctx = zmq.Context()
+    other: list[str] = []
+    links = PeerLinks(ctx, FakeClock(), endpoints={"main": "tcp://127.0.0.1:9",
+                                                   "aux": "tcp://127.0.0.1:9"},
+                      keys=None, server_public=None, sender="SwitchoverService",
+                      on_state=lambda name, up: None,
+                      on_event=lambda env, bulk: other.append(env.eid), reconnect_delay=1.0)
+    try:
+        links._deliver(event("Module Lost", 7), ())
+        links._deliver(event("Module Lost", 7), ())
+        # a peer of an older release numbers nothing: every copy is handed on
+        links._deliver(event("Module Lost", 0), ())
+        links._deliver(event("Module Lost", 0), ())
+        assert other == ["Module Lost"] * 3
     finally:
         links.stop()
         ctx.term()

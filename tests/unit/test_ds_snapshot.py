@@ -1,0 +1,113 @@
+"""Full sync of an empty backup by a copy of the active's store file (snapshot.py): the
+copy is consistent while the active writes, checked against the head the active
+announced before it replaces the backup's store, and the stream follows from its seq."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from replication.ds import DSStore, Entry, Put
+from replication.ds.snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots, fetch
+from replication.ds.tree import DSError
+
+
+def users(n: int, start: int = 0) -> list[Put]:
+    return [Put(Entry.make(f"/Config/Users/u{i:05d}", "User", {"Extension": str(i)}))
+            for i in range(start, start + n)]
+
+
+class Wire:
+    """The active's Snapshots called in-process, as RemoteTree.request would."""
+
+    def __init__(self, snapshots: Snapshots) -> None:
+        self.snapshots = snapshots
+        self.tamper: Any = None
+        self.chunks = 0
+
+    def __call__(self, eid: str, body: Any) -> tuple[Any, tuple[bytes, ...]]:
+        if eid == SNAPSHOT_OPEN:
+            return self.snapshots.open(), ()
+        assert eid == SNAPSHOT_CHUNK
+        self.chunks += 1
+        answer, frames = self.snapshots.chunk(body)
+        if self.tamper is not None:
+            answer, frames = self.tamper(answer, frames)
+        return answer, tuple(frames)
+
+
+@pytest.fixture
+def active(tmp_path: Path) -> Any:
+    with DSStore(tmp_path / "active.sqlite", durability="normal") as store:
+        for start in range(0, 20_000, 5_000):
+            store.write(users(5_000, start))
+        yield store
+
+
+def test_an_empty_backup_takes_the_copy_and_follows_from_its_seq(active: DSStore,
+                                                                  tmp_path: Path) -> None:
+    wire = Wire(Snapshots(active.path))
+    incoming = tmp_path / "backup.sqlite.incoming"
+    head = fetch(wire, incoming, threading.Event())
+    assert wire.chunks == -(-head["size"] // CHUNK) > 1  # several frames
+    with DSStore(tmp_path / "backup.sqlite", durability="normal") as backup:
+        backup.replace(incoming)
+        assert not incoming.exists()
+        assert backup.head == active.head and backup.count() == active.count()
+        assert backup.subtree_hash("/") == active.subtree_hash("/")
+        assert backup.verify() == []
+        cs = active.write(users(1, 99_999))
+        assert backup.apply(cs)  # the stream follows from the copy's seq
+        assert backup.subtree_hash("/") == active.subtree_hash("/")
+
+
+def test_the_copy_is_one_commit_while_the_active_writes(active: DSStore, tmp_path: Path) -> None:
+    snapshots = Snapshots(active.path)
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 50_000
+        while not stop.is_set():
+            active.write(users(50, n))
+            n += 50
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        heads = []
+        for k in range(2):
+            incoming = tmp_path / f"copy{k}"
+            heads.append(fetch(Wire(snapshots), incoming, threading.Event()))
+            with DSStore(incoming, durability="normal") as copy:
+                assert copy.verify() == []  # hashes, count and log agree: one commit
+                assert copy.seq == heads[-1]["seq"]
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("damage, complaint", [
+    (lambda a, f: (a, [bytes([f[0][0] ^ 1]) + f[0][1:]]), "damaged"),
+    (lambda a, f: ({**a, "index": a["index"] + 1}, f), "out of place"),
+])
+def test_a_damaged_copy_never_replaces_the_store(active: DSStore, tmp_path: Path,
+                                                 damage: Any, complaint: str) -> None:
+    wire = Wire(Snapshots(active.path))
+    wire.tamper = damage
+    incoming = tmp_path / "incoming"
+    with pytest.raises(DSError, match=complaint):
+        fetch(wire, incoming, threading.Event())
+    assert not incoming.exists()
+
+
+def test_a_copy_that_disagrees_with_the_announced_head_is_refused(active: DSStore,
+                                                                  tmp_path: Path) -> None:
+    snapshots = Snapshots(active.path)
+    real_open = snapshots.open
+    snapshots.open = lambda: {**real_open(), "seq": 1}  # type: ignore[method-assign]
+    incoming = tmp_path / "incoming"
+    with pytest.raises(DSError, match="holds seq"):
+        fetch(Wire(snapshots), incoming, threading.Event())
+    assert not incoming.exists()
