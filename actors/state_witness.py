@@ -48,6 +48,12 @@ def gate(before: State, t: Transition, ctx: Context) -> Transition:
         return t
     become = next(a for a in t.actions if isinstance(a, BecomeActive))
     kept = [a for a in t.actions if not isinstance(a, (BecomeActive, CloseLinks))]
+    if ctx.switch_pending is not None:
+        # Already waiting (the active's hand-over confirmation for our own request, say):
+        # the switch keeps the reason it was decided for.
+        return Transition(before, tuple(kept) + (TakeWitness(),),
+                          f"still waiting for the witness key to switch "
+                          f"({ctx.switch_pending})")
     if ctx.peer_active and not ctx.handing_over and before in BACKUP_STATES:
         kept.append(AskPeerToHandOver(HANDOVER_TIMEOUT))  # an active alive releases the key
     return Transition(

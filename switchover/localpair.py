@@ -104,6 +104,8 @@ class LocalPair:
     #: Per host: a network namespace its processes run in (`ip netns exec NS ...`) and
     #: in which this object's admin calls to it are made (see :func:`run_in_netns`).
     netns: Mapping[str, str] = field(default_factory=dict)
+    #: The `[witness]` table both hosts get (endpoints, prefix, ...), or None for none.
+    witness: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
@@ -161,6 +163,9 @@ class LocalPair:
         ]
         for kind, commands in self.hooks.get(name, {}).items():
             lines.append(f"{kind} = {_toml_value(commands)}")
+        if self.witness is not None:
+            lines += ["", "[witness]"]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in self.witness.items()]
         lines += ["", "[server_parameters]",
                   f'"SwitchoverServer A" = {_toml_value(a)}',
                   f'"SwitchoverServer B" = {_toml_value(b)}']

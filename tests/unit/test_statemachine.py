@@ -553,6 +553,9 @@ WITNESS_ROWS = [
     ("witness-lost-alone-demotes", S.PRIMARY, WitnessLost(HOLDER_B, "timeout", 3.0),
      WIT_LONE, S.INACTIVE, [StopMonitors, CloseLinks, GoStale],
      "demoting itself before the key can expire"),
+    ("witness-pending-keeps-its-reason", S.BACKUP, HandedOver("ICServer1"),
+     dataclasses.replace(PENDING, handing_over=True), S.BACKUP, [StopMonitors, TakeWitness],
+     "still waiting for the witness key to switch (TS Ping Failure)"),
     ("witness-acquired-not-pending", S.BACKUP, WitnessAcquired(HOLDER_B, 10), WIT, S.BACKUP,
      [], "no action"),
 ]
