@@ -2,41 +2,101 @@
 
 Each command checks the caller's rights, then asks the actors with a timeout (never
 without one: an admin request must not hang a worker on a wedged actor). The result is
-plain data; the CLI formats it.
+plain data; the CLI formats it. The commands see the host only through `AdminDeps`, the
+few things they read or ask, so the rights table and every command run against a fake
+host in the unit tests.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from actors.messages import GetStatus, RequestSwitch
 from replication.service import ServiceCommandError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from actors.host import Host
 
 ASK_TIMEOUT = 5.0
+#: The right each host command needs (the services declare their own).
+RIGHTS = {"status": "status", "ping": "status", "switch": "remote-control"}
+#: "Only a master administrator can run ... /Immediate".
+IMMEDIATE_RIGHT = "master"
+
+
+class Service(Protocol):
+    """What the admin commands use of a replication service."""
+
+    name: str
+
+    def commands(self) -> Mapping[str, tuple[str, Callable[[Mapping[str, Any]], Any]]]: ...
+    def health(self) -> Mapping[str, Any]: ...
+    def warnings(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class AdminDeps:
+    """The host as the admin commands see it; callables so a reload shows at once."""
+
+    server_name: str
+    peer_name: str
+    parameters: Callable[[], Mapping[str, Any]]
+    #: Ask SwitchoverMain (GetStatus, RequestSwitch) and wait at most `timeout` seconds.
+    ask_main: Callable[[Any, float], Any]
+    #: The shared snapshot: at least "role".
+    snapshot: Callable[[], Mapping[str, Any]]
+    services: Sequence[Service]
+    modules: Callable[[], Mapping[str, Mapping[str, Any]]]
+    recent_events: Callable[[], list[Mapping[str, Any]]]
+    #: links.request(channel, target, eid, timeout=reference seconds) -> Future[Outcome]
+    channel_request: Callable[..., "Future[Any]"]
+    real_seconds: Callable[[float], float]
+    peer_query: Callable[[Mapping[str, Any], float], Mapping[str, Any] | None]
+
+
+def host_deps(host: "Host") -> AdminDeps:
+    """The narrow view of a running host (called once its actors and links exist)."""
+    return AdminDeps(
+        server_name=host.config.server_name,
+        peer_name=host.config.peer.name,
+        parameters=lambda: host.config.parameters,
+        ask_main=lambda message, timeout: host.main.ask(message, timeout=timeout),
+        snapshot=host.shared.snapshot,
+        services=host.services,
+        modules=host.notifier.modules,
+        recent_events=host.events.recent,
+        channel_request=host.links.request,
+        real_seconds=host.clock.real_seconds,
+        peer_query=host.peer_query,
+    )
 
 
 class AdminCommands:
-    def __init__(self, host: "Host") -> None:
-        self.host = host
+    def __init__(self, deps: AdminDeps) -> None:
+        self.d = deps
         self._commands: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
-            "status": ("status", self.status),
-            "ping": ("status", self.ping),
-            "switch": ("remote-control", self.switch),
+            name: (RIGHTS[name], run)
+            for name, run in (("status", self.status), ("ping", self.ping),
+                              ("switch", self.switch))
         }
+
+    @classmethod
+    def for_host(cls, host: "Host") -> "AdminCommands":
+        return cls(host_deps(host))
 
     def handle(self, command: str, args: Mapping[str, Any], rights: frozenset[str]) -> Mapping:
         entry = self._commands.get(command)
-        for service in self.host.services:
+        for service in self.d.services:
             entry = entry or service.commands().get(command)
         if entry is None:
             known = ", ".join(sorted({*self._commands, *(
-                name for service in self.host.services for name in service.commands())}))
+                name for service in self.d.services for name in service.commands())}))
             return _error(404, f"unknown command {command!r} (known: {known})")
         needed, run = entry
         if command == "switch" and args.get("immediate"):
-            needed = "master"  # "Only a master administrator can run ... /Immediate"
+            needed = IMMEDIATE_RIGHT
         if needed not in rights:
             return _error(403, f"command {command!r} needs the {needed!r} right")
         try:
@@ -47,9 +107,8 @@ class AdminCommands:
             return _error(400, str(exc))
 
     def status(self, _: Mapping[str, Any]) -> dict[str, Any]:
-        host = self.host
-        status = host.main.ask(GetStatus(), timeout=ASK_TIMEOUT)
-        warnings = []
+        status = dict(self.d.ask_main(GetStatus(), ASK_TIMEOUT))
+        warnings = list(status.get("warnings") or [])
         if status["mode"] != "auto":
             warnings.append(f"automatic switching is off: {status['mode']}")
         if status["state"] == "Inactive":
@@ -57,19 +116,19 @@ class AdminCommands:
         if status["state"] == "Error":
             warnings.append(f"this server is in the Error state and serves nothing: "
                             f"{status['reason']}; fix the cause and restart it")
-        replication = {
+        replication: dict[str, Any] = {
             "ds": {"state": "not running: DS replication is not built yet"},
             "files": {"state": "not running: file mirroring is not built yet"},
             "interactions": {"state": "not running: interaction recovery is not built yet"},
         }
-        for service in host.services:
+        for service in self.d.services:
             replication[service.name] = dict(service.health())
             warnings += service.warnings()
         status.update(
-            modules={name: dict(info) for name, info in host.notifier.modules().items()},
+            modules={name: dict(info) for name, info in self.d.modules().items()},
             replication=replication,
             warnings=warnings,
-            messages=[f"{m['time']} {m['message']}" for m in host.events.recent()[-10:]],
+            messages=[f"{m['time']} {m['message']}" for m in self.d.recent_events()[-10:]],
         )
         return status
 
@@ -78,32 +137,31 @@ class AdminCommands:
         channel = args.get("channel", "main")
         if channel not in ("main", "aux"):
             raise ServiceCommandError(400, f"channel must be main or aux, not {channel!r}")
-        target = args.get("target") or self.host.config.parameters["Switchover Monitoring"]
-        timeout = float(self.host.config.parameters["Switchover TS Timeout"])
-        if self.host.shared.snapshot().get("role") != "backup":
+        params = self.d.parameters()
+        target = args.get("target") or params["Switchover Monitoring"]
+        timeout = float(params["Switchover TS Timeout"])
+        if self.d.snapshot().get("role") != "backup":
             raise ServiceCommandError(409, "only the backup pings the active server's module")
-        future = self.host.links.request(channel, target, "TS Diagnostic Ping", timeout=timeout)
-        outcome = future.result(timeout=self.host.clock.real_seconds(timeout) + ASK_TIMEOUT)
+        future = self.d.channel_request(channel, target, "TS Diagnostic Ping", timeout=timeout)
+        outcome = future.result(timeout=self.d.real_seconds(timeout) + ASK_TIMEOUT)
         body = dict(outcome.response.body) if outcome.response is not None else {}
         return {"channel": channel, "target": target, "outcome": outcome.status,
                 "body": body, "detail": outcome.detail}
 
-
     def switch(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Switch the backup to active; on the active, the request goes to the backup."""
-        host = self.host
         immediate = bool(args.get("immediate"))
-        role = host.shared.snapshot().get("role")
+        role = self.d.snapshot().get("role")
         if role == "backup":
-            reply = host.main.ask(RequestSwitch(immediate, "operator"), timeout=ASK_TIMEOUT)
+            reply = self.d.ask_main(RequestSwitch(immediate, "operator"), ASK_TIMEOUT)
             if not reply["accepted"]:
                 raise ServiceCommandError(409, reply["message"])
             return reply
         if role != "active":
-            raise ServiceCommandError(409, f"{host.config.server_name} is {role}: nothing to switch")
-        answer = host.peer_query({"op": "switch", "immediate": immediate,
-                                  "server": host.config.server_name}, ASK_TIMEOUT)
-        peer = host.config.peer.name
+            raise ServiceCommandError(409, f"{self.d.server_name} is {role}: nothing to switch")
+        answer = self.d.peer_query({"op": "switch", "immediate": immediate,
+                                    "server": self.d.server_name}, ASK_TIMEOUT)
+        peer = self.d.peer_name
         if answer is None:
             raise ServiceCommandError(503, f"the backup {peer} does not answer on the virtual switch")
         if answer.get("status") != "ok":

@@ -42,6 +42,7 @@ from actors.peer import PeerLinks
 from actors.shared import SharedState
 from switchover.clock import RealClock
 from switchover.config import Config, ConfigError, load_config
+from switchover.endpoints import notifier_ipc, operator_key_path, tcp
 from switchover.logs import EventLog, configure_logging
 from switchover.params import ServerParameters
 from transport.admin import AdminServer
@@ -55,19 +56,6 @@ log = logging.getLogger("SwitchoverMain")
 ALL_RIGHTS = frozenset({"status", "remote-control", "master"})
 #: Real seconds a virtual-switch request may always take (see Host.peer_query).
 PEER_QUERY_FLOOR = 1.0
-
-
-def tcp(address: str, port: int) -> str:
-    return f"tcp://{address}:{port}"
-
-
-def operator_key_path(data_dir: Path) -> Path:
-    """Where the host leaves the local operator's key for the CLI (0600)."""
-    return data_dir / "operator.key_secret"
-
-
-def notifier_ipc(data_dir: Path) -> str:
-    return f"ipc://{data_dir / 'notifier.ipc'}"
 
 
 class Host:
@@ -218,7 +206,7 @@ class Host:
         self.switch.start()
         self._defer("virtual switch", self.switch.stop)
 
-        commands = AdminCommands(self)
+        commands = AdminCommands.for_host(self)
         self.admin = AdminServer(
             self.ctx, endpoint=tcp(this.address, this.admin_port), keys=keys,
             authenticator=self.auth, handler=commands.handle,

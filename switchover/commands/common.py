@@ -51,7 +51,7 @@ def config_or_exit(path: str) -> Config:
 def admin_call(config: Config, command: str, args: Mapping[str, Any] | None = None,
                timeout: float = ADMIN_TIMEOUT) -> Any:
     """Run one admin command on this host's process with the local operator key."""
-    from actors.host import operator_key_path, tcp
+    from switchover.endpoints import operator_key_path, tcp
     from transport.admin import AdminUnavailable, admin_request
     from transport.security import load_keypair
 

@@ -59,7 +59,7 @@ def healthy(pid_file: Path | None, health_cmd: str | None, timeout: float) -> bo
 
 
 def execute(args: argparse.Namespace) -> int:
-    from actors.host import notifier_ipc
+    from switchover.endpoints import notifier_ipc
     from switchover.logs import configure_logging
     from transport.module_client import ModuleClient
 

@@ -1,0 +1,92 @@
+"""A fake host for AdminCommands: what AdminDeps reads, with what each command did."""
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from actors.admin_commands import AdminDeps
+from actors.messages import GetStatus, RequestSwitch
+from replication.service import ServiceCommandError
+from transport.envelope import Envelope
+from transport.outcome import Outcome
+
+STATUS = {"server": "ICServer2", "letter": "B", "state": "Backup", "role": "backup",
+          "reason": "start-up complete", "generation": 3, "release": "2026.1.0",
+          "mode": "auto", "upgrade": None, "peer": {"name": "ICServer1"},
+          "connections": {"main": True, "aux": True}}
+
+
+@dataclass
+class FakeService:
+    name: str = "ds"
+    calls: list = field(default_factory=list)
+
+    def commands(self):
+        def resync(args):
+            self.calls.append(dict(args))
+            return {"message": "resync started"}
+
+        def bad(args):
+            raise ValueError("path must start with /")
+
+        def refused(args):
+            raise ServiceCommandError(409, "on the backup: change it on the active")
+
+        return {"ds.resync": ("remote-control", resync), "ds.get": ("status", bad),
+                "ds.set": ("remote-control", refused)}
+
+    def health(self):
+        return {"state": "in sync", "seq": 7}
+
+    def warnings(self):
+        return ["ds: 2 changes pending"]
+
+
+class FakeHost:
+    """What AdminDeps reads of a host, with what each command did recorded."""
+
+    def __init__(self, role: str = "backup", status: Mapping[str, Any] = STATUS) -> None:
+        self.role = role
+        self.status = dict(status)
+        self.asked: list[Any] = []
+        self.peer_answer: Mapping[str, Any] | None = {"status": "ok"}
+        self.peer_requests: list[Mapping[str, Any]] = []
+        self.pings: list[tuple] = []
+        self.switch_reply = {"accepted": True, "message": "Manual Switchover"}
+        self.service = FakeService()
+
+    def ask(self, message: Any, timeout: float) -> Any:
+        assert timeout > 0
+        self.asked.append(message)
+        if isinstance(message, GetStatus):
+            return dict(self.status)
+        if isinstance(message, RequestSwitch):
+            return self.switch_reply
+        raise AssertionError(message)
+
+    def channel_request(self, channel, target, eid, timeout):
+        self.pings.append((channel, target, eid, timeout))
+        future: Future = Future()
+        future.set_result(Outcome("ok", Envelope(kind="response", sender=target,
+                                                 target="SwitchoverService", eid=eid,
+                                                 body={"pid": 4242})))
+        return future
+
+    def peer_query(self, request, timeout):
+        self.peer_requests.append(dict(request))
+        return self.peer_answer
+
+    def deps(self) -> AdminDeps:
+        return AdminDeps(
+            server_name="ICServer2", peer_name="ICServer1",
+            parameters=lambda: {"Switchover Monitoring": "TsServer",
+                                "Switchover TS Timeout": 10},
+            ask_main=self.ask, snapshot=lambda: {"role": self.role},
+            services=[self.service],
+            modules=lambda: {"TsServer": {"pid": 99}},
+            recent_events=lambda: [{"time": "2026-12-02T10:00:00.000+00:00",
+                                    "message": "Backup started"}],
+            channel_request=self.channel_request, real_seconds=lambda s: s / 100,
+            peer_query=self.peer_query,
+        )
