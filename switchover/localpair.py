@@ -103,6 +103,8 @@ class LocalPair:
     #: Per host: a network namespace its processes run in (`ip netns exec NS ...`) and
     #: in which this object's admin calls to it are made (see :func:`run_in_netns`).
     netns: Mapping[str, str] = field(default_factory=dict)
+    #: `[security] admin_keys` of both hosts: a directory of operators' public keys.
+    admin_keys: Path | None = None
 
     def __post_init__(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
@@ -155,6 +157,7 @@ class LocalPair:
         lines += [
             "[security]",
             f"server_group_key = {_toml_value(str(self.keys_dir / 'server-group.key_secret'))}",
+            *([f"admin_keys = {_toml_value(str(self.admin_keys))}"] if self.admin_keys else []),
             "",
             "[hooks]",
         ]
@@ -214,7 +217,7 @@ class LocalPair:
     # --- observation ----------------------------------------------------------------
 
     def status(self, name: str, timeout: float = 3.0) -> dict[str, Any] | None:
-        from switchover.commands.common import CommandFailed, admin_call
+        from switchover.client import CommandFailed, admin_call
 
         try:
             return run_in_netns(
@@ -227,7 +230,7 @@ class LocalPair:
 
     def admin(self, name: str, command: str, args: Mapping[str, Any] | None = None,
               timeout: float = 10.0) -> Any:
-        from switchover.commands.common import admin_call
+        from switchover.client import admin_call
 
         return run_in_netns(
             self.netns.get(name),

@@ -3,7 +3,8 @@ from switchover.commands import demo, keys, module, ping, query_backup, run, sta
 from switchover.commands import ds, params
 from switchover.commands import interactions
 from switchover.commands import files
+from switchover.commands import completion, config_check
 
 #: The order `switchover --help` lists them in.
 REGISTRY = (run, status, switch, query_backup, ping, module, keys, demo, params, ds, interactions,
-            files)
+            files, config_check, completion)

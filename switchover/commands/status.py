@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from switchover.commands.common import add_config, call_or_exit, config_or_exit
+from switchover.commands.common import add_config, add_json, session
 
 NAME = "status"
 HELP = "show both servers' roles and states, connections, mode and replication health"
@@ -15,11 +15,11 @@ HELP = "show both servers' roles and states, connections, mode and replication h
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
-    status = call_or_exit(config_or_exit(args.config), "status")
+    status = session(args).call("status")
     if args.json:
         sys.stdout.write(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
