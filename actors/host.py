@@ -102,7 +102,8 @@ class Host:
         cfg = self.config
         data_dir = cfg.data_dir
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        configure_logging(data_dir / "switchover.log", server=cfg.server_name)
+        configure_logging(data_dir / "switchover.log", server=cfg.server_name,
+                          settings=cfg.log)
         self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
         self._defer("event log", self.events.close)
         self.clock = RealClock(cfg.time_scale)

@@ -15,6 +15,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from switchover.config_ops import (
+    LOG_KEYS,
+    METRICS_KEYS,
+    LogConfig,
+    MetricsConfig,
+    parse_log,
+    parse_metrics,
+)
 from switchover.params import ParamError, ServerParameters, valid_address
 from switchover.params_spec import show_value
 
@@ -41,11 +49,13 @@ _MISSING: Any = _Missing()
 _RELEASE = re.compile(r"\d+(\.\d+)*")
 _PORT_KEYS = ("switch_port", "main_port", "aux_port", "admin_port")
 _ALLOWED: dict[str, tuple[str, ...]] = {
-    "": ("server", "servers", "security", "hooks", "server_parameters"),
+    "": ("server", "servers", "security", "hooks", "server_parameters", "log", "metrics"),
     "server": ("name", "data_dir", "root", "release", "time_scale"),
     "servers.*": ("address", "aux_address") + _PORT_KEYS,
     "security": ("server_group_key", "admin_keys"),
     "hooks": ("commence", "discontinue"),
+    "log": LOG_KEYS,
+    "metrics": METRICS_KEYS,
 }
 
 
@@ -103,6 +113,8 @@ class Config:
     security: SecurityConfig
     hooks: Hooks
     parameters: ServerParameters = field(repr=False)
+    log: LogConfig = LogConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def peer_letter(self) -> str:
@@ -394,5 +406,7 @@ class _Parser:
             security=self.security(data),
             hooks=self.hooks(data),
             parameters=params,
+            log=parse_log(self.table(data, "log", required=False), self.fail),
+            metrics=parse_metrics(self.table(data, "metrics", required=False), self.fail),
         )
 

@@ -285,5 +285,6 @@ class LocalPair:
         return read_events(self.base / name / "data" / "events.jsonl")
 
     def log_text(self, name: str) -> str:
-        path = self.base / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """What `name`'s processes wrote to stdout and stderr, then its switchover log."""
+        paths = (self.base / f"{name}.log", self.base / name / "data" / "switchover.log")
+        return "".join(p.read_text(errors="replace") for p in paths if p.exists())
