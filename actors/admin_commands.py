@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from actors.messages import GetStatus, RequestSwitch
 from replication.service import ServiceCommandError
+from switchover.events import parse_since, select
+from switchover.logs import KINDS, read_events
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -21,7 +23,11 @@ if TYPE_CHECKING:
 
 ASK_TIMEOUT = 5.0
 #: The right each host command needs (the services declare their own).
-RIGHTS = {"status": "status", "ping": "status", "switch": "remote-control"}
+RIGHTS = {"status": "status", "ping": "status", "events": "status", "switch": "remote-control"}
+#: Who is named in the event log for the host's own key (ALL_RIGHTS, no file name).
+LOCAL_OPERATOR = "local operator"
+#: At most this many entries per `events` answer (the newest).
+EVENTS_LIMIT = 5000
 #: "Only a master administrator can run ... /Immediate".
 IMMEDIATE_RIGHT = "master"
 
@@ -54,6 +60,10 @@ class AdminDeps:
     channel_request: Callable[..., "Future[Any]"]
     real_seconds: Callable[[float], float]
     peer_query: Callable[[Mapping[str, Any], float], Mapping[str, Any] | None]
+    #: This host's whole event log (events.jsonl), oldest first.
+    read_events: Callable[[], list[Mapping[str, Any]]]
+    #: EventLog.record(level, message, **fields).
+    record: Callable[..., Any]
 
 
 def host_deps(host: "Host") -> AdminDeps:
@@ -70,6 +80,8 @@ def host_deps(host: "Host") -> AdminDeps:
         channel_request=host.links.request,
         real_seconds=host.clock.real_seconds,
         peer_query=host.peer_query,
+        read_events=lambda: read_events(host.events.path) if host.events.path else [],
+        record=host.events.record,
     )
 
 
@@ -79,7 +91,7 @@ class AdminCommands:
         self._commands: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
             name: (RIGHTS[name], run)
             for name, run in (("status", self.status), ("ping", self.ping),
-                              ("switch", self.switch))
+                              ("events", self.events), ("switch", self.switch))
         }
 
     @classmethod
@@ -99,8 +111,16 @@ class AdminCommands:
             needed = IMMEDIATE_RIGHT
         if needed not in rights:
             return _error(403, f"command {command!r} needs the {needed!r} right")
+        who = getattr(rights, "name", "") or LOCAL_OPERATOR
+        before = self.d.parameters() if command.startswith("params.") else {}
         try:
-            return {"status": "ok", "errno": 0, "reason": "", "result": run(args)}
+            if command == "switch":
+                result = self.switch(args, who)
+            else:
+                result = run(args)
+            if needed != "status":
+                self._record(who, command, args, before)
+            return {"status": "ok", "errno": 0, "reason": "", "result": result}
         except ServiceCommandError as exc:
             return _error(exc.errno, str(exc))
         except ValueError as exc:  # the services' refusals of bad input (DS paths, values)
@@ -148,19 +168,45 @@ class AdminCommands:
         return {"channel": channel, "target": target, "outcome": outcome.status,
                 "body": body, "detail": outcome.detail}
 
-    def switch(self, args: Mapping[str, Any]) -> dict[str, Any]:
+    def events(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """This host's event log after `since`, of `kinds`; the newest `limit` entries."""
+        since = parse_since(args["since"]) if args.get("since") else None
+        kinds = list(args.get("kinds") or [])
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ServiceCommandError(400, f"unknown event kind {unknown[0]!r} "
+                                           f"(known: {', '.join(KINDS)})")
+        limit = int(args.get("limit") or EVENTS_LIMIT)
+        entries = select(self.d.read_events(), since, kinds)
+        return {"server": self.d.server_name, "events": entries[-limit:],
+                "truncated": len(entries) > limit}
+
+    def _record(self, who: str, command: str, args: Mapping[str, Any],
+                before: Mapping[str, Any]) -> None:
+        """An operator's change in the event log, by the name of the key that made it."""
+        if command in ("params.set", "params.unset"):
+            name = str(args.get("name"))
+            new = args.get("value") if command == "params.set" else "(unset)"
+            self.d.record("notice", f'{who}: parameter "{name}" {before.get(name)} -> {new}',
+                          kind="param", operator=who, command=command)
+            return
+        shown = {k: v for k, v in args.items() if v not in (None, False, "", [], {})}
+        text = f"{who}: {command}" + "".join(f" {k}={v}" for k, v in shown.items())
+        self.d.record("notice", text[:300], kind="operator", operator=who, command=command)
+
+    def switch(self, args: Mapping[str, Any], who: str = LOCAL_OPERATOR) -> dict[str, Any]:
         """Switch the backup to active; on the active, the request goes to the backup."""
         immediate = bool(args.get("immediate"))
         role = self.d.snapshot().get("role")
         if role == "backup":
-            reply = self.d.ask_main(RequestSwitch(immediate, "operator"), ASK_TIMEOUT)
+            reply = self.d.ask_main(RequestSwitch(immediate, who), ASK_TIMEOUT)
             if not reply["accepted"]:
                 raise ServiceCommandError(409, reply["message"])
             return reply
         if role != "active":
             raise ServiceCommandError(409, f"{self.d.server_name} is {role}: nothing to switch")
         answer = self.d.peer_query({"op": "switch", "immediate": immediate,
-                                    "server": self.d.server_name}, ASK_TIMEOUT)
+                                    "server": f"{who} on {self.d.server_name}"}, ASK_TIMEOUT)
         peer = self.d.peer_name
         if answer is None:
             raise ServiceCommandError(503, f"the backup {peer} does not answer on the virtual switch")

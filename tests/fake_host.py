@@ -17,6 +17,23 @@ STATUS = {"server": "ICServer2", "letter": "B", "state": "Backup", "role": "back
           "connections": {"main": True, "aux": True}}
 
 
+#: A fixed event log: a TS ping failure seen by the backup, a hook run, a param change.
+EVENTS = [
+    {"time": "2026-12-02T08:59:50.125+00:00", "server": "ICServer2", "level": "info",
+     "message": "Backup server monitoring the primary ICServer1"},
+    {"time": "2026-12-02T14:40:21.543+00:00", "server": "ICServer2", "level": "error",
+     "message": "TS Ping Failure", "reason": "TS Ping Failure"},
+    {"time": "2026-12-02T14:40:21.544+00:00", "server": "ICServer2", "level": "error",
+     "message": "Switchover Service: Switch Initiated", "reason": "TS Ping Failure",
+     "generation": 4},
+    {"time": "2026-12-02T14:40:22.010+00:00", "server": "ICServer2", "level": "info",
+     "kind": "hook", "message": "commence hook succeeded: vip-up"},
+    {"time": "2026-12-02T15:00:00.000+00:00", "server": "ICServer2", "level": "notice",
+     "kind": "param", "operator": "alice",
+     "message": 'alice: parameter "Switchover TS Timeout" 10 -> 7'},
+]
+
+
 @dataclass
 class FakeService:
     name: str = "ds"
@@ -34,7 +51,7 @@ class FakeService:
             raise ServiceCommandError(409, "on the backup: change it on the active")
 
         return {"ds.resync": ("remote-control", resync), "ds.get": ("status", bad),
-                "ds.set": ("remote-control", refused)}
+                "ds.set": ("remote-control", refused), "params.set": ("remote-control", resync)}
 
     def health(self):
         return {"state": "in sync", "seq": 7}
@@ -55,6 +72,8 @@ class FakeHost:
         self.pings: list[tuple] = []
         self.switch_reply = {"accepted": True, "message": "Manual Switchover"}
         self.service = FakeService()
+        self.event_log: list[dict[str, Any]] = list(EVENTS)
+        self.recorded: list[dict[str, Any]] = []
 
     def ask(self, message: Any, timeout: float) -> Any:
         assert timeout > 0
@@ -89,4 +108,8 @@ class FakeHost:
                                     "message": "Backup started"}],
             channel_request=self.channel_request, real_seconds=lambda s: s / 100,
             peer_query=self.peer_query,
+            read_events=lambda: list(self.event_log), record=self.record,
         )
+
+    def record(self, level: str, message: str, **fields: Any) -> None:
+        self.recorded.append({"level": level, "message": message, **fields})

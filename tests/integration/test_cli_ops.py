@@ -95,5 +95,21 @@ def test_remote_operators_with_each_right(short_tmp) -> None:
         roles = orjson.loads(switched.stdout)
         assert (roles["active"], roles["peer"]) == (b, a)
         assert pair.status(b)["role"] == "active"
+        # The history of both servers, merged, names the operator who switched.
+        pair.wait_state(a, "Inactive")
+        history = cli("events", "--config", str(pair.config_path(a)), "--key", str(master),
+                      "--json")
+        assert history.returncode == 0, history.stderr
+        entries = [orjson.loads(line) for line in history.stdout.splitlines()]
+        assert {e["server"] for e in entries} == {a, b}
+        assert [e["time"] for e in entries] == sorted(e["time"] for e in entries)
+        operator_entries = [e for e in entries if e["kind"] == "operator"]
+        assert operator_entries[-1]["operator"] == "master"
+        assert "Manual switchover requested by master (immediate)" in [
+            e["message"] for e in entries if e["kind"] == "switch"]
+        switches = cli("events", "--config", str(pair.config_path(b)), "--key", str(viewer),
+                       "--kind", "switch")
+        assert "Switchover Service: Switch Initiated" in switches.stdout
+        assert "is stale (inactive)" in switches.stdout and "operator" not in switches.stdout
     finally:
         pair.stop_all()

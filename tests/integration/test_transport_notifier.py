@@ -334,14 +334,14 @@ def test_admin_rights(ctx, tmp_path, group, auth, caplog):
         ok = ask(alice, "switch", {"immediate": False})
         assert ok == {"status": "ok", "errno": 0, "reason": "",
                       "result": {"accepted": True, "message": "Manual Switchover"}}
-        assert fake.asked == [RequestSwitch(False, "operator")]
+        assert fake.asked == [RequestSwitch(False, "alice")]
         immediate = ask(alice, "switch", {"immediate": True})
         assert (immediate["errno"], immediate["reason"]) == (
             403, "command 'switch' needs the 'master' right")
         refused = ask(bob, "switch")
         assert (refused["errno"], refused["reason"]) == (
             403, "command 'switch' needs the 'remote-control' right")
-        assert fake.asked == [RequestSwitch(False, "operator")]
+        assert fake.asked == [RequestSwitch(False, "alice")]
         assert ask(bob, "status")["result"]["server"] == "ICServer2"
         stranger = ask(load_keypair(stranger_secret), "status")
         assert (stranger["status"], stranger["errno"]) == ("error", 403)

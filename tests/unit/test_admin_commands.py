@@ -42,7 +42,7 @@ def test_immediate_refusal_names_the_master_right():
 def test_unknown_command_lists_the_known_ones():
     out = AdminCommands(FakeHost().deps()).handle("stauts", {}, ALL)
     assert out["reason"] == ("unknown command 'stauts' (known: ds.get, ds.resync, ds.set, "
-                             "ping, status, switch)")
+                             "events, params.set, ping, status, switch)")
 
 
 def test_status_adds_replication_modules_warnings_and_messages():
@@ -72,7 +72,7 @@ def test_switch_on_the_backup_asks_main():
     host = FakeHost(role="backup")
     out = AdminCommands(host.deps()).handle("switch", {"immediate": True}, ALL)
     assert out["result"] == {"accepted": True, "message": "Manual Switchover"}
-    assert host.asked == [RequestSwitch(True, "operator")]
+    assert host.asked == [RequestSwitch(True, "local operator")]
 
 
 def test_switch_refused_by_main_is_409():
@@ -86,7 +86,8 @@ def test_switch_on_the_active_goes_to_the_backup():
     host = FakeHost(role="active")
     out = AdminCommands(host.deps()).handle("switch", {}, REMOTE)
     assert out["result"]["message"] == "switch requested on the backup ICServer1"
-    assert host.peer_requests == [{"op": "switch", "immediate": False, "server": "ICServer2"}]
+    assert host.peer_requests == [{"op": "switch", "immediate": False,
+                                   "server": "local operator on ICServer2"}]
     host.peer_answer = None
     assert AdminCommands(host.deps()).handle("switch", {}, REMOTE)["errno"] == 503
     host.peer_answer = {"status": "error", "reason": "this server is not the backup"}
@@ -119,3 +120,51 @@ def test_service_refusals_keep_their_errno():
     assert commands.handle("ds.get", {}, STATUS_ONLY) == {
         "status": "error", "errno": 400, "reason": "path must start with /", "result": None}
     assert commands.handle("ds.set", {}, REMOTE)["errno"] == 409
+
+
+def test_events_selects_by_time_and_kind():
+    commands = AdminCommands(FakeHost().deps())
+    out = commands.handle("events", {"since": "2026-12-02T14:40:21.543+00:00"}, STATUS_ONLY)
+    assert [e["message"] for e in out["result"]["events"]] == [
+        "Switchover Service: Switch Initiated", "commence hook succeeded: vip-up",
+        'alice: parameter "Switchover TS Timeout" 10 -> 7']
+    out = commands.handle("events", {"kinds": ["switch"]}, STATUS_ONLY)["result"]
+    assert [e["kind"] for e in out["events"]] == ["switch", "switch"]
+    assert out["server"] == "ICServer2" and not out["truncated"]
+    out = commands.handle("events", {"limit": 1}, STATUS_ONLY)["result"]
+    assert len(out["events"]) == 1 and out["truncated"]
+    assert commands.handle("events", {"kinds": ["boot"]}, STATUS_ONLY)["errno"] == 400
+    assert commands.handle("events", {"since": "yesterday"}, STATUS_ONLY)["errno"] == 400
+
+
+def test_changes_are_recorded_with_the_operator_key_name():
+    from transport.security import Rights
+
+    host = FakeHost()
+    commands = AdminCommands(host.deps())
+    alice = Rights(REMOTE, "alice")
+    commands.handle("ds.resync", {"path": "/", "quiet": False}, alice)
+    commands.handle("status", {}, alice)
+    commands.handle("switch", {}, STATUS_ONLY | {"remote-control"})
+    assert [(r["kind"], r["operator"], r["message"]) for r in host.recorded] == [
+        ("operator", "alice", "alice: ds.resync path=/"),
+        ("operator", "local operator", "local operator: switch")]
+    commands.handle("switch", {}, alice)
+    assert host.asked[-1] == RequestSwitch(False, "alice")
+
+
+def test_refused_commands_are_not_recorded():
+    host = FakeHost()
+    AdminCommands(host.deps()).handle("ds.set", {}, REMOTE)
+    assert host.recorded == []
+
+
+def test_parameter_changes_are_recorded_old_to_new():
+    from transport.security import Rights
+
+    host = FakeHost()
+    AdminCommands(host.deps()).handle(
+        "params.set", {"name": "Switchover TS Timeout", "value": "7"}, Rights(REMOTE, "bob"))
+    assert host.recorded == [{"level": "notice", "kind": "param", "operator": "bob",
+                              "command": "params.set",
+                              "message": 'bob: parameter "Switchover TS Timeout" 10 -> 7'}]
