@@ -8,12 +8,14 @@ host in the unit tests.
 """
 from __future__ import annotations
 
+import datetime as _dt
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from actors.messages import GetStatus, RequestSwitch
 from replication.service import ServiceCommandError
-from switchover.events import parse_since, select
+from switchover.events import last_switch, parse_since, select
 from switchover.logs import KINDS, read_events
 
 if TYPE_CHECKING:
@@ -145,7 +147,9 @@ class AdminCommands:
             replication[service.name] = dict(service.health())
             warnings += service.warnings()
         status.update(
-            modules={name: dict(info) for name, info in self.d.modules().items()},
+            time=_iso(time.time()),
+            last_switch=last_switch(self.d.read_events()),
+            modules={name: _wall_times(info) for name, info in self.d.modules().items()},
             replication=replication,
             warnings=warnings,
             messages=[f"{m['time']} {m['message']}" for m in self.d.recent_events()[-10:]],
@@ -213,6 +217,21 @@ class AdminCommands:
         if answer.get("status") != "ok":
             raise ServiceCommandError(409, f"{peer} refused: {answer.get('reason')}")
         return {"accepted": True, "message": f"switch requested on the backup {peer}"}
+
+
+def _iso(epoch: float) -> str:
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _wall_times(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A module's Notifier entry with its monotonic-clock times as ISO-8601 wall times:
+    a monotonic value means nothing outside this process."""
+    out = dict(info)
+    offset = time.time() - time.monotonic()
+    for key in ("registered_at", "last_seen"):
+        if isinstance(out.get(key), (int, float)):
+            out[key] = _iso(out[key] + offset)
+    return out
 
 
 def _error(errno: int, reason: str) -> dict[str, Any]:

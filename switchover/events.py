@@ -68,6 +68,17 @@ def merge(*histories: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+SWITCH_INITIATED = "Switchover Service: Switch Initiated"
+
+
+def last_switch(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The newest "Switch Initiated" entry as {time, server, reason, generation}."""
+    for entry in reversed(entries):
+        if entry.get("message") == SWITCH_INITIATED:
+            return {k: entry.get(k) for k in ("time", "server", "reason", "generation")}
+    return None
+
+
 _DETAILS = ("reason", "generation", "operator")
 
 

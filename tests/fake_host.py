@@ -1,6 +1,7 @@
 """A fake host for AdminCommands: what AdminDeps reads, with what each command did."""
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -103,7 +104,7 @@ class FakeHost:
                                 "Switchover TS Timeout": 10},
             ask_main=self.ask, snapshot=lambda: {"role": self.role},
             services=[self.service],
-            modules=lambda: {"TsServer": {"pid": 99}},
+            modules=lambda: {"TsServer": {"pid": 99, "registered_at": time.monotonic() - 60}},
             recent_events=lambda: [{"time": "2026-12-02T10:00:00.000+00:00",
                                     "message": "Backup started"}],
             channel_request=self.channel_request, real_seconds=lambda s: s / 100,

@@ -89,6 +89,21 @@ def test_remote_operators_with_each_right(short_tmp) -> None:
         unknown = remote(stranger / "eve.key_secret", "status")
         assert unknown.returncode == EXIT_REFUSED and "not authorised" in unknown.stderr
         assert pair.status(b)["role"] == "backup"
+        # Either server shows both, and they agree.
+        views = {}
+        for name in (a, b):
+            shown = cli("status", "--config", str(pair.config_path(name)), "--key", str(viewer),
+                        "--json")
+            assert shown.returncode == 0, shown.stderr
+            views[name] = [(r["server"], r["role"], r["state"], r["generation"])
+                           for r in orjson.loads(shown.stdout)["servers"]]
+        assert views[a] == views[b]
+        assert [row[:3] for row in views[a]] == [(a, "active", "Primary"),
+                                                 (b, "backup", "Backup")]
+        local = cli("status", "--config", str(pair.config_path(b)), "--plain")
+        assert local.returncode == 0, local.stderr
+        assert local.stdout.splitlines()[0].split()[:3] == ["SERVER", "ROLE", "STATE"]
+        assert f"{a}: shown as its peer sees it" in local.stdout
         switched = cli("switch", "--config", str(pair.config_path(a)), "--server", b,
                        "--key", str(master), "--yes", "--immediate", "--wait", "--json")
         assert switched.returncode == 0, switched.stderr

@@ -1,6 +1,8 @@
 """AdminCommands against a fake host: the rights table and every host command."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from actors.admin_commands import AdminCommands
@@ -51,7 +53,11 @@ def test_status_adds_replication_modules_warnings_and_messages():
     out = AdminCommands(host.deps()).handle("status", {}, STATUS_ONLY)["result"]
     assert out["replication"]["ds"] == {"state": "in sync", "seq": 7}
     assert out["replication"]["files"]["state"].startswith("not running")
-    assert out["modules"] == {"TsServer": {"pid": 99}}
+    assert out["modules"]["TsServer"]["pid"] == 99
+    registered = dt.datetime.fromisoformat(out["modules"]["TsServer"]["registered_at"])
+    assert 59 < (dt.datetime.fromisoformat(out["time"]) - registered).total_seconds() < 61
+    assert out["last_switch"] == {"time": "2026-12-02T14:40:21.544+00:00", "server": "ICServer2",
+                                  "reason": "TS Ping Failure", "generation": 4}
     assert out["warnings"] == ["the peer has not answered for 30 s",
                                "automatic switching is off: manual switch only",
                                "ds: 2 changes pending"]
