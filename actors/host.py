@@ -214,6 +214,11 @@ class Host:
         )
         self.admin.start()
         self._defer("admin socket", self.admin.stop)
+        if cfg.metrics.port is not None:
+            from switchover.metrics import serve
+
+            self._defer("metrics", serve(cfg.metrics.address, cfg.metrics.port,
+                                         lambda: commands.status({}), self.events.subscribe))
         self.main.tell(Begin())
 
     def stop(self) -> None:

@@ -105,10 +105,13 @@ class LocalPair:
     netns: Mapping[str, str] = field(default_factory=dict)
     #: `[security] admin_keys` of both hosts: a directory of operators' public keys.
     admin_keys: Path | None = None
+    #: Serve Prometheus metrics on a port of each host's own (`metrics_ports`).
+    metrics: bool = False
 
     def __post_init__(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
-        ports = free_ports(8)
+        ports = free_ports(10)
+        self.metrics_ports = dict(zip(self.names, ports[8:]))
         self.ports = {
             name: dict(zip(("switch_port", "main_port", "aux_port", "admin_port"),
                            ports[i * 4:(i + 1) * 4]))
@@ -163,6 +166,8 @@ class LocalPair:
         ]
         for kind, commands in self.hooks.get(name, {}).items():
             lines.append(f"{kind} = {_toml_value(list(commands))}")
+        if self.metrics:
+            lines += ["", "[metrics]", f'listen = "127.0.0.1:{self.metrics_ports[name]}"']
         lines += ["", "[server_parameters]",
                   f'"SwitchoverServer A" = {_toml_value(a)}',
                   f'"SwitchoverServer B" = {_toml_value(b)}']

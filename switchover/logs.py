@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import orjson
 
@@ -179,6 +179,7 @@ class EventLog:
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
         self._file = None
         self._hooks: _HookRecorder | None = None
+        self._listeners: list[Callable[[Mapping[str, Any]], Any]] = []
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(path, "ab")
@@ -212,7 +213,18 @@ class EventLog:
             if self._file is not None:
                 self._file.write(orjson.dumps(entry) + b"\n")
                 self._file.flush()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(entry)
+            except Exception:
+                logging.getLogger("EventLog").exception("event listener %r failed", listener)
         return entry
+
+    def subscribe(self, listener: Callable[[Mapping[str, Any]], Any]) -> None:
+        """Call `listener(entry)` after each new entry (the metrics count switches so)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def recent(self) -> list[dict[str, Any]]:
         with self._lock:
