@@ -148,15 +148,17 @@ def screen(docs: Mapping[str, Mapping[str, Any] | None], order: Sequence[str],
     rows, warnings = [], []
     for name in order:
         doc = docs.get(name)
+        note = (notes or {}).get(name)
         if doc is not None:
             rows.append(full_row(doc, now))
+            if note:
+                warnings.append(f"{name}: {note}")
             warnings += [f"{name}: {w}" for w in doc.get("warnings") or []]
             continue
         seen = next((d["peer"] for d in docs.values() if d is not None
                      and isinstance(d.get("peer"), Mapping) and d["peer"].get("name") == name),
                     None)
         rows.append(peer_row(seen, now) if seen is not None else silent_row(name))
-        note = (notes or {}).get(name)
         if note:
             warnings.append(f"{name}: {note}")
         if seen is not None:
@@ -177,10 +179,11 @@ def render_text(view: Screen) -> str:
 ROLE_STYLE = {"active": "bold green", "backup": "cyan", "stale": "yellow"}
 
 
-def render_rich(view: Screen, console: Any) -> None:
-    """The same table drawn by rich (colour, box lines) on a terminal that has them."""
+def render_rich_parts(view: Screen) -> list[Any]:
+    """The table and the warning lines as rich renderables (for print and the live view)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for _, title in COLUMNS:
@@ -188,6 +191,11 @@ def render_rich(view: Screen, console: Any) -> None:
     for row in view.rows:
         style = "red" if row.state in ("no answer", "Error") else ROLE_STYLE.get(row.role)
         table.add_row(*(getattr(row, key) for key, _ in COLUMNS), style=style)
-    console.print(table)
-    for warning in view.warnings:
-        console.print(f"[yellow]WARNING:[/yellow] {warning}", highlight=False)
+    warnings = [Text.assemble(("WARNING:", "yellow"), f" {w}") for w in view.warnings]
+    return [table, *warnings]
+
+
+def render_rich(view: Screen, console: Any) -> None:
+    """The same table drawn by rich (colour, box lines) on a terminal that has them."""
+    for part in render_rich_parts(view):
+        console.print(part)
