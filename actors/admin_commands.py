@@ -213,7 +213,8 @@ class AdminCommands:
                                     "server": f"{who} on {self.d.server_name}"}, ASK_TIMEOUT)
         peer = self.d.peer_name
         if answer is None:
-            raise ServiceCommandError(503, f"the backup {peer} does not answer on the virtual switch")
+            raise ServiceCommandError(503, f"the backup {peer} does not answer on the virtual "
+                                           "switch")
         if answer.get("status") != "ok":
             raise ServiceCommandError(409, f"{peer} refused: {answer.get('reason')}")
         return {"accepted": True, "message": f"switch requested on the backup {peer}"}

@@ -15,10 +15,11 @@ import logging
 from typing import Any, Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from switchover.events import SWITCH_INITIATED
+from transport import refusals
 
 log = logging.getLogger("Metrics")
 
@@ -96,6 +97,19 @@ class StatusCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from status_families(doc)
+        yield refusal_family()
+
+
+def refusal_family() -> CounterMetricFamily:
+    """transport.refusals' count of refused connections, by socket and reason."""
+    family = CounterMetricFamily("switchover_refused_connections", "Connections a server "
+                                 "socket refused (malformed greeting, handshake timeout, "
+                                 "CURVE key refused)", labels=["socket", "reason"])
+    with refusals.lock():
+        counts = dict(refusals.REFUSALS)
+    for (sock, reason), count in sorted(counts.items()):
+        family.add_metric([sock, reason], count)
+    return family
 
 
 def status_families(doc: Mapping[str, Any]) -> Iterator[GaugeMetricFamily]:

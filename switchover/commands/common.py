@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 
 from switchover.client import (
     CONFIG_ENV,
+    DEFAULT_ADMIN_PORT,
     DEFAULT_CONFIG,
     DEFAULT_TIMEOUT,
     EXIT_USAGE,
@@ -22,10 +23,12 @@ from switchover.client import (
     Target,
     call,
     default_config_path,
+    host_port,
     load,
     resolve_target,
 )
 from switchover.config import Config
+from switchover.endpoints import tcp
 
 __all__ = ["LONG_TIMEOUT", "CommandFailed", "Session", "actions_of", "add_config",
            "add_json", "session"]
@@ -107,8 +110,6 @@ class Session:
         if len(names) != 1 or self.target.name not in config.servers:
             return None
         entry = config.servers[names[0]]
-        from switchover.endpoints import tcp
-
         return Session(config, Target(entry.name, tcp(entry.address, entry.admin_port),
                                       self.target.key_file, self.target.server_key_file),
                        self.timeout)
@@ -123,11 +124,8 @@ def session(args: argparse.Namespace) -> Session:
     path = args.config or default_config_path()
     if connect and key and server_key and args.config is None and not Path(path).exists():
         # A remote operator's workstation: no pair configuration needed.
-        from switchover.client import host_port
-        from switchover.endpoints import tcp
-
         host, port = host_port(connect)
-        return Session(None, Target(connect, tcp(host, port or 3636), Path(key),
+        return Session(None, Target(connect, tcp(host, port or DEFAULT_ADMIN_PORT), Path(key),
                                     Path(server_key)), timeout)
     config = load(path)
     return Session(config, resolve_target(config, server=getattr(args, "server", None),

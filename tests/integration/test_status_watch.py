@@ -84,8 +84,8 @@ def test_watch_before_and_after_a_switch_and_with_a_host_down(short_tmp) -> None
     try:
         a, b = pair.start_active(), pair.start_backup()
         screen = Terminal([sys.executable, "-m", "switchover.cli", "status", "--watch",
-                           "--interval", "0.3", "--timeout", "1", "--config", str(pair.config_path(b)),
-                           "--key", str(key)])
+                           "--interval", "0.3", "--timeout", "1",
+                           "--config", str(pair.config_path(b)), "--key", str(key)])
         frame = screen.read_until(rf"{a}\s+active\s+Primary[\s\S]*{b}\s+backup\s+Backup")
         assert "SERVER" in screen.text()
         pair.admin(b, "switch", {})
