@@ -30,6 +30,9 @@ RIGHTS = {"status": "status", "ping": "status", "events": "status", "switch": "r
 LOCAL_OPERATOR = "local operator"
 #: At most this many entries per `events` answer (the newest).
 EVENTS_LIMIT = 5000
+#: How much of the event log's end status reads for the last switch (status runs every
+#: second under `status --watch`: it must not read a long history each time).
+STATUS_TAIL_BYTES = 1 << 20
 #: "Only a master administrator can run ... /Immediate".
 IMMEDIATE_RIGHT = "master"
 
@@ -62,8 +65,8 @@ class AdminDeps:
     channel_request: Callable[..., "Future[Any]"]
     real_seconds: Callable[[float], float]
     peer_query: Callable[[Mapping[str, Any], float], Mapping[str, Any] | None]
-    #: This host's whole event log (events.jsonl), oldest first.
-    read_events: Callable[[], list[Mapping[str, Any]]]
+    #: This host's event log (events.jsonl), oldest first: all of it, or its last N bytes.
+    read_events: Callable[[int | None], list[Mapping[str, Any]]]
     #: EventLog.record(level, message, **fields).
     record: Callable[..., Any]
 
@@ -82,7 +85,8 @@ def host_deps(host: "Host") -> AdminDeps:
         channel_request=host.links.request,
         real_seconds=host.clock.real_seconds,
         peer_query=host.peer_query,
-        read_events=lambda: read_events(host.events.path) if host.events.path else [],
+        read_events=lambda tail: read_events(host.events.path, tail) if host.events.path
+        else [],
         record=host.events.record,
     )
 
@@ -148,7 +152,7 @@ class AdminCommands:
             warnings += service.warnings()
         status.update(
             time=_iso(time.time()),
-            last_switch=last_switch(self.d.read_events()),
+            last_switch=last_switch(self.d.read_events(STATUS_TAIL_BYTES)),
             modules={name: _wall_times(info) for name, info in self.d.modules().items()},
             replication=replication,
             warnings=warnings,
@@ -181,7 +185,7 @@ class AdminCommands:
             raise ServiceCommandError(400, f"unknown event kind {unknown[0]!r} "
                                            f"(known: {', '.join(KINDS)})")
         limit = int(args.get("limit") or EVENTS_LIMIT)
-        entries = select(self.d.read_events(), since, kinds)
+        entries = select(self.d.read_events(None), since, kinds)
         return {"server": self.d.server_name, "events": entries[-limit:],
                 "truncated": len(entries) > limit}
 

@@ -247,12 +247,17 @@ class EventLog:
                 self._file = None
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Parse an event log; a torn last line (killed mid-write) is skipped, not fatal."""
-    entries = []
+def read_events(path: Path, tail_bytes: int | None = None) -> list[dict[str, Any]]:
+    """Parse an event log, or only its last `tail_bytes`; a torn line (killed mid-write,
+    or cut by the tail) is skipped, not fatal."""
+    entries: list[dict[str, Any]] = []
     if not path.exists():
         return entries
-    for line in path.read_bytes().splitlines():
+    with open(path, "rb") as handle:
+        if tail_bytes is not None:
+            handle.seek(max(0, path.stat().st_size - tail_bytes))
+        data = handle.read()
+    for line in data.splitlines():
         try:
             entries.append(orjson.loads(line))
         except orjson.JSONDecodeError:

@@ -109,7 +109,7 @@ class FakeHost:
                                     "message": "Backup started"}],
             channel_request=self.channel_request, real_seconds=lambda s: s / 100,
             peer_query=self.peer_query,
-            read_events=lambda: list(self.event_log), record=self.record,
+            read_events=lambda tail: list(self.event_log), record=self.record,
         )
 
     def record(self, level: str, message: str, **fields: Any) -> None:

@@ -123,3 +123,15 @@ def test_hook_outcomes_reach_the_host_event_log(tmp_path):
     logging.getLogger("SwitchoverHooks").error("after close")
     assert [(e["kind"], e["level"], e["message"]) for e in read_events(path)] == [
         ("hook", "error", "commence hook failed with exit code 3: vip-up")]
+
+
+def test_read_events_tail_skips_the_cut_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    events = EventLog(path, "ICServer1")
+    for i in range(100):
+        events.record("info", f"entry {i:03d}")
+    events.close()
+    whole = read_events(path)
+    tail = read_events(path, tail_bytes=500)
+    assert len(whole) == 100
+    assert 0 < len(tail) < 10 and tail == whole[-len(tail):]
