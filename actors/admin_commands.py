@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from actors.messages import GetStatus, RequestSwitch
+from actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
 from replication.service import ServiceCommandError
 from switchover.events import last_switch, parse_since, select
 from switchover.logs import KINDS, read_events
@@ -25,9 +25,12 @@ if TYPE_CHECKING:
 
 ASK_TIMEOUT = 5.0
 #: The right each host command needs (the services declare their own).
-RIGHTS = {"status": "status", "ping": "status", "events": "status", "switch": "remote-control"}
+RIGHTS = {"status": "status", "ping": "status", "events": "status", "switch": "remote-control",
+          "pause": "remote-control", "resume": "remote-control", "rejoin": "remote-control"}
 #: Who is named in the event log for the host's own key (ALL_RIGHTS, no file name).
 LOCAL_OPERATOR = "local operator"
+#: Commands SwitchoverMain records itself, by the operator's name it is given.
+SELF_RECORDED = ("pause", "resume", "rejoin")
 #: At most this many entries per `events` answer (the newest).
 EVENTS_LIMIT = 5000
 #: How much of the event log's end status reads for the last switch (status runs every
@@ -69,6 +72,8 @@ class AdminDeps:
     read_events: Callable[[int | None], list[Mapping[str, Any]]]
     #: EventLog.record(level, message, **fields).
     record: Callable[..., Any]
+    #: Why this host refuses its peer's queries (a pairing mistake), or None.
+    pairing_refused: Callable[[], str | None] = lambda: None
 
 
 def host_deps(host: "Host") -> AdminDeps:
@@ -88,6 +93,7 @@ def host_deps(host: "Host") -> AdminDeps:
         read_events=lambda tail: read_events(host.events.path, tail) if host.events.path
         else [],
         record=host.events.record,
+        pairing_refused=lambda: host.pairing_refused,
     )
 
 
@@ -97,7 +103,10 @@ class AdminCommands:
         self._commands: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
             name: (RIGHTS[name], run)
             for name, run in (("status", self.status), ("ping", self.ping),
-                              ("events", self.events), ("switch", self.switch))
+                              ("events", self.events), ("switch", self.switch),
+                              ("pause", lambda args: self._pause(True, args)),
+                              ("resume", lambda args: self._pause(False, args)),
+                              ("rejoin", self.rejoin))
         }
 
     @classmethod
@@ -122,9 +131,11 @@ class AdminCommands:
         try:
             if command == "switch":
                 result = self.switch(args, who)
+            elif command in ("pause", "resume", "rejoin"):
+                result = run({**args, "operator": who})
             else:
                 result = run(args)
-            if needed != "status":
+            if needed != "status" and command not in SELF_RECORDED:
                 self._record(who, command, args, before)
             return {"status": "ok", "errno": 0, "reason": "", "result": result}
         except ServiceCommandError as exc:
@@ -135,6 +146,9 @@ class AdminCommands:
     def status(self, _: Mapping[str, Any]) -> dict[str, Any]:
         status = dict(self.d.ask_main(GetStatus(), ASK_TIMEOUT))
         warnings = list(status.get("warnings") or [])
+        refused = self.d.pairing_refused()
+        if refused:
+            warnings.append(f"the peer's queries are refused: {refused}")
         if status["mode"] != "auto":
             warnings.append(f"automatic switching is off: {status['mode']}")
         if status["state"] == "Inactive":
@@ -222,6 +236,21 @@ class AdminCommands:
         if answer.get("status") != "ok":
             raise ServiceCommandError(409, f"{peer} refused: {answer.get('reason')}")
         return {"accepted": True, "message": f"switch requested on the backup {peer}"}
+
+
+    def rejoin(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A stale server becomes a backup again, with a full resynchronisation."""
+        reply = self.d.ask_main(Rejoin(str(args.get("operator") or LOCAL_OPERATOR)),
+                                ASK_TIMEOUT)
+        if not reply["accepted"]:
+            raise ServiceCommandError(409, reply["message"])
+        return reply
+
+    def _pause(self, paused: bool, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Maintenance mode for the pair: this server and its peer (told at once, and
+        again through the peer view if it is down now)."""
+        origin = str(args.get("operator") or LOCAL_OPERATOR)
+        return self.d.ask_main(SetPause(paused, origin), ASK_TIMEOUT)
 
 
 def _iso(epoch: float) -> str:

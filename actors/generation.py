@@ -1,23 +1,19 @@
-"""The persisted switch generation.
+"""The persisted switch generation: a count of switches, not of restarts.
 
-Every time a host becomes active it takes a generation number higher than any it has
-seen, and writes it to disk before it serves. When two actives meet after a partition the
-higher generation is the newer active and stays; the other goes stale — the reference's
-WAN rule "the backup server notifies the active server that it is no longer active",
-made decidable without a third party.
+Every switch (a backup becoming active) takes a generation one above the highest either
+server has ever seen, and writes it to disk before it serves. A server that *starts* as
+the active one (first up, fail-safe, or resuming while its backup waits) keeps its own
+generation: a restart never outranks a switch that happened while it was away. Each server learns the other's generation on every contact (state queries,
+Discontinue). When two actives meet after a partition the higher generation is the
+newer active and stays; the other goes stale — the reference's WAN rule "the backup
+server notifies the active server that it is no longer active", made decidable without
+a third party (the ranking itself is `actors.statemachine.rank`).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import orjson
-
-
-def rank(generation: int, letter: str) -> tuple[int, bool]:
-    """Order two actives: higher generation first; on a tie SwitchoverServer A stays
-    (the reference's "comes up as active first")."""
-    return (generation, letter == "A")
+from switchover.durable import read_json, write_json
 
 
 class GenerationStore:
@@ -36,18 +32,23 @@ class GenerationStore:
             self._save(self._own, other)
 
     def advance(self) -> int:
-        """Take the next generation (durably) before acting as the active server."""
+        """Take the next generation (durably) before a switch makes this server active."""
         new = max(self._own, self._seen) + 1
         self._save(new, new)
         return new
 
+    def resume(self) -> int:
+        """The generation to start as the active server with: this server's own (1 at
+        its very first start), never one it has only seen. A switch the peer made while
+        this server was away (its Discontinue may even arrive while this server is
+        still starting) then keeps its higher generation, and wins when the two meet."""
+        current = max(self._own, 1)
+        if current != self._own:
+            self._save(current, max(self._seen, current))
+        return current
+
     def _load(self) -> tuple[int, int]:
-        try:
-            data = orjson.loads(self._path.read_bytes())
-        except FileNotFoundError:
-            return 0, 0
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{self._path}: corrupt generation file: {exc}") from exc
+        data = read_json(self._path) or {}
         own, seen = data.get("generation", 0), data.get("seen", 0)
         for value in (own, seen):
             if not isinstance(value, int) or value < 0:
@@ -55,15 +56,5 @@ class GenerationStore:
         return own, max(own, seen)
 
     def _save(self, own: int, seen: int) -> None:
-        tmp = self._path.with_name(self._path.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            handle.write(orjson.dumps({"generation": own, "seen": seen}))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self._path)
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_json(self._path, {"generation": own, "seen": seen})
         self._own, self._seen = own, seen

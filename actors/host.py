@@ -30,15 +30,20 @@ from actors.messages import (
     DiscontinueRequest,
     PostEvent,
     RequestSwitch,
+    SetPause,
     Shutdown,
 )
 from actors.network import IcmpProber
 from actors.primary_driver import ConnectionDropped
-from actors.statemachine import Fatal
+from actors.main import HOOK_TIMEOUT
+from actors.statemachine import Fatal, HandedOver, HandOverRequested
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
-from actors.peer import PeerLinks
+from actors.pause import PauseStore
+from actors.peer import PeerLinks, ping_tos
+from actors.peer_view import pairing_error
+from actors.primary_settings import PrimaryMonitorSettings
 from actors.shared import SharedState
 from switchover.clock import RealClock
 from switchover.config import Config, ConfigError, load_config
@@ -71,6 +76,10 @@ class Host:
         self._events_lock = threading.Lock()
         self._last_module_lost: ModuleLost | None = None
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
+        #: Set once the discontinue hooks (and a hand-over's notice) have run.
+        self._discontinued = threading.Event()
+        #: The last pairing mismatch a peer's query showed (a warning in status).
+        self._pairing_refused: str | None = None
 
     def request_stop(self, *_: Any) -> None:
         self._stop.set()
@@ -104,6 +113,8 @@ class Host:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         configure_logging(data_dir / "switchover.log", server=cfg.server_name,
                           settings=cfg.log)
+        for warning in cfg.parameters.warnings():
+            log.warning("SwitchoverMain: %s", warning)
         self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
         self._defer("event log", self.events.close)
         self.clock = RealClock(cfg.time_scale)
@@ -152,6 +163,7 @@ class Host:
             on_state=self._on_channel_state,
             on_event=self._on_peer_event,
             reconnect_delay=cfg.parameters["Switchover Notifier Reconnect Delay"],
+            tos=ping_tos(cfg.parameters),
         )
         self._defer("peer links", self.links.stop)
 
@@ -196,6 +208,12 @@ class Host:
             sysmonitor=self.sysmonitor,
             on_role=self._on_role,
             on_resync=lambda: self._each_service("resync"),
+            network_plan=self._network_plan,
+            prober=IcmpProber(time_scale=cfg.time_scale),
+            own_warnings=self._service_warnings,
+            on_discontinued=self._discontinued.set,
+            pause=PauseStore(data_dir / "pause.json"),
+            startup_progress=self._startup_progress,
         ))
         self._defer("SwitchoverMain", self._stop_main)
 
@@ -248,9 +266,15 @@ class Host:
 
     def _stop_main(self) -> None:
         try:
-            self.main.ask(Shutdown(), timeout=5)
-        except pykka.ActorDeadError:
-            pass
+            reply = self.main.ask(Shutdown(), timeout=5)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            reply = {}
+        if reply.get("discontinuing"):
+            # The active's discontinue hooks, then (planned hand-over) the backup told to
+            # commence: both before this process goes.
+            if not self._discontinued.wait(HOOK_TIMEOUT * max(
+                    1, len(self.config.hooks.discontinue)) + 10):
+                log.error("SwitchoverMain: the discontinue hooks did not finish in time")
         self.main.stop(timeout=5)
 
     def _tell_main(self, message: Any) -> None:
@@ -300,8 +324,59 @@ class Host:
         changed = fresh.parameters.changed(self.config.parameters)
         log.info("SwitchoverMain: configuration reloaded; parameters changed: %s",
                  ", ".join(sorted(changed)) or "none")
+        for warning in fresh.parameters.warnings():
+            log.warning("SwitchoverMain: %s", warning)
         self.config = fresh
         self.set_params(fresh.parameters)
+
+    @property
+    def pairing_refused(self) -> str | None:
+        return self._pairing_refused
+
+    def _network_plan(self):
+        """What a cut-off backup pings to see whether its own network is back."""
+        return PrimaryMonitorSettings.from_params(
+            self.params, this_server=self.config.server_name,
+            primary_address=self.config.peer.address,
+        ).network_plan()
+
+    def _service_warnings(self) -> list[str]:
+        """The replication warnings this server reports to its peer and to status."""
+        out: list[str] = []
+        for service in self.services:
+            try:
+                out += service.warnings()
+            except Exception:
+                log.exception("SwitchoverMain: %s replication warnings failed", service.name)
+        return out
+
+    def _startup_progress(self) -> str | None:
+        """What a starting backup still waits for: its first DS compare-and-update ("in
+        sync") and its InitialMirrorDir copy; None when both are done."""
+        waiting: list[str] = []
+        for service in self.services:
+            try:
+                health = service.health()
+            except Exception:
+                log.exception("SwitchoverMain: %s health failed", service.name)
+                continue
+            state = str(health.get("state", ""))
+            if service.name == "ds" and state != "in sync" and \
+                    not state.startswith(("lagging", "not running: ")):
+                progress = health.get("progress") or {}
+                waiting.append(f"DS {state or 'starting'}" + (
+                    f" ({progress.get('compared', 0)} compared, "
+                    f"{progress.get('fetched', 0)} fetched)" if progress else ""))
+            elif service.name == "files" and state.startswith("initial mirror"):
+                waiting.append(state)
+        return ", ".join(waiting) or None
+
+    def _refuse_pairing(self, pairing: str) -> None:
+        """A peer whose configuration pairs the servers differently: say so, once."""
+        if self._pairing_refused != pairing:
+            self._pairing_refused = pairing
+            log.error("SwitchoverMain: refusing the peer's state query: %s", pairing)
+            self.events.record("error", f"Switchover Service: {pairing}")
 
     def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
         """A module left or joined this host's Notifier; the backup hears of a loss at once."""
@@ -337,7 +412,17 @@ class Host:
         """The virtual switch: answered from the snapshot, never by waiting on an actor."""
         op = request.get("op")
         if op == "state":
-            return {"status": "ok", **self.shared.snapshot()}
+            snapshot = self.shared.snapshot()
+            pairing = pairing_error(snapshot.get("pair", {}), request.get("pair"),
+                                    self.config.server_name, str(request.get("server")))
+            if not pairing and request.get("letter") == self.config.letter:
+                pairing = (f"pairing mismatch: {request.get('server')} also calls itself "
+                           f"SwitchoverServer {self.config.letter}; SwitchoverServer A and B "
+                           "are reversed in one of the two configurations")
+            if pairing:
+                self._refuse_pairing(pairing)
+                return {"status": "error", "reason": pairing, "pairing": pairing}
+            return {"status": "ok", **snapshot, "warnings": self._service_warnings()}
         if op == "discontinue":
             server, generation = request.get("server"), request.get("generation")
             letter = request.get("letter")
@@ -346,6 +431,21 @@ class Host:
                 return {"status": "error",
                         "reason": "discontinue needs server, generation and letter (A or B)"}
             self._tell_main(DiscontinueRequest(server, generation, letter))
+            return {"status": "ok"}
+        if op == "pause":
+            paused, version = request.get("paused"), request.get("version")
+            if not isinstance(paused, bool) or not isinstance(version, int):
+                return {"status": "error", "reason": "pause needs paused (true or false) "
+                        "and version (an integer)"}
+            self._tell_main(SetPause(paused, str(request.get("server", "peer")), version))
+            return {"status": "ok"}
+        if op in ("handover", "handed-over"):
+            server = request.get("server")
+            if server != self.config.peer.name:
+                return {"status": "error", "reason": f"{op} must come from the peer "
+                        f"{self.config.peer.name}, not {server!r}"}
+            event = HandOverRequested(server) if op == "handover" else HandedOver(server)
+            self._tell_main(PostEvent(event))
             return {"status": "ok"}
         if op == "switch":
             if self.shared.snapshot().get("role") != "backup":

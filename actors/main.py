@@ -1,23 +1,26 @@
-"""SwitchoverMain: owns the state machine and carries out its actions.
+"""SwitchoverMain: feeds the state machine its events and carries out its actions.
 
 "Switchover Main handles common tasks and prepares for entering various switchover modes."
-Decisions live in `actors.statemachine.step`; this actor feeds it events, executes the
-actions it returns (monitors, hooks, generation, peer notices) and publishes the result
-to the shared snapshot the virtual switch and the admin socket read. Anything that may
-block (the peer's virtual switch, hooks) runs on the host's executor and comes back as a
-message, so the actor never waits on a socket.
+Every decision lives in `actors.statemachine.step`; this actor turns replies, timers and
+requests into events, executes exactly the actions a step returns (monitors, links,
+timers, probes, hooks, generation, peer notices) and publishes the result to the shared
+snapshot the virtual switch and the admin socket read. Anything that may block (the
+peer's virtual switch, hooks, network probes) runs on the host's executor and comes back
+as a message, so the actor never waits on a socket.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import pykka
 
 from actors import statemachine as sm
-from actors.generation import GenerationStore, rank
+from actors.generation import GenerationStore
 from actors.hooks import run_hooks
 from actors.messages import (
     Begin,
@@ -26,23 +29,33 @@ from actors.messages import (
     GetStatus,
     PeerAnswer,
     PostEvent,
+    Rejoin,
     RequestSwitch,
+    SetPause,
     Shutdown,
     Tick,
 )
+from actors.module_settings import flag
+from actors.network import Diagnosis, NetworkPlan, Prober, run_diagnosis
+from actors.pause import PauseStore
+from actors.peer_view import PeerTracker
 from actors.shared import SharedState
 from actors.sysmonitor import ParametersChanged
 from switchover.clock import Clock, TimerHandle
-from switchover.config import Config, release_key
+from switchover.config import Config
 from switchover.logs import EventLog
 from transport.outcome import Outcome
 
 log = logging.getLogger("SwitchoverStates")
 
-#: The reference seconds Init waits for the peer's virtual switch before going fail-safe.
-INIT_QUERY_TIMEOUT = 5.0
-#: How often an active server asks its peer who is active (two actives must meet).
-PEER_PROBE_INTERVAL = 5.0
+#: The reference seconds a virtual-switch query may take before the peer counts as silent.
+PEER_QUERY_TIMEOUT = 5.0
+#: Reference seconds between two state queries to the peer, in every state.
+PEER_QUERY_INTERVAL = 2.0
+#: Reference seconds between two looks at a starting backup's progress.
+STARTUP_POLL = 1.0
+#: Real seconds one hook command may run (actors.hooks.run_hooks's limit).
+HOOK_TIMEOUT = 60.0
 
 
 @dataclass
@@ -63,20 +76,45 @@ class MainDeps:
     on_role: Callable[[str, str | None], None] = lambda role, upgrade: None
     on_resync: Callable[[], None] = lambda: None
     connections: dict[str, bool] = field(default_factory=lambda: {"main": False, "aux": False})
+    #: The cut-off backup's own-network check: what to ping, and with what.
+    network_plan: Callable[[], NetworkPlan] = lambda: NetworkPlan()
+    prober: Prober | None = None
+    #: The warnings this server reports to its peer (its replication health).
+    own_warnings: Callable[[], list[str]] = lambda: []
+    wall: Callable[[], float] = time.time
+    #: Called (on an executor thread) once the discontinue hooks have run and, in a
+    #: planned hand-over, the peer has been told: the host waits for it when it stops.
+    on_discontinued: Callable[[], None] = lambda: None
+    #: The pair's pause (maintenance mode); None keeps it in memory only.
+    pause: PauseStore | None = None
+    #: What a starting backup still waits for ("DS syncing ..., initial mirror ..."), or
+    #: None once its first DS compare and its InitialMirrorDir copy are done.
+    startup_progress: Callable[[], str | None] = lambda: None
 
 
 class SwitchoverMain(pykka.ThreadingActor):
     def __init__(self, deps: MainDeps) -> None:
         super().__init__()
         self.d = deps
+        cfg = deps.config
         self.state = sm.State.INIT
         self.reason = "starting"
         self.upgrade: str | None = None
-        self.peer: dict[str, Any] = {"name": deps.config.peer.name, "reachable": None}
-        self.switch_scheduled: str | None = None
-        self.params = deps.config.parameters
+        self.params = cfg.parameters
+        pair = {"A": str(self.params["SwitchoverServer A"]),
+                "B": str(self.params["SwitchoverServer B"])}
+        self.peer = PeerTracker(cfg.peer.name, cfg.letter, pair, cfg.release, deps.wall)
         self._timers: dict[str, TimerHandle] = {}
         self._watching = False
+        self._cut_off = False
+        self._query_in_flight = False
+        self._links_lost = False
+        self._handing_over = False
+        self._discontinuing = False
+        self._last_view: sm.PeerView | None = None
+        self._starting_up: str | None = None  # what start-up still waits for
+        self._startup_began = 0.0
+        self._switch_scheduled: str | None = None
         self._publish()
 
     # --- plumbing -----------------------------------------------------------------
@@ -96,11 +134,31 @@ class SwitchoverMain(pykka.ThreadingActor):
     def _context(self) -> sm.Context:
         p = self.params
         return sm.Context(
-            manual_switch_only=self.d.manual_switch_only,
+            manual_switch_only=self.d.manual_switch_only or self._paused,
+            paused=self._paused,
             reconnect_timeout=float(p["Switchover Reconnect Timeout"]),
             unreachable_switch_allowed=int(p["Switchover Unreachable Primary Ping Count"]) != -1,
-            switch_scheduled=self.switch_scheduled,
+            reconnect_delay=float(p["Switchover Notifier Reconnect Delay"]),
+            peer_query_interval=PEER_QUERY_INTERVAL,
+            letter=self.d.config.letter,
+            generation=self.d.generation.value,
+            force_backup=self.d.force_backup,
+            cut_off=self._cut_off,
+            peer_active=self._peer_answers_as("Primary"),
+            backup_ready=self._peer_answers_as("Backup") and not self.peer.report.get(
+                "warnings") and self.peer.report.get("mode") == "auto",
+            handing_over=self._handing_over,
+            auto_rejoin=flag(p["Switchover Auto Rejoin"]),
+            starting_up=self._starting_up is not None,
+            switch_scheduled=self._switch_scheduled,
         )
+
+    @property
+    def _paused(self) -> bool:
+        return self.d.pause is not None and self.d.pause.paused
+
+    def _peer_answers_as(self, state: str) -> bool:
+        return self.peer.unreachable_since is None and self.peer.report.get("state") == state
 
     def _cancel(self, name: str) -> None:
         old = self._timers.pop(name, None)
@@ -125,74 +183,109 @@ class SwitchoverMain(pykka.ThreadingActor):
             if message is not None and ref.is_alive():
                 ref.tell(message)
 
-        self.d.executor.submit(work).add_done_callback(done)
-
-    def _query_peer(self, purpose: str) -> None:
-        cfg = self.d.config
-        request = {"op": "state", "server": cfg.server_name}
-        self._in_background(
-            lambda: self.d.peer_query(request, INIT_QUERY_TIMEOUT),
-            lambda reply: PeerAnswer(reply, purpose),
-        )
+        try:
+            self.d.executor.submit(work).add_done_callback(done)
+        except RuntimeError:  # the executor is shutting down with the host
+            pass
 
     # --- the state machine ------------------------------------------------------
 
     def _apply(self, event: sm.Event) -> sm.Transition:
-        before = self.state
+        before, previous = self.state, self.reason
         transition = sm.step(before, event, self._context())
         self.state = transition.state
-        self.reason = transition.reason
+        decided = not transition.reason.startswith("no action")
+        if decided:
+            self.reason = transition.reason
         if before is not transition.state:
             log.info(
                 "SwitchoverState::State%s: %s, going to State%s",
                 before.value, transition.reason, transition.state.value,
             )
-        if transition.state in sm.BACKUP_STATES:
-            self._open_links()  # mirroring goes on in every backup state, manual mode too
+            if transition.state is not sm.State.RECONNECTING:
+                self._cut_off = False
+            if transition.state not in sm.BACKUP_STATES:
+                self._handing_over = False
+                self._cancel("handover")
+                self._starting_up = self._switch_scheduled = None
+                self._cancel("startup")
+        elif decided and transition.reason != previous:
+            log.info("SwitchoverState::State%s: %s", before.value, transition.reason)
         if _role(before) != _role(transition.state):
             self.d.on_role(_role(transition.state), self.upgrade)
+            if transition.state in sm.BACKUP_STATES:
+                self._starting_up = "starting"
+                self._startup_began = self.d.clock.now()
+                self._later("startup", STARTUP_POLL)
         for action in transition.actions:
-            self._execute(action, before)
-        if transition.state is sm.State.RECONNECTING and before is not sm.State.RECONNECTING:
-            self._later("reconnect-probe", self._reconnect_delay())
+            self._execute(action)
         self._publish()
         return transition
 
-    def _execute(self, action: sm.Action, before: sm.State) -> None:
-        if isinstance(action, sm.Log):
+    def _execute(self, action: sm.Action) -> None:
+        a = sm  # the actions, re-exported by the state machine
+        if isinstance(action, a.Log):
             self.d.events.record(action.level, action.message)
-        elif isinstance(action, sm.BecomeActive):
-            self._become_active(action.reason, switched=before in sm.BACKUP_STATES)
-        elif isinstance(action, sm.StartMonitors):
+        elif isinstance(action, a.BecomeActive):
+            self._become_active(action.reason, action.switch)
+        elif isinstance(action, a.StartMonitors):
+            if self.d.sysmonitor is not None:
+                self.d.sysmonitor.tell(a.StartMonitors())
+        elif isinstance(action, a.StopMonitors):
+            if self.d.sysmonitor is not None:
+                self.d.sysmonitor.tell(a.StopMonitors())
+        elif isinstance(action, a.OpenLinks):
             self._open_links()
-            if self.d.sysmonitor is not None:
-                self.d.sysmonitor.tell(sm.StartMonitors())
-        elif isinstance(action, sm.StopMonitors):
-            if self.d.sysmonitor is not None:
-                self.d.sysmonitor.tell(sm.StopMonitors())
-        elif isinstance(action, sm.StartReconnectTimer):
+        elif isinstance(action, a.CloseLinks):
+            self._close_links()
+        elif isinstance(action, a.StartReconnectTimer):
             log.info("SwitchoverState::StartReconnectTimer: %s", action.message)
+            self._cut_off = False
             self._later("reconnect", action.seconds)
-        elif isinstance(action, sm.CancelReconnectTimer):
+        elif isinstance(action, a.CancelReconnectTimer):
             self._cancel("reconnect")
-        elif isinstance(action, sm.Resync):
+        elif isinstance(action, a.ProbeNotifier):
+            self._at("reconnect-probe", action.after, self._probe_reconnect)
+        elif isinstance(action, a.WatchOwnNetwork):
+            self._cut_off = True
+            self._later("own-network", action.after)
+        elif isinstance(action, a.QueryPeer):
+            self._at("peer-query", action.after, self._query_peer)
+        elif isinstance(action, a.TellPeerDiscontinue):
+            self._tell_peer_discontinue(self.d.generation.value)
+        elif isinstance(action, a.Resync):
             self.d.events.record(
                 "info", f"Re-synchronizing with the primary {self.d.config.peer.name}"
             )
             self.d.on_resync()
-        elif isinstance(action, sm.ScheduleSwitchAfterStartup):
-            self.switch_scheduled = action.reason
-        elif isinstance(action, sm.GoStale):
-            self._go_stale(action.reason)
+        elif isinstance(action, a.GoStale):
+            self._go_stale(action.reason, action.tell_peer)
+        elif isinstance(action, a.Discontinue):
+            self._discontinue(action.reason, action.tell_peer)
+        elif isinstance(action, a.ScheduleSwitchAfterStartup):
+            self._switch_scheduled = action.reason
+        elif isinstance(action, a.AskPeerToHandOver):
+            self._handing_over = True
+            self._later("handover", action.timeout)
+            request = {"op": "handover", "server": self.d.config.server_name}
+            self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
+                                lambda _: None)
         else:
             log.warning("SwitchoverMain: no executor for action %r", action)
 
-    def _become_active(self, reason: str, switched: bool) -> None:
-        self._stop_watching()
+    def _at(self, name: str, after: float, now: Callable[[], None]) -> None:
+        if after > 0:
+            self._later(name, after)
+        else:
+            self._cancel(name)
+            now()
+
+    def _become_active(self, reason: str, switch: bool) -> None:
         self._cancel("reconnect")
         self._cancel("reconnect-probe")
-        generation = self.d.generation.advance()
-        if switched:
+        self._cancel("own-network")
+        if switch:
+            generation = self.d.generation.advance()
             self.d.events.record("error", reason, reason=reason)
             self.d.events.record(
                 "error", "Switchover Service: Switch Initiated",
@@ -200,6 +293,7 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
             self._tell_peer_discontinue(generation)
         else:
+            generation = self.d.generation.resume()
             self.d.events.record(
                 "info",
                 f"Switchover Service: {self.d.config.server_name} is the active server "
@@ -207,28 +301,67 @@ class SwitchoverMain(pykka.ThreadingActor):
                 generation=generation,
             )
         run_hooks("commence", self.d.config.hooks.commence, self._hook_env(reason))
-        self._later("probe", PEER_PROBE_INTERVAL)
 
-    def _go_stale(self, reason: str) -> None:
-        self._cancel("probe")
-        self._stop_watching()
+    def _go_stale(self, reason: str, tell_peer: bool) -> None:
         self.d.events.record(
             "error",
             f"Switchover Service: {self.d.config.server_name} is stale (inactive) until "
             f"restarted: {reason}",
         )
-        run_hooks("discontinue", self.d.config.hooks.discontinue, self._hook_env(reason))
+        self._discontinue(reason, tell_peer)
+
+    def _discontinue(self, reason: str, tell_peer: bool) -> None:
+        """Run the discontinue hooks as a job; then, in a planned hand-over, tell the peer
+        that it may commence, so its commence hooks follow ours."""
+        commands = self.d.config.hooks.discontinue
+        thread = run_hooks("discontinue", commands, self._hook_env(reason))
+        wait = HOOK_TIMEOUT * len(commands) + 5.0
+        cfg, query, done = self.d.config, self.d.peer_query, self.d.on_discontinued
+        self._discontinuing = True
+        if tell_peer:
+            self.d.events.record("info", f"Switchover Service: {reason}")
+
+        def job() -> None:
+            try:
+                if thread is not None:
+                    thread.join(wait)
+                if tell_peer:
+                    query({"op": "handed-over", "server": cfg.server_name}, PEER_QUERY_TIMEOUT)
+            finally:
+                done()
+
+        try:
+            self.d.executor.submit(job)
+        except RuntimeError:  # the executor is already stopping: no one to tell
+            done()
 
     def _open_links(self) -> None:
         if not self._watching:
             self._watching = True
+            self._links_lost = False
             self.d.links.start()
 
-    def _reconnect_delay(self) -> float:
-        return float(self.params["Switchover Notifier Reconnect Delay"])
+    def _close_links(self) -> None:
+        if self._watching:
+            self._watching = False
+            self.d.links.stop()
+            self.d.connections.update(main=False, aux=False)
+
+    def _query_peer(self) -> None:
+        """Ask the peer's virtual switch for its state; the answer comes as PeerAnswer."""
+        if self._query_in_flight:
+            return
+        self._query_in_flight = True
+        cfg = self.d.config
+        request = {"op": "state", "server": cfg.server_name, "letter": cfg.letter,
+                   "pair": self.peer.pair}
+        self._in_background(
+            lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
+            lambda reply: PeerAnswer(reply, "state"),
+        )
 
     def _probe_reconnect(self) -> None:
-        """In Reconnecting, ask the primary's Notifier whether it is back (main, else aux)."""
+        """Reconnecting: ask the primary's Notifier whether it is back (main, else aux)."""
         links = self.d.links
         channel = "main" if links.connected("main") or not links.connected("aux") else "aux"
         timeout = float(self.params["Switchover TS Timeout"]) / 2
@@ -239,19 +372,36 @@ class SwitchoverMain(pykka.ThreadingActor):
             try:
                 outcome: Outcome = f.result()
             except Exception:
-                return
+                ok = False
+            else:
+                ok = outcome.ok
             if ref.is_alive():
-                ref.tell(Tick("reconnected" if outcome.ok else "reconnect-failed"))
+                ref.tell(PostEvent(sm.ReconnectProbed(ok)))
 
         future.add_done_callback(done)
 
-    def _stop_watching(self) -> None:
-        if self.d.sysmonitor is not None:
-            self.d.sysmonitor.tell(sm.StopMonitors())
-        if self._watching:
-            self._watching = False
-            self.d.links.stop()
-            self.d.connections.update(main=False, aux=False)
+    def _check_own_network(self) -> None:
+        prober, plan = self.d.prober, self.d.network_plan()
+        if prober is None:
+            self.actor_ref.tell(PostEvent(sm.OwnNetworkChecked(True)))
+            return
+        if plan.gateway_ping and not plan.gateways:
+            # No default route is no network: the kernel drops the routes through a link
+            # that went down, and nothing would be pinged.
+            self.actor_ref.tell(PostEvent(sm.OwnNetworkChecked(False)))
+            return
+        # Only this server's own network: the primary's address is not in question here.
+        plan = dataclasses.replace(plan, primary_address="", ping_sets=1)
+
+        def check() -> Diagnosis:
+            return run_diagnosis(plan, prober, sleep=lambda s: time.sleep(
+                self.d.clock.real_seconds(s)))
+
+        self._in_background(
+            check,
+            lambda diagnosis: PostEvent(sm.OwnNetworkChecked(
+                diagnosis is not None and not diagnosis.local_down)),
+        )
 
     def _tell_peer_discontinue(self, generation: int) -> None:
         request = {
@@ -260,7 +410,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             "generation": generation,
             "letter": self.d.config.letter,
         }
-        self._in_background(lambda: self.d.peer_query(request, INIT_QUERY_TIMEOUT), lambda _: None)
+        self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
+                            lambda _: None)
 
     def _hook_env(self, reason: str) -> dict[str, str]:
         cfg = self.d.config
@@ -271,15 +422,39 @@ class SwitchoverMain(pykka.ThreadingActor):
             "SWITCHOVER_GENERATION": str(self.d.generation.value),
         }
 
+    def _mode(self) -> str:
+        if self.upgrade:
+            return f"upgrade {self.upgrade}"
+        if self._paused:
+            return "paused"
+        return "manual switch only" if self.d.manual_switch_only else "auto"
+
+    def _connections(self) -> dict[str, bool | None]:
+        if self._watching:
+            return dict(self.d.connections)
+        if self.state in sm.ACTIVE_STATES:
+            # The active serves the backup's channels: they are up while its Notifier
+            # hears the peer.
+            up = bool(self.peer.report.get("connections", {}).get("main")
+                      or self.peer.report.get("connections", {}).get("aux"))
+            return {"main": up, "aux": up} if self.peer.report else {"main": None, "aux": None}
+        return {"main": None, "aux": None}
+
     def _publish(self) -> None:
+        cfg = self.d.config
         self.d.shared.update(
-            server=self.d.config.server_name,
-            letter=self.d.config.letter,
+            server=cfg.server_name,
+            letter=cfg.letter,
+            pair=self.peer.pair,
             state=self.state.value,
             role=_role(self.state),
-            release=self.d.config.release,
+            release=cfg.release,
             generation=self.d.generation.value,
             reason=self.reason,
+            mode=self._mode(),
+            connections=self._connections(),
+            paused=self._paused,
+            pause_version=self.d.pause.version if self.d.pause is not None else 0,
         )
 
     # --- handlers -----------------------------------------------------------------
@@ -291,96 +466,40 @@ class SwitchoverMain(pykka.ThreadingActor):
             f"Switchover Service starting on {self.d.config.server_name} "
             f"(SwitchoverServer {self.d.config.letter}, release {self.d.config.release}, {mode})",
         )
-        self._query_peer("init")
+        self._query_peer()
 
     def _on_peer_answer(self, message: PeerAnswer) -> None:
+        self._query_in_flight = False
         reply = message.reply
-        self._remember_peer(reply)
-        if message.purpose == "probe":
-            self._on_probe(reply)
-            return
-        if self.state is not sm.State.INIT:
-            return
-        cfg = self.d.config
-        peer_state = reply.get("state") if reply else None
-        if self.d.force_backup:
-            self._apply(sm.StartBackup(cfg.peer.name, self._upgrade(reply)))
-        elif reply is None:
-            self._apply(sm.StartActive(
-                f"cannot reach {cfg.peer.name} on the virtual switch; starting active (fail-safe)"
-            ))
-        elif peer_state == sm.State.PRIMARY.value:
-            self._apply(sm.StartBackup(cfg.peer.name, self._upgrade(reply)))
-        elif peer_state == sm.State.INIT.value and cfg.letter == "B":
-            log.info(
-                "SwitchoverState::StateInit: %s is starting too; SwitchoverServer A comes up "
-                "active first, asking again", cfg.peer.name,
-            )
-            self._later("init", 1.0)
-        elif peer_state == sm.State.INIT.value:
-            self._apply(sm.StartActive(
-                f"{cfg.peer.name} is starting too; SwitchoverServer A comes up active first"
-            ))
-        else:
-            self._apply(sm.StartActive(f"{cfg.peer.name} is {peer_state}, not active"))
-
-    def _upgrade(self, reply: Mapping[str, Any] | None) -> str | None:
-        if not reply or "release" not in reply:
-            self.upgrade = None
-            return None
-        ours, theirs = release_key(self.d.config.release), release_key(str(reply["release"]))
-        self.upgrade = "higher" if ours > theirs else "lower" if ours < theirs else None
-        return self.upgrade
-
-    def _remember_peer(self, reply: Mapping[str, Any] | None) -> None:
-        if reply is None:
-            self.peer.update(reachable=False)
-            return
-        self.peer.update(
-            reachable=True,
-            state=reply.get("state"),
-            role=reply.get("role"),
-            release=reply.get("release"),
-            generation=reply.get("generation"),
-        )
-        generation = reply.get("generation")
-        if isinstance(generation, int):
-            self.d.generation.observe(generation)
-
-    def _on_probe(self, reply: Mapping[str, Any] | None) -> None:
-        if self.state is not sm.State.PRIMARY:
-            return
-        self._later("probe", PEER_PROBE_INTERVAL)
-        if not reply or reply.get("state") != sm.State.PRIMARY.value:
-            return
-        theirs = int(reply.get("generation") or 0)
-        ours = self.d.generation.value
-        cfg = self.d.config
-        if rank(theirs, str(reply.get("letter"))) > rank(ours, cfg.letter):
-            self._apply(sm.Discontinue(cfg.peer.name, theirs))
-        else:
-            log.warning(
-                "SwitchoverState::StatePrimary: %s is also active with generation %d (ours "
-                "%d); telling it that it is no longer active", cfg.peer.name, theirs, ours,
-            )
-            self._tell_peer_discontinue(ours)
+        if reply is not None and reply.get("status") not in (None, "ok") \
+                and not reply.get("pairing"):
+            reply = None  # an error answer tells nothing about the peer's state
+        view = self.peer.answered(reply)
+        self._last_view = view
+        if reply is not None and isinstance(reply.get("pause_version"), int):
+            self._take_pause(bool(reply.get("paused")), reply["pause_version"],
+                             self.d.config.peer.name)
+        if view is not None:
+            self.d.generation.observe(view.generation)
+            if self.state is sm.State.INIT:
+                self.upgrade = view.upgrade
+        self._apply(sm.PeerAnswered(view, self.d.config.peer.name))
 
     def _on_tick(self, message: Tick) -> None:
         name = message.name
         self._timers.pop(name, None)
-        reconnecting = self.state is sm.State.RECONNECTING
-        if name == "init" and self.state is sm.State.INIT:
-            self._query_peer("init")
-        elif name == "probe" and self.state is sm.State.PRIMARY:
-            self._query_peer("probe")
-        elif name == "reconnect" and reconnecting:
+        if name == "peer-query":
+            self._apply(sm.PeerQueryDue())
+        elif name == "reconnect":
             self._apply(sm.ReconnectExpired())
-        elif name == "reconnect-probe" and reconnecting:
-            self._probe_reconnect()
-        elif name == "reconnect-failed" and reconnecting:
-            self._later("reconnect-probe", self._reconnect_delay())
-        elif name == "reconnected" and reconnecting:
-            self._apply(sm.ConnectionsRestored())
+        elif name == "reconnect-probe":
+            self._apply(sm.ReconnectProbeDue())
+        elif name == "own-network" and self._cut_off:
+            self._check_own_network()
+        elif name == "handover" and self._handing_over:
+            self._apply(sm.HandOverTimedOut())
+        elif name == "startup" and self._starting_up is not None:
+            self._check_startup()
 
     def _on_connection(self, message: ConnectionChanged) -> None:
         if self.d.connections.get(message.channel) == message.up:
@@ -392,35 +511,53 @@ class SwitchoverMain(pykka.ThreadingActor):
                      message.channel, peer)
         else:
             log.warning("DispatcherLib: Lost %s notifier connection to %s", message.channel, peer)
+        any_up = any(self.d.connections.values())
+        if not any_up and self._watching:
+            self._links_lost = True
         self._publish()
+        if any_up and self._links_lost:
+            self._links_lost = False
+            self._apply(sm.LinksRestored())
+
+    def _check_startup(self) -> None:
+        """A starting backup: done once the services say so, or at the time limit."""
+        progress = self.d.startup_progress()
+        limit = float(self.params["Switchover Initial Mirror Timeout"])
+        if progress is not None and self.d.clock.now() - self._startup_began < limit:
+            self._starting_up = progress
+            self._later("startup", STARTUP_POLL)
+            self._publish()
+            return
+        detail = "" if progress is None else (
+            f"Switchover Initial Mirror Timeout ({limit:g} s) reached with {progress}")
+        if detail:
+            self.d.events.record("warning", f"Switchover Service: start-up ends: {detail}")
+        self._starting_up = None
+        self._apply(sm.StartupComplete(detail))
 
     def _on_discontinue(self, message: DiscontinueRequest) -> None:
-        ours = self.d.generation.value
-        newer = rank(message.generation, message.letter) > rank(ours, self.d.config.letter)
-        if self.state is sm.State.PRIMARY and newer:
-            self._apply(sm.Discontinue(message.server, message.generation))
-        elif self.state is sm.State.PRIMARY:
-            log.warning(
-                "SwitchoverState::StatePrimary: ignoring Discontinue from %s with generation "
-                "%d, not newer than ours (%d)", message.server, message.generation, ours,
-            )
+        self.d.generation.observe(message.generation)
+        self._apply(sm.DiscontinueRequested(message.server, message.generation, message.letter))
 
     def _on_status(self, _: GetStatus) -> dict[str, Any]:
         cfg = self.d.config
-        mode = "manual switch only" if (self.d.manual_switch_only or self.upgrade) else "auto"
+        role = _role(self.state)
         return {
             "server": cfg.server_name,
             "letter": cfg.letter,
             "state": self.state.value,
-            "role": _role(self.state),
+            "role": role,
             "reason": self.reason,
             "generation": self.d.generation.value,
             "release": cfg.release,
-            "mode": mode,
+            "mode": self._mode(),
             "upgrade": self.upgrade,
-            "peer": dict(self.peer),
-            "connections": dict(self.d.connections) if self._watching else
-            {"main": None, "aux": None},
+            "peer": self.peer.status(),
+            "connections": self._connections(),
+            "warnings": self.peer.warnings(role) + (
+                [f"this server is starting up: {self._starting_up}"]
+                if self._starting_up is not None else []),
+            "starting_up": self._starting_up,
         }
 
     def _on_post_event(self, message: PostEvent) -> None:
@@ -435,15 +572,53 @@ class SwitchoverMain(pykka.ThreadingActor):
             + (" (immediate)" if message.immediate else ""),
         )
         transition = self._apply(sm.ManualSwitch(message.immediate))
-        accepted = self.state is sm.State.PRIMARY
+        accepted = self.state is sm.State.PRIMARY or self._handing_over
         return {"accepted": accepted, "message": transition.reason}
+
+    def _on_rejoin(self, message: Rejoin) -> dict[str, Any]:
+        """`switchover rejoin`: a stale server becomes a backup again, or says why not."""
+        if self.state is not sm.State.INACTIVE:
+            return {"accepted": False, "message": f"{self.d.config.server_name} is "
+                    f"{self.state.value}, not stale: nothing to rejoin"}
+        self.d.events.record("warning", f"Rejoin requested by {message.origin}",
+                             kind="operator")
+        transition = self._apply(sm.RejoinRequested(self._last_view, self.d.config.peer.name))
+        return {"accepted": self.state in sm.BACKUP_STATES, "message": transition.reason}
+
+    def _on_set_pause(self, message: SetPause) -> dict[str, Any]:
+        store = self.d.pause
+        if store is None:
+            return {"paused": False, "changed": False}
+        changed = self._take_pause(message.paused, message.version, message.origin)
+        if message.version is None:  # an operator here: the peer takes the same version
+            request = {"op": "pause", "server": self.d.config.server_name,
+                       "paused": store.paused, "version": store.version}
+            self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
+                                lambda _: None)
+        return {"paused": store.paused, "changed": changed}
+
+    def _take_pause(self, paused: bool, version: int | None, origin: str) -> bool:
+        store = self.d.pause
+        if store is None or (version is not None and version <= store.version):
+            return False
+        changed = store.set(paused, version)
+        if changed:
+            what = "paused (maintenance mode): no automatic switch until resumed" if paused \
+                else "resumed: automatic switching is on again"
+            self.d.events.record("warning", f"Switchover Service: the pair is {what} "
+                                 f"(by {origin})", kind="operator")
+            self._apply(sm.PauseChanged(paused))
+        else:
+            self._publish()
+        return changed
 
     def _on_parameters(self, message: Any) -> None:
         self.params = message.params
 
-    def _on_shutdown(self, _: Shutdown) -> None:
+    def _on_shutdown(self, _: Shutdown) -> dict[str, bool]:
+        """Stop; the reply says whether discontinue hooks (and a hand-over) are running."""
         self._apply(sm.Stop())
-        self._stop_watching()
+        return {"discontinuing": self._discontinuing}
 
 
 def _role(state: sm.State) -> str:
@@ -469,4 +644,6 @@ _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
     PostEvent: SwitchoverMain._on_post_event,
     ParametersChanged: SwitchoverMain._on_parameters,
     RequestSwitch: SwitchoverMain._on_request_switch,
+    SetPause: SwitchoverMain._on_set_pause,
+    Rejoin: SwitchoverMain._on_rejoin,
 }

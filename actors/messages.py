@@ -63,3 +63,20 @@ class RequestSwitch:
 
     immediate: bool
     origin: str
+
+
+@dataclass(frozen=True)
+class SetPause:
+    """Pause or resume the pair (maintenance mode): from an operator (`version` None, a
+    new version is taken) or from the peer, which passes its version on."""
+
+    paused: bool
+    origin: str
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejoin:
+    """An operator's `switchover rejoin` on a stale server."""
+
+    origin: str

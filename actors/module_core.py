@@ -57,6 +57,8 @@ class ModuleMonitorEvent:
     channel: str
     pid: int = 0
     detail: str = ""
+    #: Told by the active's Notifier (the fast path), not found by this monitor's pings.
+    reported: bool = False
 
 
 @dataclass(frozen=True)

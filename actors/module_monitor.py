@@ -9,7 +9,7 @@ rules are tested without threads:
 - :class:`ModuleMonitorDriver`, here, does the I/O the core asks for: a request through
   :class:`~actors.links.Links`, a timer through the clock. It never blocks: completions
   come back as messages through ``deliver`` (an actor's ``tell`` in production, a
-  :class:`~actors.links.Trampoline` in tests).
+  ``Trampoline`` from ``tests/unit/doubles.py`` in tests).
 - :class:`ModuleMonitor`, here, is the Pykka actor around the driver.
 
 Also here: the messages both monitors take (StartMonitoring, StopMonitoring,

@@ -3,13 +3,13 @@ and Primary").
 
 - :func:`local_gateways` reads the OS routing table (``/proc/net/route``); the parser
   :func:`parse_routes` is pure. Empty (0.0.0.0) and loopback gateways are left out.
-- :class:`Prober` is one ICMP echo; :class:`IcmpProber` sends it with icmplib,
-  :class:`FakeProber` answers from a set of reachable addresses for tests.
+- :class:`Prober` is one ICMP echo; :class:`IcmpProber` sends it with icmplib (tests
+  answer from a set of reachable addresses instead, ``tests/unit/doubles.py``).
 - :func:`diagnose` is the reference's procedure as a generator: it yields
   :class:`Probe` (send one echo, send back True/False) and :class:`Wait` (let this many
   reference seconds pass) and returns a :class:`Diagnosis`. It does no I/O itself, so
   the primary monitor can run it step by step (echoes on a worker thread, waits on the
-  clock) and a test can run it with a FakeProber; :func:`run_diagnosis` runs it
+  clock) and a test can run it with a scripted prober; :func:`run_diagnosis` runs it
   blocking.
 
 The order (the reference's "steps are taken in the following order", and its sample
@@ -25,10 +25,9 @@ import logging
 import socket
 import struct
 import time
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Generator, Iterable, Protocol
+from typing import Any, Callable, Generator, Protocol
 
 log = logging.getLogger("PrimaryMonitor")
 
@@ -142,33 +141,6 @@ class IcmpProber:
             return bool(host.is_alive)
         log.error("No permission to send ICMP echoes (raw or datagram sockets)")
         return False
-
-
-class FakeProber:
-    """Answers from a set of reachable addresses; records every echo."""
-
-    def __init__(self, reachable: Iterable[str] = ()) -> None:
-        self.reachable = set(reachable)
-        self.calls: list[tuple[str, float]] = []
-
-    def set(self, address: str, up: bool) -> None:
-        (self.reachable.add if up else self.reachable.discard)(address)
-
-    def ping(self, address: str, timeout: float) -> bool:
-        self.calls.append((address, timeout))
-        return address in self.reachable
-
-
-class InlineExecutor(Executor):
-    """Runs submitted work on the caller's thread (tests: probes with a FakeProber)."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # pragma: no cover - passed on to the caller
-            future.set_exception(exc)
-        return future
 
 
 # --- the diagnosis ------------------------------------------------------------------

@@ -6,6 +6,11 @@ offers them to the monitors through the `Links` shape, converting the reference'
 seconds into real seconds with the clock. A thread that must not act before a channel is
 up (a replication service's worker) blocks in `wait_connected`, woken by the channels'
 state reports.
+
+"Switchover Use QoS for Ping" marks the TS ping with "Switchover QoS DSCP" only where the
+reference says it does: on the auxiliary connection, and only when "Switchover Ping on
+Aux Connection" has moved the ping there (`ping_tos` works that out from the parameters;
+the channels take the TOS byte as a plain number).
 """
 from __future__ import annotations
 
@@ -24,6 +29,18 @@ from transport.outcome import CONNECTION_LOST, Outcome
 from transport.security import CurveKeys
 
 CHANNELS = ("main", "aux")
+
+
+def ping_tos(params: Mapping[str, Any]) -> dict[str, int]:
+    """The IP TOS byte (DSCP << 2) for each channel that carries a QoS-marked ping.
+
+    The reference: "If only the Switchover Use QoS For Ping parameter is enabled, QoS is
+    not used on the ping": both it and "Switchover Ping on Aux Connection" must be on, and
+    then the aux channel (the ping's) is marked, never the main one with the bulk data.
+    """
+    if params["Switchover Use QoS for Ping"] and params["Switchover Ping on Aux Connection"]:
+        return {"aux": int(params["Switchover QoS DSCP"]) << 2}
+    return {}
 #: How often (real seconds, at most) `wait_connected` looks at its cancel event: nothing
 #: signals a set Event to the links, so a waiter given one wakes this often to check it.
 CANCEL_CHECK = 0.05
@@ -42,8 +59,10 @@ class PeerLinks:
         on_state: Callable[[str, bool], None],
         on_event: Callable[[Envelope, tuple[bytes, ...]], None] | None,
         reconnect_delay: float,
+        tos: Mapping[str, int] | None = None,
     ) -> None:
         heartbeat = clock.real_seconds(1.0)
+        tos = tos or {}
         self._clock = clock
         self._on_state = on_state
         # Notified whenever a channel reports a state change and when the links stop.
@@ -61,6 +80,7 @@ class PeerLinks:
                 on_event=on_event,
                 heartbeat_interval=heartbeat,
                 reconnect_delay=clock.real_seconds(reconnect_delay),
+                tos=tos.get(name, 0),
             )
             for name in CHANNELS
         }

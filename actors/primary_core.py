@@ -159,7 +159,7 @@ class PrimaryMonitorCore:
                 line(conn, "the primary's server is unreachable", "ePrimaryUnreachable"),
             )
         if not (main_up and aux_up):
-            return NotifierDown(True, main_up, aux_up), (
+            return NotifierDown(main_up, aux_up), (
                 line(conn, "the remote notifier is down", "eNotifierDown"),
             )
         if trigger == TRIGGER_MODULE:
@@ -170,6 +170,6 @@ class PrimaryMonitorCore:
                 "signaling the module is down",
                 line(down, f"[{module}] module is down", "eTSDown"),
             )
-        return NotifierDown(True, True, True), (
+        return NotifierDown(True, True), (
             line(conn, "the remote notifier is not answering", "eNotifierDown"),
         )

@@ -53,7 +53,7 @@ from actors.primary_core import (
 from actors.primary_settings import PrimaryMonitorSettings
 from actors.statemachine import ModuleDown
 from switchover.clock import Clock, TimerHandle
-from transport.outcome import CANCELLED, CONNECTION_LOST, Outcome
+from transport.outcome import CANCELLED, CONNECTION_LOST, REJECTED, Outcome
 
 log = logging.getLogger("PrimaryMonitor")
 
@@ -79,6 +79,11 @@ class _ModulePingDone:
 
 
 @dataclass(frozen=True)
+class _ModuleRetryDue:
+    generation: int
+
+
+@dataclass(frozen=True)
 class _ProbeDone:
     generation: int
     reached: bool
@@ -100,7 +105,8 @@ class ConnectionDropped:
 
 @dataclass(frozen=True)
 class Poll:
-    """Ask (from the state machine's host) whether the module monitor is alive."""
+    """Time to check whether the module monitor is alive (every "maximum event
+    interval" while monitoring; a stalled module monitor is restarted)."""
 
 
 class PrimaryMonitorDriver:
@@ -133,11 +139,13 @@ class PrimaryMonitorDriver:
         self._own_executor = executor is None
         self._generation = 0
         self._timer: TimerHandle | None = None
+        self._poll_timer: TimerHandle | None = None
         # the diagnosis in progress
         self._trigger = TRIGGER_NOTIFIER
         self._main_up = self._aux_up = False
         self._module_channel = MAIN
         self._module_pings = 0
+        self._reported = False
         self._diag: Generator[Any, Any, Diagnosis] | None = None
 
     @property
@@ -162,6 +170,9 @@ class PrimaryMonitorDriver:
             self._on_module_event(message)
         elif isinstance(message, _ModulePingDone):
             self._on_module_ping_done(message.outcome)
+        elif isinstance(message, _ModuleRetryDue):
+            self._timer = None
+            self._ping_module()
         elif isinstance(message, _ProbeDone):
             self._continue_diagnosis(message.reached)
         elif isinstance(message, _WaitDone):
@@ -174,7 +185,10 @@ class PrimaryMonitorDriver:
         elif isinstance(message, UpdateSettings):
             self.update_module_settings(message.settings)
         elif isinstance(message, Poll):
-            self.poll()
+            self._poll_timer = None
+            if self.core.mode != STOPPED:
+                self.poll()
+                self._schedule_poll()
         elif isinstance(message, ConnectionDropped):
             self._on_connection_dropped(message.channel)
         else:
@@ -192,10 +206,21 @@ class PrimaryMonitorDriver:
         )
         self.module_control.start()
         self._schedule(_PingDue, s.ping_interval)
+        self._schedule_poll()
+
+    def _schedule_poll(self) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+        deliver = self.deliver
+        self._poll_timer = self.clock.call_later(
+            self.settings.module.max_event_interval, lambda: deliver(Poll()))
 
     def stop(self) -> None:
         was = self.core.mode
         self._reset()
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+            self._poll_timer = None
         self.core.mode = STOPPED
         if was != STOPPED:
             self.module_control.stop()
@@ -287,6 +312,7 @@ class PrimaryMonitorDriver:
         if not self.core.on_module_event(event, self.clock.now()):
             return
         self._begin(TRIGGER_MODULE)
+        self._reported = event.reported
         module = event.module
         log.warning(
             "module monitor indicated the [%s] module is not responding, %s",
@@ -341,6 +367,17 @@ class PrimaryMonitorDriver:
                 m.module, channel, connection_words(self._main_up, self._aux_up),
             )
             self._check_network()
+            return
+        if (outcome.status == REJECTED and self._reported
+                and self._module_pings < max(m.max_failures, 2)):
+            # The fast path: a rejection comes at once, and a module re-registering after
+            # its host's restart is refused for a moment. Confirm again after "Switchover
+            # TS Failure Retry Delay" before calling it down. (The module monitor's own
+            # path keeps the reference's timing: its pings were already spaced.)
+            log.info("The %s module's ping was rejected (%s); confirming again in %g "
+                     "second(s)", m.module, outcome.detail or "no reason given",
+                     m.retry_delay)
+            self._schedule(_ModuleRetryDue, m.retry_delay)
             return
         if self._module_pings < m.max_failures:
             self._ping_module()

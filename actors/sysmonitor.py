@@ -150,5 +150,5 @@ class SysMonitor(pykka.ThreadingActor):
         )
         self.primary.tell(ModuleMonitorEvent(
             kind=MODULE_DOWN, module=message.module, channel="main", pid=message.pid,
-            detail=f"reported by the active's Notifier: {message.reason}",
+            detail=f"reported by the active's Notifier: {message.reason}", reported=True,
         ))

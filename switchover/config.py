@@ -25,6 +25,7 @@ from switchover.config_ops import (
 )
 from switchover.params import ParamError, ServerParameters, valid_address
 from switchover.params_spec import show_value
+from switchover.witness_config import WitnessConfig, parse_witness
 
 __all__ = [
     "Config",
@@ -49,7 +50,8 @@ _MISSING: Any = _Missing()
 _RELEASE = re.compile(r"\d+(\.\d+)*")
 _PORT_KEYS = ("switch_port", "main_port", "aux_port", "admin_port")
 _ALLOWED: dict[str, tuple[str, ...]] = {
-    "": ("server", "servers", "security", "hooks", "server_parameters", "log", "metrics"),
+    "": ("server", "servers", "security", "hooks", "server_parameters", "witness", "log",
+         "metrics"),
     "server": ("name", "data_dir", "root", "release", "time_scale"),
     "servers.*": ("address", "aux_address") + _PORT_KEYS,
     "security": ("server_group_key", "admin_keys"),
@@ -113,6 +115,7 @@ class Config:
     security: SecurityConfig
     hooks: Hooks
     parameters: ServerParameters = field(repr=False)
+    witness: WitnessConfig | None = None  # `[witness]`, absent: no witness (docs/witness.md)
     log: LogConfig = LogConfig()
     metrics: MetricsConfig = MetricsConfig()
 
@@ -364,6 +367,10 @@ class _Parser:
             admin = self.resolve(self.text("security", table, "admin_keys"))
         return SecurityConfig(server_group_key=self.resolve(key), admin_keys=admin)
 
+    def witness(self, data: Mapping) -> WitnessConfig | None:
+        return parse_witness(data.get("witness"), lambda key, value, problem: self.fail(
+            "witness", key, _MISSING if value is None else value, problem), self.resolve)
+
     # --- the whole file ---------------------------------------------------------------
 
     def parse(self, data: Mapping[str, Any]) -> Config:
@@ -406,6 +413,7 @@ class _Parser:
             security=self.security(data),
             hooks=self.hooks(data),
             parameters=params,
+            witness=self.witness(data),
             log=parse_log(self.table(data, "log", required=False), self.fail),
             metrics=parse_metrics(self.table(data, "metrics", required=False), self.fail),
         )

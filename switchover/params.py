@@ -21,6 +21,7 @@ __all__ = [
     "ParamSpec",
     "ServerParameters",
     "lookup",
+    "no_effect_warning",
     "render_markdown",
     "valid_address",
 ]
@@ -54,6 +55,11 @@ def _raw_text(spec: ParamSpec, raw: object) -> str:
     if isinstance(raw, bool):
         return "Yes" if raw else "No"
     return str(raw)
+
+
+def no_effect_warning(spec: ParamSpec) -> str:
+    """The one-line warning for setting a parameter that has no effect here."""
+    return f'server parameter "{spec.name}" has no effect: {spec.no_effect}'
 
 
 class ServerParameters(Mapping[str, Any]):
@@ -118,6 +124,15 @@ class ServerParameters(Mapping[str, Any]):
     def raw(self, name: str) -> str | None:
         """The text as the operator wrote it, or None when the parameter is not set."""
         return self._raw.get(lookup(name).name)
+
+    def warnings(self) -> tuple[str, ...]:
+        """One line per explicitly set parameter that switchover does nothing with.
+
+        The reference says such values "are ignored and have no effect": they must not stop
+        a start, but an operator who set one expecting an effect has to be told.
+        """
+        return tuple(no_effect_warning(CATALOGUE[name]) for name in self._values
+                     if CATALOGUE[name].no_effect)
 
     def as_dict(self) -> dict[str, object]:
         """Explicitly set values by canonical name (defaults left out)."""
@@ -201,6 +216,9 @@ def render_markdown() -> str:
     lines += ["", "## Descriptions", ""]
     for spec in CATALOGUE.values():
         lines += [f"### {spec.name}", "", spec.description, ""]
+        if spec.no_effect:
+            lines += [f"No effect here: {spec.no_effect}. Setting it (in the configuration "
+                      "or with `switchover params set`) gives a one-line warning saying so.", ""]
         if spec.range_note:
             lines += [f"Range: {_range_cell(spec)} ({spec.range_note}).", ""]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ parameter itself would refuse.
 """
 from __future__ import annotations
 
+from switchover.params_ignored import UDP_MONITOR_SPECS
 from switchover.params_spec import ParamSpec
 
 REQUIRED = "Required Switchover Server parameters"
@@ -35,6 +36,14 @@ DEFAULT_UPGRADE_SYNC_DIRS = ";".join(
 )
 
 _CHOSEN = "range chosen by switchover: "
+#: The reference's servers tell their CIC clients the pair's names to cache; switchover's
+#: clients (the interaction client) are given both servers' endpoints by their application
+#: and remember the last one used themselves, so no server ever hands out a name.
+_FQDN_NO_EFFECT = (
+    "switchover's servers never tell a client the pair's names: an interaction client is "
+    "given both servers' endpoints by its application and remembers the last one used "
+    "itself, so there is no name to override"
+)
 _RESTART_NOTE = (
     " Switchover applies a change without a restart: interaction recovery synchronises "
     "fully when a type is enabled."
@@ -52,10 +61,12 @@ def _spec(
     maximum: float | None = None,
     dynamic: bool = False,
     range_note: str = "",
+    no_effect: str = "",
 ) -> ParamSpec:
     probe = ParamSpec(name, kind, None, minimum, maximum, dynamic, section, description, range_note)
     typed = None if default is None else probe.parse(default)
-    return ParamSpec(name, kind, typed, minimum, maximum, dynamic, section, description, range_note)
+    return ParamSpec(name, kind, typed, minimum, maximum, dynamic, section, description,
+                     range_note, no_effect)
 
 
 def _recovery(prefix: str, what: str) -> ParamSpec:
@@ -131,6 +142,7 @@ _SPECS: list[ParamSpec] = [
         "When set to Yes or 1, the Switchover system uses the names given in "
         "SwitchoverServerFQDN A and SwitchoverServerFQDN B instead of the names it resolves "
         "automatically. If missing or disabled, the FQDNs are resolved automatically.",
+        no_effect=_FQDN_NO_EFFECT,
     ),
     _spec(
         "InitialMirrorDir", "dirlist", "",
@@ -157,13 +169,19 @@ _SPECS: list[ParamSpec] = [
         "Server A Address", "address", None,
         "The IP address of the dedicated Switchover NIC on SwitchoverServer A in a dual or "
         "multiple NIC configuration. When Server A Address and Server B Address are set, the "
-        "Switchover system uses these addresses exclusively to direct its traffic.",
+        "Switchover system uses these addresses exclusively to direct its traffic. In "
+        "switchover the traffic goes to the address of SwitchoverServer A's [servers.NAME] "
+        "table in the configuration; this parameter, when set, must equal it (checked when "
+        "the configuration loads).",
     ),
     _spec(
         "Server B Address", "address", None,
         "The IP address of the dedicated Switchover NIC on SwitchoverServer B in a dual or "
         "multiple NIC configuration. When Server A Address and Server B Address are set, the "
-        "Switchover system uses these addresses exclusively to direct its traffic.",
+        "Switchover system uses these addresses exclusively to direct its traffic. In "
+        "switchover the traffic goes to the address of SwitchoverServer B's [servers.NAME] "
+        "table in the configuration; this parameter, when set, must equal it (checked when "
+        "the configuration loads).",
     ),
     _recovery("SMS", "SMS"),
     _recovery("Socialconversation", "social media conversation"),
@@ -171,6 +189,8 @@ _SPECS: list[ParamSpec] = [
         "StatServer_DisableQPSLoggingOnBackup", "bool", "No",
         "To disable the backup server from sending its log data to the CSV file, set this "
         "parameter to Yes.",
+        no_effect="it configures the reference's Statserver (its CSV log of queue statistics), "
+        "which switchover does not have",
     ),
     _spec(
         "Switchover Disable Gateway Ping", "bool", "Yes",
@@ -316,7 +336,8 @@ _SPECS: list[ParamSpec] = [
         "Switchover QoS DSCP", "int", 34,
         "When Switchover Use QoS For Ping is enabled, the value in the QoS byte: the "
         "Differentiated Services Code Point, the 6 most significant bits. AF41 (DSCP 34) is "
-        "tagged by default.",
+        "tagged by default. Switchover writes it into the IP TOS byte as DSCP << 2 (34 "
+        "gives 0x88).",
         minimum=0, maximum=63,
         range_note='reference: "DSCP is the 6 most significant bits"',
     ),
@@ -366,17 +387,24 @@ _SPECS: list[ParamSpec] = [
         "Switchover Use QoS for Ping", "bool", "No",
         "Set to Yes or 1 to tag the TS ping on the auxiliary connection with QoS (see "
         "Switchover QoS DSCP). Takes effect only together with Switchover Ping on Aux "
-        "Connection.",
+        "Connection. Switchover sets the IP TOS byte (the DSCP shifted left by 2) on the "
+        "backup's auxiliary connection to the active's Notifier, so every packet the backup "
+        "sends on it (the ping, the primary monitor's pings and heartbeats on aux, and "
+        "replication only while the main connection is down) carries the mark; the "
+        "active's answers are not marked. Read when the connections are made: a change "
+        "needs a restart.",
     ),
     _spec(
         "SwitchoverServerFQDN A", "address", None,
         "When ForceSwitchoverFQDNs is enabled, the fully qualified domain name of Switchover "
         "Server A.",
+        no_effect=_FQDN_NO_EFFECT,
     ),
     _spec(
         "SwitchoverServerFQDN B", "address", None,
         "When ForceSwitchoverFQDNs is enabled, the fully qualified domain name of Switchover "
         "Server B.",
+        no_effect=_FQDN_NO_EFFECT,
     ),
     # --- Appendix C: Upgrade Higher state --------------------------------------------
     _spec(
@@ -410,6 +438,14 @@ _SPECS: list[ParamSpec] = [
     ),
     # --- project extensions ----------------------------------------------------------
     _spec(
+        "Switchover Auto Rejoin", "bool", "No",
+        "Beyond the reference: Yes or 1 makes a stale (inactive) server rejoin as backup by "
+        "itself, with a full resynchronisation, once its peer answers as a healthy active; "
+        "No or 0 (the default, the reference's behaviour) keeps it stale until an operator "
+        "runs `switchover rejoin` or restarts it.",
+        dynamic=True, section=EXTENSION,
+    ),
+    _spec(
         "Switchover Initial Mirror Timeout", "seconds", 600,
         "The maximum start-up time allowed for copying InitialMirrorDir on the backup; if "
         "the copy does not finish in time the backup does not start. The reference keeps "
@@ -434,6 +470,21 @@ _SPECS: list[ParamSpec] = [
         section=EXTENSION, minimum=1, maximum=60,
         range_note=_CHOSEN + "the reference has no such parameter",
     ),
+    _spec(
+        "Switchover Witness Lease TTL", "seconds", 10,
+        "With a [witness] configured, the lifetime of the etcd lease under which the active "
+        "holds the pair's key, the right to be active. The active renews the lease every "
+        "third of this time and counts the key lost two thirds of it after its last "
+        "confirmed renewal, leaving a third for its own demotion before the backup can take "
+        "the key. A backup that has decided to switch waits at most this long for a dead "
+        "active's key. (Range chosen by switchover: 5..120.)",
+        section=EXTENSION, minimum=5, maximum=120,
+        range_note=_CHOSEN + "at least 5 so that a renewal outlasts an etcd leader election "
+        "(about 1 s) with two retries to spare; at most 120 so that the witness never delays "
+        "a host-loss switchover by more than twice the reference's 'around 70 seconds'",
+    ),
+    # --- retired by the reference: accepted, ignored --------------------------------
+    *UDP_MONITOR_SPECS,
 ]
 
 #: Canonical name -> spec, for every parameter switchover knows.

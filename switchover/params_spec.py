@@ -253,7 +253,8 @@ class ParamSpec:
     `minimum`/`maximum` are in the reference's own units (seconds, counts), never scaled by
     `time_scale`: the operator's 10 s is validated as 10 s. `range_note` quotes where the
     range comes from (the reference's words, or why switchover chose it) so that a refusal
-    can cite it.
+    can cite it. `no_effect`, when set, says why switchover does nothing with the
+    parameter (accepted so that a configuration written for the reference still loads).
     """
 
     name: str
@@ -265,6 +266,7 @@ class ParamSpec:
     section: str
     description: str
     range_note: str = ""
+    no_effect: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -361,6 +363,17 @@ def _parse_text(spec: ParamSpec, raw: object) -> str:
     if not isinstance(raw, str):
         raise spec.error(raw, "allowed text (a string)")
     return raw.strip()
+
+
+def _parse_ignored(spec: ParamSpec, raw: object) -> str:
+    """Any plain value, kept as text: nothing reads it, but a table is surely a mistake."""
+    if isinstance(raw, bool):
+        return "Yes" if raw else "No"
+    if isinstance(raw, (str, int, float)):
+        return str(raw).strip()
+    if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
+        return ";".join(item.strip() for item in raw)
+    raise spec.error(raw, "allowed a plain value (text, a number or Yes/No)")
 
 
 def _parse_name(spec: ParamSpec, raw: object) -> str:
@@ -475,6 +488,7 @@ _PARSERS: dict[str, Callable[[ParamSpec, object], object]] = {
     "dirlist": _parse_dirlist,
     "extlist": _parse_extlist,
     "attrexceptions": _parse_attrexceptions,
+    "ignored": _parse_ignored,
 }
 
 #: Every parameter kind the catalogue may use.

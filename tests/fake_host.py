@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from actors.admin_commands import AdminDeps
-from actors.messages import GetStatus, RequestSwitch
+from actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
 from replication.service import ServiceCommandError
 from transport.envelope import Envelope
 from transport.outcome import Outcome
@@ -81,8 +81,10 @@ class FakeHost:
         self.asked.append(message)
         if isinstance(message, GetStatus):
             return dict(self.status)
-        if isinstance(message, RequestSwitch):
+        if isinstance(message, (RequestSwitch, Rejoin)):
             return self.switch_reply
+        if isinstance(message, SetPause):
+            return {"paused": message.paused, "changed": True}
         raise AssertionError(message)
 
     def channel_request(self, channel, target, eid, timeout):

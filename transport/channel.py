@@ -9,6 +9,10 @@ with a new identity, or a CURVE handshake that wedged, recovers.
 
 `request()` returns a Future of an `Outcome` (ok / rejected / timeout / connection-lost /
 cancelled) — the distinctions the reference's primary monitor acts on.
+
+`tos`, when not 0, is the IP TOS byte (DSCP << 2) on every packet the channel's socket
+sends, so routers between the servers can prioritise it (the reference's "Switchover Use
+QoS for Ping"); the caller decides which channel gets it.
 """
 from __future__ import annotations
 
@@ -71,10 +75,14 @@ class Channel(IOLoop):
         heartbeat_interval: float = 1.0,
         heartbeat_liveness: int = 3,
         reconnect_delay: float = 1.0,
+        tos: int = 0,
     ) -> None:
         super().__init__(ctx, f"channel-{name}")
         if keys is not None and server_public is None:
             raise ValueError("a CURVE channel needs the server's public key")
+        if not 0 <= tos <= 255:
+            raise ValueError(f"IP TOS byte {tos} out of range 0..255")
+        self.tos = tos
         self.channel_name = name
         self.endpoint = endpoint
         self.sender = sender
@@ -161,6 +169,8 @@ class Channel(IOLoop):
         sock.maxmsgsize = MAX_BULK_BYTES + MAX_ENVELOPE_BYTES
         sock.reconnect_ivl = 100
         sock.reconnect_ivl_max = max(100, int(self._reconnect_delay * 1000))
+        if self.tos:
+            sock.setsockopt(zmq.TOS, self.tos)  # before connect: set on each connection
         if self._keys is not None:
             assert self._server_public is not None
             curve_client(sock, self._keys, self._server_public)

@@ -407,7 +407,10 @@ class Notifier(IOLoop):
                          {"name": name, "route_id": entry.route_id, "server": self.server_name})
             if self._fd_of_last is not None:
                 self._local_fds[self._fd_of_last] = ident
-            if known is None:
+            if known is None and name in self._modules_snapshot:
+                log.info("module %s (pid %s) reconnected: registration moved to its new "
+                         "connection", name, pid)
+            elif known is None:
                 log.info("module %s registered (pid %s)", name, pid)
                 self._modules_snapshot = self._table.modules()
                 self._callback(self._on_module, name, True, entry.info())

@@ -90,9 +90,13 @@ class RouteTable:
             self._routes.pop(name, None)
 
     def register(self, name: str, identity: bytes, pid: int | None, now: float) -> ModuleEntry:
-        """Register a module; a live name held by another connection is refused.
+        """Register a module; a live name held by another process is refused.
 
         The same connection registering again (its first answer was lost) is a refresh.
+        The same process registering from a new connection (it reconnected while its old
+        connection still looked alive) moves the registration to the new connection: the
+        module never left, so nobody is told it did, and the old connection closing
+        later unregisters nothing.
         """
         if not name:
             raise RouteError("module name must not be empty")
@@ -100,7 +104,12 @@ class RouteTable:
             raise RouteError(f"name {name!r} is reserved")
         held = self._modules.get(name)
         if held is not None and held.identity != identity:
-            raise RouteError(f"module {name!r} is already registered (pid {held.pid})")
+            if pid is None or held.pid != pid or identity in self._by_identity:
+                raise RouteError(f"module {name!r} is already registered (pid {held.pid})")
+            del self._by_identity[held.identity]
+            held.identity = identity
+            self._by_identity[identity] = held
+            self._routes[name] = Route("module", name, identity, held.route_id)
         old = self._by_identity.get(identity)
         if old is not None and old.name != name:
             raise RouteError(f"this connection is already registered as {old.name!r}")

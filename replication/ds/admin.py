@@ -12,11 +12,12 @@ passed; the result says which.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceCommandError
-from switchover.params import CATALOGUE, ParamError, lookup
+from switchover.params import CATALOGUE, ParamError, lookup, no_effect_warning
 
 from .changes import ChangeSet, Delete, Op, Put
 from .parameters import VALUE, parameter_entry, parameter_path
@@ -24,6 +25,8 @@ from .tree import ROOT, DSError, Entry, expand
 
 if TYPE_CHECKING:
     from .service import DSService
+
+log = logging.getLogger("DSReplicator")
 
 READ, WRITE = "status", "remote-control"
 TREE_LIMIT = 10_000
@@ -202,7 +205,11 @@ class DSAdmin:
         spec.parse(value)  # the catalogue's own message when refused
         name = self._stored_name(spec.name)
         entry = parameter_entry(self.s.server_name(), name, str(value))
-        return self.write([Put(entry)], args, f'parameter "{spec.name}" = {value}')
+        result = self.write([Put(entry)], args, f'parameter "{spec.name}" = {value}')
+        if spec.no_effect:
+            result["warning"] = no_effect_warning(spec)
+            log.warning("DS: %s", result["warning"])
+        return result
 
     def params_unset(self, args: Mapping[str, Any]) -> dict[str, Any]:
         spec = lookup(str(args.get("name", "")))

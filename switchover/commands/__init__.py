@@ -4,7 +4,8 @@ from switchover.commands import ds, params
 from switchover.commands import interactions
 from switchover.commands import files
 from switchover.commands import completion, config_check, events
+from switchover.commands import pause, rejoin, resume
 
 #: The order `switchover --help` lists them in.
-REGISTRY = (run, status, events, switch, query_backup, ping, module, keys, demo, params, ds,
-            interactions, files, config_check, completion)
+REGISTRY = (run, status, events, switch, pause, resume, rejoin, query_backup, ping, module, keys,
+            demo, params, ds, interactions, files, config_check, completion)

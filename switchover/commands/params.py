@@ -60,8 +60,9 @@ def _render(action: str, result: dict[str, Any]) -> str:
         return (f"{result['name']} = {result['value']} ({result['source']}; {result['kind']}"
                 f"{rng}{', dynamic' if result['dynamic'] else ''})\n"
                 f"  {result['description']}")
-    return (f"{result['change']} on {result['server']} (change {result['seq']}); "
+    text = (f"{result['change']} on {result['server']} (change {result['seq']}); "
             f"replicated {result['replicated']}")
+    return text + (f"\nwarning: {result['warning']}" if result.get("warning") else "")
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TextIO
 
 from switchover.client import load
 from switchover.commands.common import add_config
@@ -22,6 +24,13 @@ def execute(args: argparse.Namespace) -> int:
     from actors.host import Host
 
     config = load(args.config)
+    warn_no_effect(config.parameters.warnings())
     host = Host(config, force_backup=args.force_backup,
                 manual_switch_only=args.manual_switch_only)
     return host.run()
+
+
+def warn_no_effect(warnings: tuple[str, ...], out: TextIO | None = None) -> None:
+    """One stderr line per parameter that loads but does nothing (the supervisor logs it)."""
+    for warning in warnings:
+        print(f"switchover: warning: {warning}", file=out or sys.stderr)

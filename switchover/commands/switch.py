@@ -76,6 +76,10 @@ def execute(args: argparse.Namespace) -> int:
     connection = session(args)
     status = connection.call("status")
     backup = status["server"] if status["role"] == "backup" else status["peer"]["name"]
+    lone = [w for w in status.get("warnings", [])
+            if w.startswith(("no backup", "peer unreachable"))]
+    if status["role"] == "active" and lone:
+        raise CommandFailed(f"refused: {lone[0]}")
     for warning in status.get("warnings", []):
         print(f"WARNING: {warning}")
     if not args.yes:

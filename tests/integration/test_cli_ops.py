@@ -51,7 +51,7 @@ def test_refusals_exit_non_zero_and_export_goes_to_stdout(make_pair) -> None:
     assert done.returncode == EXIT_REFUSED, done
     assert "only the backup compares its files" in done.stderr
     done = cli("switch", "--config", config, "--yes")
-    assert done.returncode == EXIT_REFUSED and "switch refused (503)" in done.stderr
+    assert done.returncode == EXIT_REFUSED and "refused: peer unreachable" in done.stderr
     done = cli("ds", "export", "--config", config)
     assert done.returncode == 0, done.stderr
     lines = [orjson.loads(line) for line in done.stdout.splitlines()]

@@ -123,3 +123,25 @@ def test_sigterm_stops_a_host_within_5s_with_exit_code_0(pair: LocalPair) -> Non
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - started < 5
+
+
+def test_servers_a_and_b_reversed_are_refused_on_both_sides(pair: LocalPair) -> None:
+    """Pairing mistakes are diagnosed, never a second active: B's configuration names
+    the two servers the other way round."""
+    a, b = pair.names
+    pair.start_host(a)
+    pair.wait_state(a, "Primary")
+    path = pair.config_path(b)
+    text = path.read_text()
+    text = text.replace(f'"SwitchoverServer A" = "{a}"', '"SwitchoverServer A" = "@B@"')
+    text = text.replace(f'"SwitchoverServer B" = "{b}"', f'"SwitchoverServer B" = "{a}"')
+    path.write_text(text.replace('"@B@"', f'"{b}"'))
+    pair.start_host(b)
+    status_b = pair.wait_state(b, "Error", timeout=30)
+    assert "pairing mismatch" in status_b["reason"]
+    assert f"SwitchoverServer A = {b}" in status_b["reason"]
+    assert f"SwitchoverServer A = {a}" in status_b["reason"]
+    status_a = pair.status(a)
+    assert status_a["state"] == "Primary"
+    assert any("pairing mismatch" in w for w in status_a["warnings"])
+    assert "pairing mismatch" in pair.log_text(a)

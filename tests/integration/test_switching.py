@@ -135,13 +135,35 @@ def test_two_actives_meet_and_the_older_goes_stale(make_pair) -> None:
     # A starts alone: active, generation 1.
     pair.start_host(a)
     assert pair.wait_state(a, "Primary")["generation"] == 1
-    # A partition: B cannot reach A's virtual switch and starts active, generation 2.
+    # A partition: B cannot reach A's virtual switch and starts active (fail-safe). A
+    # start is no switch: B keeps generation 1.
     point_peer_port(pair.config_path(b), a, "switch_port", free_ports(1)[0])
     pair.start_host(b)
-    assert pair.wait_state(b, "Primary")["generation"] == 2
-    # A can reach B: the two actives meet and the older (A) goes stale.
+    # A can reach B: the two actives meet (within one state query, so B's time as an
+    # active is too short to poll); on a tie SwitchoverServer A stays and tells B.
+    status = pair.wait_state(b, "Inactive", timeout=30)
+    started = [e for e in pair.events(b) if "is the active server" in e["message"]]
+    assert [e["generation"] for e in started] == [1, 1]
+    assert "generation 1 (ours 1)" in status["reason"]
+    assert pair.status(a)["state"] == "Primary"
+
+
+def test_a_switch_outranks_an_active_that_restarted_meanwhile(make_pair) -> None:
+    """The restart finding: B switched (generation 2) while A was away; A, restarted
+    behind a partition, starts active again but keeps generation 1, so when the two meet
+    A yields instead of ignoring B's Discontinue."""
+    pair = make_pair(time_scale=SCALE)
+    a, b = up(pair)
+    assert pair.status(a)["generation"] == 1
+    pair.kill(a)
+    pair.wait_state(b, "Primary", timeout=60)
+    assert pair.status(b)["generation"] == 2
+    point_peer_port(pair.config_path(a), b, "switch_port", free_ports(1)[0])
+    pair.start_host(a)
     status = pair.wait_state(a, "Inactive", timeout=30)
-    assert "generation 2" in status["reason"]
+    assert "generation 2 (ours 1)" in status["reason"]
+    started = [e for e in pair.events(a) if "is the active server" in e["message"]]
+    assert [e["generation"] for e in started] == [1, 1]  # the restart kept generation 1
     assert pair.status(b)["state"] == "Primary"
 
 

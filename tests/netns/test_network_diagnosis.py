@@ -143,6 +143,30 @@ def test_backup_link_down_with_gateway_ping_does_not_switch_and_resumes(
     assert switch_events(pair, b)[-1]["reason"] == "TS Ping Failure"
 
 
+def test_cut_off_backup_whose_active_died_switches_once_its_network_is_back(
+        make_netns_pair, topology: Topology):
+    """The finding: a backup cut off from its own network (NetworkDown, Reconnecting
+    without a timer) while the active died stayed in Reconnecting for ever. Now it checks
+    its own network every "Switchover Notifier Reconnect Delay"; once the gateway answers
+    and the primary's Notifier does not, the reconnect timer runs, then it switches."""
+    pair = make_netns_pair(time_scale=SCALE,
+                           parameters={"Switchover Disable Gateway Ping": "No"})
+    a, b = start_pair(pair)
+    topology.link("B", up=False)
+    pair.wait_state(b, "Reconnecting", timeout=30)
+    pair.kill(a, signal.SIGKILL)
+    assert stays(pair, b, "Reconnecting", 2 * RT * SCALE) == []  # cut off: no switch
+    back = time.monotonic()
+    topology.link("B", up=True)
+    pair.wait_state(b, "Primary", timeout=60)
+    took = time.monotonic() - back
+    log = pair.log_text(b)
+    assert "The network of this server is restored" in log
+    assert took >= RT * SCALE  # the whole reconnect timeout, after the network was back
+    switched = switch_events(pair, b)
+    assert len(switched) == 1 and switched[0]["reason"] == "Loss of Connection to Notifier"
+
+
 # --- (d): NetTest --------------------------------------------------------------------------
 
 

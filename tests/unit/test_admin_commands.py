@@ -25,6 +25,11 @@ REMOTE = frozenset({"status", "remote-control"})
     ("switch", {"immediate": True}, ALL, 0),
     ("ds.resync", {}, STATUS_ONLY, 403),
     ("ds.resync", {}, REMOTE, 0),
+    ("pause", {}, STATUS_ONLY, 403),
+    ("pause", {}, REMOTE, 0),
+    ("resume", {}, REMOTE, 0),
+    ("rejoin", {}, STATUS_ONLY, 403),
+    ("rejoin", {}, REMOTE, 0),
     ("nonsense", {}, ALL, 404),
 ])
 def test_rights_table(command, args, rights, errno):
@@ -44,7 +49,7 @@ def test_immediate_refusal_names_the_master_right():
 def test_unknown_command_lists_the_known_ones():
     out = AdminCommands(FakeHost().deps()).handle("stauts", {}, ALL)
     assert out["reason"] == ("unknown command 'stauts' (known: ds.get, ds.resync, ds.set, "
-                             "events, params.set, ping, status, switch)")
+                             "events, params.set, pause, ping, rejoin, resume, status, switch)")
 
 
 def test_status_adds_replication_modules_warnings_and_messages():
@@ -174,3 +179,25 @@ def test_parameter_changes_are_recorded_old_to_new():
     assert host.recorded == [{"level": "notice", "kind": "param", "operator": "bob",
                               "command": "params.set",
                               "message": 'bob: parameter "Switchover TS Timeout" 10 -> 7'}]
+
+
+def test_pause_and_rejoin_name_the_operator():
+    from actors.messages import Rejoin, SetPause
+    from transport.security import Rights
+
+    host = FakeHost()
+    commands = AdminCommands(host.deps())
+    commands.handle("pause", {}, Rights(REMOTE, "carol"))
+    commands.handle("rejoin", {}, REMOTE)
+    assert host.asked == [SetPause(True, "carol"), Rejoin("local operator")]
+
+
+def test_status_warns_of_a_refused_pairing():
+    host = FakeHost()
+    deps = host.deps()
+    from dataclasses import replace
+
+    deps = replace(deps, pairing_refused=lambda: "ICServer1 says it is SwitchoverServer B too")
+    out = AdminCommands(deps).status({})
+    assert out["warnings"][0] == ("the peer's queries are refused: ICServer1 says it is "
+                                  "SwitchoverServer B too")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,31 @@ def test_server_parameter_names_any_case(tmp_path: Path) -> None:
     }
     config = load_config(write(tmp_path, data))
     assert config.parameters["Switchover TS Timeout"] == 20
+
+
+def test_udp_monitor_parameter_no_longer_stops_the_start(tmp_path: Path) -> None:
+    data = example()
+    data["server_parameters"]["Switchover UDP Monitor"] = 1
+    data["server_parameters"]["switchover max udp failures"] = "3"
+    config = load_config(write(tmp_path, data))
+    assert [w.split(":")[0] for w in config.parameters.warnings()] == [
+        'server parameter "Switchover UDP Monitor" has no effect',
+        'server parameter "Switchover Max UDP Failures" has no effect',
+    ]
+
+
+def test_run_prints_one_warning_line_per_parameter_with_no_effect(tmp_path: Path) -> None:
+    from switchover.commands.run import warn_no_effect
+
+    data = example()
+    data["server_parameters"]["Switchover UDP Normal Retry Delay"] = 2
+    out = io.StringIO()
+    warn_no_effect(load_config(write(tmp_path, data)).parameters.warnings(), out)
+    assert out.getvalue().splitlines() == [
+        'switchover: warning: server parameter "Switchover UDP Normal Retry Delay" has no '
+        "effect: the UDP monitor was retired by the reference in 2015 R1 (the primary monitor "
+        "does its work) and switchover has none; the value is accepted and ignored"
+    ]
 
 
 # --- refusals -------------------------------------------------------------------------

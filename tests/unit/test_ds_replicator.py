@@ -28,7 +28,11 @@ def user(i: int, ext: int = 0, cls: str = "User") -> Put:
 
 class Direct:
     """The active's DSServer, called in-process; `gate` can hold requests back (all of
-    them, or only those named in `held`), and `waiting` tells that one is held."""
+    them, or only those named in `held`), and `waiting` tells that one is held.
+
+    `hold_after(eid)` holds the first `eid` request once its answer is computed: `answered`
+    is set then, and the answer goes back when `resume` is set, so a test can change the
+    active between the resync reading its snapshot and applying it."""
 
     def __init__(self, store: DSStore) -> None:
         self.acks = AckBoard()
@@ -38,6 +42,14 @@ class Direct:
         self.held: set[str] | None = None
         self.waiting = threading.Event()
         self.fail = False
+        self.after: str | None = None
+        self.answered = threading.Event()
+        self.resume = threading.Event()
+
+    def hold_after(self, eid: str) -> None:
+        self.after = eid
+        self.answered.clear()
+        self.resume.clear()
 
     def call(self, eid: str, body: Any, bulk: Any) -> tuple:
         if self.held is None or eid in self.held:
@@ -52,6 +64,9 @@ class Direct:
                            lambda status="ok", body=None, bulk=(): done.set_result(
                                (status, body or {}, tuple(bulk))))
         status, rbody, rbulk = done.result(10)
+        if eid == self.after and not self.answered.is_set():
+            self.answered.set()
+            assert self.resume.wait(10), "the test never resumed the held answer"
         if status != "ok":
             raise RemoteError(f"{eid}: {status} {rbody}")
         return rbody, rbulk
@@ -177,17 +192,44 @@ def test_gap_that_does_not_close_triggers_resync(rig: Rig) -> None:
     assert rig.status.resyncs == resyncs + 1
 
 
-def test_events_during_resync_are_buffered_then_applied(rig: Rig) -> None:
-    rig.write(user(0))
-    rig.direct.gate.clear()  # the resync's first request waits
-    rig.ref.tell(Follow())
-    rig.settle()
-    live = [rig.write(user(i, 900 + i)) for i in range(1, 4)]
-    for cs in live:
-        rig.send(cs)
-    rig.settle()
-    rig.direct.gate.set()
-    rig.wait_equal()
+class Recording:
+    """The backup's store, recording the seqs of every change set applied to it."""
+
+    def __init__(self, store: DSStore) -> None:
+        self._store = store
+        self.applied: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def apply_many(self, sets: Any, flt: Any = None) -> int:
+        sets = list(sets)
+        self.applied += [cs.seq for cs in sets]
+        return self._store.apply_many(sets, flt)
+
+
+def test_events_during_resync_are_buffered_then_applied(active: DSStore,
+                                                         backup: DSStore) -> None:
+    recording = Recording(backup)
+    rig = Rig(active, recording)  # type: ignore[arg-type]
+    try:
+        rig.write(user(0))
+        rig.direct.hold_after(WALK)  # the snapshot (head 1, the tree at 1) has been read
+        rig.ref.tell(Follow())
+        assert rig.direct.answered.wait(5)
+        live = [rig.write(user(i, 900 + i)) for i in range(1, 4)]
+        for cs in live:
+            rig.send(cs)
+            rig.send(cs)  # the same event on the other channel
+        rig.settle()
+        assert rig.status.syncing and backup.seq == 0  # buffered, not applied
+        rig.direct.resume.set()
+        rig.wait_equal()
+        assert recording.applied == [2, 3, 4]  # after the snapshot, in order, once each
+        assert [backup.get(f"/Config/Users/u{i:03d}").value("Extension")
+                for i in range(4)] == ["0", "901", "902", "903"]
+    finally:
+        rig.close()
 
 
 def test_diverged_history_is_replaced_by_the_actives(rig: Rig) -> None:
@@ -237,13 +279,16 @@ def test_upgrade_higher_filter_keeps_phones_and_handlers_out(active: DSStore,
 
 
 def test_resync_request_while_syncing_runs_again(rig: Rig) -> None:
-    rig.direct.gate.clear()
+    rig.write(user(0))
+    rig.direct.hold_after(WALK)  # the first resync has read its snapshot (head 1)
     rig.ref.tell(Follow())
-    rig.settle()
+    assert rig.direct.answered.wait(5)
+    rig.write(user(5))  # its change event is lost: only a second resync brings it
     rig.ref.tell(Resync("reconnected"))
-    rig.write(user(5))
-    rig.direct.gate.set()
+    rig.settle()
+    rig.direct.resume.set()
     rig.wait_equal()
+    assert len(rig.cancels) == 2 and rig.backup.get("/Config/Users/u005") is not None
 
 
 def replicated(store: DSStore, flt: Any) -> list[Entry]:

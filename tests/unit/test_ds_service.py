@@ -125,6 +125,18 @@ def test_seeded_parameters_replicate_under_the_actives_name(pair) -> None:
         run(a, "params.set", name="Switchover TS Timeout", value="99")
 
 
+def test_params_set_of_a_udp_monitor_parameter_is_stored_with_a_warning(pair) -> None:
+    a, b, _, seen_b = pair
+    result = run(a, "params.set", name="switchover udp monitor", value="Yes")
+    assert result["warning"] == (
+        'server parameter "Switchover UDP Monitor" has no effect: the UDP monitor was '
+        "retired by the reference in 2015 R1 (the primary monitor does its work) and "
+        "switchover has none; the value is accepted and ignored"
+    )
+    wait(lambda: seen_b and seen_b[-1].is_set("Switchover UDP Monitor"))
+    assert "warning" not in run(a, "params.set", name="Switchover TS Timeout", value="7")
+
+
 def test_backup_refuses_writes_unless_overridden_and_resync_clears_drift(pair) -> None:
     a, b, _, _ = pair
     with pytest.raises(Exception, match="active server A"):

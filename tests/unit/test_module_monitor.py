@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
+from actors.links import AUX, MAIN
 from actors.module_core import MODULE_DOWN, SYSTEM_OK, ModuleMonitorCore, extract_pid
 from actors.module_monitor import (
     ModuleMonitor,
@@ -18,6 +18,7 @@ from actors.module_monitor import (
 from actors.module_settings import MonitorSettings
 from switchover.clock import FakeClock
 from tests.unit.actor_support import pump
+from tests.unit.doubles import SILENCE, FakeLinks, Reply, Trampoline
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 DEFAULTS = MonitorSettings()

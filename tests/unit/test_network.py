@@ -6,7 +6,6 @@ import pytest
 
 from actors.network import (
     Diagnosis,
-    FakeProber,
     IcmpProber,
     NetworkPlan,
     NetworkStatus,
@@ -18,6 +17,7 @@ from actors.network import (
     ping_sets_for,
     run_diagnosis,
 )
+from tests.unit.doubles import FakeProber
 
 ROUTES = """\
 Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT

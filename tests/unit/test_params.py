@@ -43,6 +43,7 @@ NUMERIC = {
     "Switchover Unreachable Primary Ping Delay": (10, 1, 300),
     "Switchover Initial Mirror Timeout": (600, 1, 86400),
     "Switchover Synchronous DS Timeout": (5, 1, 60),
+    "Switchover Witness Lease TTL": (10, 5, 120),
 }
 
 RECOVERY_FLAGS = [
@@ -55,7 +56,7 @@ RECOVERY_FLAGS = [
 ]
 
 EXPECTED_NAMES = {
-    "SwitchoverServer A", "SwitchoverServer B", *RECOVERY_FLAGS,
+    "SwitchoverServer A", "SwitchoverServer B", *RECOVERY_FLAGS, "Switchover Auto Rejoin",
     "Mail Interaction Recovery Filter Enabled", "CustomMirrorDir", "InitialMirrorDir",
     "MirrorExceptions", "Custom Upgrade Attribute Exceptions",
     "Custom Upgrade File Synchronization Directories",
@@ -68,7 +69,15 @@ EXPECTED_NAMES = {
     "Switchover Upgrade Higher DS Exclusions", "Switchover Upgrade Higher File Exclusions",
     "Handler Path", "Resource Path", "I3Tables Path",
     "Switchover Synchronous DS Replication", *NUMERIC,
+    "Switchover Max UDP Failures", "Switchover UDP Maximum Ping Delay",
+    "Switchover UDP Monitor", "Switchover UDP Normal Retry Delay",
 }
+
+UDP_MONITOR = ["Switchover Max UDP Failures", "Switchover UDP Maximum Ping Delay",
+               "Switchover UDP Monitor", "Switchover UDP Normal Retry Delay"]
+#: Accepted, read by nothing: each says so in the docs and warns when set.
+NO_EFFECT = {*UDP_MONITOR, "ForceSwitchoverFQDNs", "SwitchoverServerFQDN A",
+             "SwitchoverServerFQDN B", "StatServer_DisableQPSLoggingOnBackup"}
 
 
 def refusal(name: str, value: object) -> str:
@@ -94,6 +103,7 @@ def test_dynamic_exactly_the_reference_list_plus_interaction_recovery() -> None:
     assert dynamic == {
         "CustomMirrorDir", "Switchover Max TS Failures", "Switchover TS Failure Retry Delay",
         "Switchover TS Timeout", "Mail Interaction Recovery Filter Enabled", *RECOVERY_FLAGS,
+        "Switchover Auto Rejoin",
     }
 
 
@@ -101,7 +111,8 @@ def test_project_extensions_are_marked_and_say_why() -> None:
     ext = {n for n, s in CATALOGUE.items() if s.section == "project extension"}
     assert ext == {
         "Switchover Initial Mirror Timeout", "Switchover Synchronous DS Replication",
-        "Switchover Synchronous DS Timeout",
+        "Switchover Synchronous DS Timeout", "Switchover Auto Rejoin",
+        "Switchover Witness Lease TTL",
     }
     assert "registry" in CATALOGUE["Switchover Initial Mirror Timeout"].description
     assert CATALOGUE["Switchover Synchronous DS Replication"].default is False
@@ -651,3 +662,61 @@ def test_rendered_table_lists_every_parameter() -> None:
         assert f"| {name} |" in text
     assert "| Switchover TS Timeout | seconds | `10` | 5..60 | yes |" in text
     assert "| Switchover Reconnect Timeout | seconds | `30` | 0.. | no |" in text
+
+
+# --- parameters with no effect ----------------------------------------------------------
+
+
+def test_exactly_the_listed_parameters_have_no_effect() -> None:
+    assert {n for n, s in CATALOGUE.items() if s.no_effect} == NO_EFFECT
+
+
+@pytest.mark.parametrize("name", UDP_MONITOR)
+@pytest.mark.parametrize("value", ["Yes", 3, 2.5, True, "", "anything at all"])
+def test_udp_monitor_parameters_load_with_a_one_line_warning(name: str, value: object) -> None:
+    params = ServerParameters.from_mapping({name.upper(): value})
+    assert params.is_set(name)
+    (warning,) = params.warnings()
+    assert warning == (
+        f'server parameter "{name}" has no effect: the UDP monitor was retired by the '
+        "reference in 2015 R1 (the primary monitor does its work) and switchover has none; "
+        "the value is accepted and ignored"
+    )
+    assert "\n" not in warning
+
+
+def test_udp_monitor_parameter_refuses_a_table_with_its_name() -> None:
+    assert refusal("Switchover UDP Monitor", {"a": 1}) == (
+        'server parameter "Switchover UDP Monitor" = {\'a\': 1}: allowed a plain value '
+        "(text, a number or Yes/No)"
+    )
+
+
+def test_no_warning_for_parameters_with_an_effect_or_not_set() -> None:
+    assert ServerParameters.from_mapping({"Switchover TS Timeout": 20}).warnings() == ()
+    assert ServerParameters().warnings() == ()
+    params = ServerParameters.from_mapping({"StatServer_DisableQPSLoggingOnBackup": "Yes",
+                                            "Switchover QoS DSCP": 46})
+    assert params.warnings() == (
+        'server parameter "StatServer_DisableQPSLoggingOnBackup" has no effect: it configures '
+        "the reference's Statserver (its CSV log of queue statistics), which switchover does "
+        "not have",
+    )
+
+
+def test_docs_say_no_effect_for_each_such_parameter() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for name in NO_EFFECT:
+        section = text.split(f"### {name}\n", 1)[1].split("\n### ", 1)[0]
+        assert "No effect here: " + CATALOGUE[name].no_effect in section, name
+
+
+def test_params_set_prints_the_warning_under_the_change() -> None:
+    from switchover.commands.params import _render
+
+    result = {"change": 'parameter "Switchover UDP Monitor" = Yes', "server": "A", "seq": 4,
+              "replicated": "asynchronously", "warning": 'server parameter "X" has no effect'}
+    assert _render("set", result).splitlines()[1:] == [
+        'warning: server parameter "X" has no effect']
+    del result["warning"]
+    assert len(_render("set", result).splitlines()) == 1

@@ -10,8 +10,9 @@ from typing import Iterator
 import pytest
 import zmq
 
-from actors.peer import PeerLinks
+from actors.peer import PeerLinks, ping_tos
 from switchover.clock import FakeClock
+from switchover.params import ServerParameters
 
 
 @pytest.fixture
@@ -95,3 +96,35 @@ def test_any_of_several_cancel_events_ends_the_wait(made) -> None:
     assert not links.wait_connected(30, [backup_over, resync_cancelled])  # already set
     come_up(links, "aux")
     assert links.wait_connected(30, (backup_over, resync_cancelled))
+
+
+# --- QoS: the ping's TOS byte ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("qos", "aux", "dscp", "expected"), [
+    ("Yes", "Yes", None, {"aux": 34 << 2}),  # AF41 by default
+    ("Yes", "Yes", 46, {"aux": 184}),
+    ("Yes", "No", 46, {}),  # "If only ... Use QoS For Ping is enabled, QoS is not used"
+    ("No", "Yes", 46, {}),
+    (None, None, None, {}),
+])
+def test_ping_tos_marks_the_aux_channel_only_with_both_parameters(qos, aux, dscp,
+                                                                  expected) -> None:
+    raw = {"Switchover Use QoS for Ping": qos, "Switchover Ping on Aux Connection": aux,
+           "Switchover QoS DSCP": dscp}
+    params = ServerParameters.from_mapping({k: v for k, v in raw.items() if v is not None})
+    assert ping_tos(params) == expected
+
+
+def test_links_give_each_channel_its_tos_byte() -> None:
+    ctx = zmq.Context()
+    links = PeerLinks(ctx, FakeClock(),
+                      endpoints={"main": "tcp://127.0.0.1:9", "aux": "tcp://127.0.0.1:9"},
+                      keys=None, server_public=None, sender="SwitchoverService",
+                      on_state=lambda *_: None, on_event=None, reconnect_delay=1.0,
+                      tos={"aux": 136})
+    try:
+        assert {name: ch.tos for name, ch in links._channels.items()} == {"main": 0, "aux": 136}
+    finally:
+        links.stop()
+        ctx.term()

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from actors.links import AUX, MAIN, SILENCE, FakeLinks, Reply, Trampoline
+from actors.links import AUX, MAIN
 from actors.module_core import SYSTEM_OK, ModuleMonitorEvent
 from actors.module_monitor import (
     ModuleMonitor,
@@ -18,7 +18,7 @@ from actors.module_monitor import (
     TellControl,
 )
 from actors.module_settings import MonitorSettings
-from actors.network import Diagnosis, FakeProber, InlineExecutor, NetworkStatus
+from actors.network import Diagnosis, NetworkStatus
 from actors.primary_core import (
     DIAGNOSING,
     PINGING,
@@ -48,7 +48,16 @@ from actors.statemachine import (
     step,
 )
 from switchover.clock import FakeClock
+from switchover.params import ServerParameters
 from tests.unit.actor_support import pump
+from tests.unit.doubles import (
+    SILENCE,
+    FakeLinks,
+    FakeProber,
+    InlineExecutor,
+    Reply,
+    Trampoline,
+)
 from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 GATEWAY = "172.17.112.1"
@@ -138,11 +147,11 @@ R, U = NetworkStatus.PRIMARY_REACHED, NetworkStatus.PRIMARY_UNREACHABLE
          NetworkDown("NetTestUnreachable")),
         (TRIGGER_MODULE, False, False, U, PrimaryUnreachable(PRIMARY, 3)),
         # Network OK
-        (TRIGGER_MODULE, False, False, R, NotifierDown(True, False, False)),
-        (TRIGGER_MODULE, True, False, R, NotifierDown(True, True, False)),
-        (TRIGGER_NOTIFIER, False, True, R, NotifierDown(True, False, True)),
+        (TRIGGER_MODULE, False, False, R, NotifierDown(False, False)),
+        (TRIGGER_MODULE, True, False, R, NotifierDown(True, False)),
+        (TRIGGER_NOTIFIER, False, True, R, NotifierDown(False, True)),
         (TRIGGER_MODULE, True, True, R, ModuleDown("TsServer")),
-        (TRIGGER_NOTIFIER, True, True, R, NotifierDown(True, True, True)),
+        (TRIGGER_NOTIFIER, True, True, R, NotifierDown(True, True)),
     ],
 )
 def test_verdict(trigger, main_up, aux_up, status, expected):
@@ -319,7 +328,7 @@ def test_replay_loss_of_connection_to_notifier():
         links.disconnect(AUX)
         clock.advance(60)
     assert [(t, e) for t, e in backup.posted] == [
-        (100.25, NotifierDown(network_ok=True, main_up=False, aux_up=False)),
+        (100.25, NotifierDown(main_up=False, aux_up=False)),
         (130.25, ReconnectExpired()),
     ]
     assert [(t, s) for t, s, _ in backup.transitions] == [
@@ -357,7 +366,7 @@ def test_notifier_not_answering_diagnoses_after_the_retries():
     clock.advance(60)
     first_silent = min(s.at for s in links.sent_to("Notifier") if s.at > 20.5)
     assert first_silent == 21
-    assert [(t, e) for t, e in backup.posted][:1] == [(36, NotifierDown(True, True, True))]
+    assert [(t, e) for t, e in backup.posted][:1] == [(36, NotifierDown(True, True))]
     expected = first_silent + switch_times(SAMPLE.module, SAMPLE, 30)["notifier hung"]
     assert backup.state is State.PRIMARY and backup.switched == [(expected, REASON_NOTIFIER)]
     assert expected == 66
@@ -426,10 +435,42 @@ def switch_times(m: MonitorSettings, p: PrimaryMonitorSettings, reconnect: float
     }
 
 
-def test_time_to_switch_formulas_for_the_defaults():
-    m, p = MonitorSettings(), PrimaryMonitorSettings(primary_address=PRIMARY)
-    assert switch_times(m, p, 30) == {
-        "module rejects": 30, "module hung": 63, "notifier lost": 30, "notifier hung": 45}
+def _fail(row: str, links: FakeLinks, backup: Backup) -> str:
+    """Make `row` of docs/switching.md's table happen; the target whose pings then fail."""
+    if row == "module rejects":
+        links.respond("TsServer", Reply(REJECTED))
+    elif row == "module hung":
+        links.respond("TsServer", SILENCE)
+    elif row == "notifier hung":
+        links.respond("Notifier", SILENCE)
+    else:  # sockets closed: each channel reports it at once, as the host passes it on
+        for channel in (MAIN, AUX):
+            links.disconnect(channel)
+            backup.pm_deliver(ConnectionDropped(channel))
+    return "Notifier" if row.startswith("notifier") else "TsServer"
+
+
+@pytest.mark.parametrize("row, documented", [
+    ("module rejects", 30), ("module hung", 63), ("notifier lost", 30), ("notifier hung", 45)])
+def test_time_to_switch_with_the_default_parameters_is_what_the_docs_say(row, documented):
+    """docs/switching.md's "defaults" column, measured on the simulated backup: settings
+    and reconnect timeout from the catalogue's defaults, time from the first failed ping
+    (or the connections' loss) to the switch."""
+    params = ServerParameters.from_mapping(
+        {"SwitchoverServer A": "ICServer1", "SwitchoverServer B": "ICServer2"})
+    settings = PrimaryMonitorSettings.from_params(
+        params, this_server="ICServer2", primary_address=PRIMARY, gateways=())
+    ctx = Context(reconnect_timeout=float(params["Switchover Reconnect Timeout"]))
+    clock, links, prober, backup = make_backup(settings, ctx, reachable=(PRIMARY,))
+    links.respond("Notifier", Reply(OK, latency=0.5))
+    backup.start()
+    clock.advance(20.25)
+    target = _fail(row, links, backup)
+    clock.advance(200)
+    failed = [s.at for s in links.sent_to(target) if s.at >= 20.25]
+    start = 20.25 if row == "notifier lost" else failed[0]
+    assert [(t - start, reason) for t, reason in backup.switched] == [
+        (documented, REASON_NOTIFIER if target == "Notifier" else REASON_TS_PING)]
 
 
 @pytest.mark.parametrize("module_reply, formula", [
@@ -494,7 +535,7 @@ def test_a_dropped_connection_is_examined_at_once():
     backup.pm_deliver(ConnectionDropped(MAIN))
     clock.advance(0)
     assert [(t, e) for t, e in backup.posted] == [
-        (100.25, NotifierDown(network_ok=True, main_up=False, aux_up=False))]
+        (100.25, NotifierDown(main_up=False, aux_up=False))]
 
 
 def test_gateways_missing_at_start_are_read_again_at_diagnosis():

@@ -49,6 +49,20 @@ def test_duplicate_registration(table):
         table.register("SwitchoverService", b"x", 1, now=1.0)
 
 
+def test_same_process_on_a_new_connection_takes_its_registration_over(table):
+    """A module that reconnected while its old connection still looked alive (a restart
+    of the host): the registration moves, and the old connection closing unregisters
+    nothing, so the backup is never told the module left."""
+    entry = table.register("TsServer", b"ts-new", 70, now=1.0)
+    assert entry.route_id == table.resolve("TsServer").route_id
+    assert table.resolve("TsServer").identity == b"ts-new"
+    assert table.unregister(b"ts") == (None, [])
+    assert table.resolve("TsServer").identity == b"ts-new"
+    # another process with the same name is still refused
+    with pytest.raises(RouteError, match="already registered"):
+        table.register("TsServer", b"ts-third", 99, now=2.0)
+
+
 def test_module_death_returns_its_orphans(table):
     rid = table.begin("remote", b"main", 9, "TsServer", now=0.0)
     table.heard(b"ts", now=1.0)
