@@ -74,6 +74,8 @@ class AdminDeps:
     record: Callable[..., Any]
     #: Why this host refuses its peer's queries (a pairing mistake), or None.
     pairing_refused: Callable[[], str | None] = lambda: None
+    #: The hooks' warnings (a failed run, until one succeeds).
+    hook_warnings: Callable[[], list[str]] = lambda: []
 
 
 def host_deps(host: "Host") -> AdminDeps:
@@ -94,6 +96,7 @@ def host_deps(host: "Host") -> AdminDeps:
         else [],
         record=host.events.record,
         pairing_refused=lambda: host.pairing_refused,
+        hook_warnings=host.hooks.warnings,
     )
 
 
@@ -164,6 +167,7 @@ class AdminCommands:
         for service in self.d.services:
             replication[service.name] = dict(service.health())
             warnings += service.warnings()
+        warnings += self.d.hook_warnings()  # a failed hook run, until one succeeds
         status.update(
             time=_iso(time.time()),
             last_switch=last_switch(self.d.read_events(STATUS_TAIL_BYTES)),

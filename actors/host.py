@@ -23,7 +23,8 @@ import zmq
 
 from actors.admin_commands import AdminCommands
 from actors.generation import GenerationStore
-from actors.main import MainDeps, SwitchoverMain
+from actors.hooks import HookRunner, install, release_previous_run
+from actors.main import MainDeps, SwitchoverMain, hooks_budget
 from actors.messages import (
     Begin,
     ConnectionChanged,
@@ -35,21 +36,23 @@ from actors.messages import (
 )
 from actors.network import IcmpProber
 from actors.primary_driver import ConnectionDropped
-from actors.main import HOOK_TIMEOUT
 from actors.statemachine import Fatal, HandedOver, HandOverRequested
 from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
 from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
 from actors.pause import PauseStore
 from actors.peer import PeerLinks, ping_tos
+from actors.reload import reload_host
 from actors.peer_view import pairing_error
 from actors.primary_settings import PrimaryMonitorSettings
 from actors.shared import SharedState
 from switchover.clock import RealClock
-from switchover.config import Config, ConfigError, load_config
+from switchover.config import Config
 from switchover.endpoints import notifier_ipc, operator_key_path, tcp
 from switchover.logs import EventLog, configure_logging
 from switchover.params import ServerParameters
+from switchover.private import private_dir
+from switchover.sdnotify import notify
 from transport.admin import AdminServer
 from transport.envelope import Envelope
 from transport.notifier import PEER_SENDER, Notifier
@@ -80,6 +83,8 @@ class Host:
         self._discontinued = threading.Event()
         #: The last pairing mismatch a peer's query showed (a warning in status).
         self._pairing_refused: str | None = None
+        self._reload_lock = threading.Lock()
+        self._role = "none"
 
     def request_stop(self, *_: Any) -> None:
         self._stop.set()
@@ -89,7 +94,7 @@ class Host:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGUSR1, lambda *_: pykka.debug.log_thread_tracebacks())
-        signal.signal(signal.SIGHUP, lambda *_: self.reload())
+        signal.signal(signal.SIGHUP, lambda *_: self._on_sighup())
         try:
             self.start()
             # What start-up made (modules, actors, sockets) lives as long as the process:
@@ -110,13 +115,15 @@ class Host:
     def start(self) -> None:
         cfg = self.config
         data_dir = cfg.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(data_dir)
         configure_logging(data_dir / "switchover.log", server=cfg.server_name,
                           settings=cfg.log)
         for warning in cfg.parameters.warnings():
             log.warning("SwitchoverMain: %s", warning)
         self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
         self._defer("event log", self.events.close)
+        self.hooks = install(HookRunner(self.events, cfg.hooks))
+        self._defer("hook runner", self.hooks.close)
         self.clock = RealClock(cfg.time_scale)
         self._defer("clock", self.clock.stop)
         self.ctx = zmq.Context()
@@ -125,16 +132,14 @@ class Host:
         self._defer("executor", lambda: self.executor.shutdown(wait=True, cancel_futures=True))
 
         keys = load_keypair(cfg.security.server_group_key)
-        operator = _operator_keys(data_dir)
+        self._operator = _operator_keys(data_dir)
         self.auth = Authenticator(self.ctx)
         self.auth.start()
         self._defer("authenticator", self.auth.stop)
         pair = {keys.public: frozenset({"peer"})}
         self.auth.allow("notifier", pair)
         self.auth.allow("switch", pair)
-        admins = dict(load_authorized(cfg.security.admin_keys)) if cfg.security.admin_keys else {}
-        admins[operator.public] = ALL_RIGHTS
-        self.auth.allow("admin", admins)
+        self.auth.allow("admin", self.admin_rights(cfg.security.admin_keys))
 
         this, peer = cfg.this, cfg.peer
         self.shared = SharedState(server=cfg.server_name, state="Init", role="none")
@@ -194,7 +199,7 @@ class Host:
             self._defer(f"{service.name} replication", service.stop)
 
         self.generation = GenerationStore(data_dir / "generation.json")
-        self.main = SwitchoverMain.start(MainDeps(
+        self.main_deps = MainDeps(
             config=cfg,
             clock=self.clock,
             events=self.events,
@@ -214,7 +219,8 @@ class Host:
             on_discontinued=self._discontinued.set,
             pause=PauseStore(data_dir / "pause.json"),
             startup_progress=self._startup_progress,
-        ))
+        )
+        self.main = SwitchoverMain.start(self.main_deps)
         self._defer("SwitchoverMain", self._stop_main)
 
 
@@ -237,9 +243,11 @@ class Host:
 
             self._defer("metrics", serve(cfg.metrics.address, cfg.metrics.port,
                                          lambda: commands.status({}), self.events.subscribe))
+        release_previous_run(self.events, cfg, self.generation.value)
         self.main.tell(Begin())
 
     def stop(self) -> None:
+        notify("STOPPING=1")
         while self._cleanup:
             name, stop = self._cleanup.pop()
             try:
@@ -272,8 +280,7 @@ class Host:
         if reply.get("discontinuing"):
             # The active's discontinue hooks, then (planned hand-over) the backup told to
             # commence: both before this process goes.
-            if not self._discontinued.wait(HOOK_TIMEOUT * max(
-                    1, len(self.config.hooks.discontinue)) + 10):
+            if not self._discontinued.wait(hooks_budget(self.config.hooks) + 5.0):
                 log.error("SwitchoverMain: the discontinue hooks did not finish in time")
         self.main.stop(timeout=5)
 
@@ -300,6 +307,20 @@ class Host:
     def _on_role(self, role: str, upgrade: str | None) -> None:
         # Error (and Init) serve nothing: to the services that is the stale role.
         self._each_service("on_role", STALE if role == "none" else role, upgrade)
+        # Type=notify: started once the first role is decided; STATUS= follows the role.
+        self._role = role
+        notify(*(("READY=1",) if role != "stopping" else ()), f"STATUS={self.status_line()}")
+
+    def status_line(self) -> str:
+        """What `systemctl status` shows: this server and its role."""
+        what = {"none": "serving nothing (Init or Error)"}.get(self._role, self._role)
+        return f"{self.config.server_name} is {what}"
+
+    def admin_rights(self, admin_keys: Path | None) -> dict[bytes, frozenset[str]]:
+        """Operators' keys and rights: `[security] admin_keys`, and the local operator."""
+        admins = dict(load_authorized(admin_keys)) if admin_keys else {}
+        admins[self._operator.public] = ALL_RIGHTS
+        return admins
 
     def _each_service(self, method: str, *args: Any) -> None:
         """Tell every service; one service's failure must not stop SwitchoverMain."""
@@ -309,25 +330,16 @@ class Host:
             except Exception:
                 log.exception("SwitchoverMain: %s replication failed in %s", service.name, method)
 
-    def reload(self) -> None:
-        """SIGHUP: re-read the config; changed server parameters apply without restart.
+    def _on_sighup(self) -> None:
+        """SIGHUP: the reload runs on the host's executor, off the signal handler."""
+        executor = getattr(self, "executor", None)
+        if executor is not None:
+            executor.submit(self.reload)
 
-        Only the parameters are taken from the new file (addresses, ports and keys need a
-        restart); the dynamically monitored ones reach the running monitors at once.
-        """
-        try:
-            fresh = load_config(self.config.path)
-        except ConfigError as exc:
-            log.error("SwitchoverMain: reload refused, keeping the running configuration: %s",
-                      exc)
-            return
-        changed = fresh.parameters.changed(self.config.parameters)
-        log.info("SwitchoverMain: configuration reloaded; parameters changed: %s",
-                 ", ".join(sorted(changed)) or "none")
-        for warning in fresh.parameters.warnings():
-            log.warning("SwitchoverMain: %s", warning)
-        self.config = fresh
-        self.set_params(fresh.parameters)
+    def reload(self) -> None:
+        """Re-read the configuration (see actors/reload.py for what a SIGHUP changes)."""
+        with self._reload_lock:
+            reload_host(self)
 
     @property
     def pairing_refused(self) -> str | None:

@@ -54,8 +54,7 @@ PEER_QUERY_TIMEOUT = 5.0
 PEER_QUERY_INTERVAL = 2.0
 #: Reference seconds between two looks at a starting backup's progress.
 STARTUP_POLL = 1.0
-#: Real seconds one hook command may run (actors.hooks.run_hooks's limit).
-HOOK_TIMEOUT = 60.0
+
 
 
 @dataclass
@@ -311,29 +310,30 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._discontinue(reason, tell_peer)
 
     def _discontinue(self, reason: str, tell_peer: bool) -> None:
-        """Run the discontinue hooks as a job; then, in a planned hand-over, tell the peer
-        that it may commence, so its commence hooks follow ours."""
-        commands = self.d.config.hooks.discontinue
-        thread = run_hooks("discontinue", commands, self._hook_env(reason))
-        wait = HOOK_TIMEOUT * len(commands) + 5.0
+        """Run the discontinue hooks; then, in a planned hand-over, tell the peer that it
+        may commence, so its commence hooks follow ours (a job: the actor never waits)."""
         cfg, query, done = self.d.config, self.d.peer_query, self.d.on_discontinued
+        executor = self.d.executor
         self._discontinuing = True
         if tell_peer:
             self.d.events.record("info", f"Switchover Service: {reason}")
 
-        def job() -> None:
+        def after() -> None:
             try:
-                if thread is not None:
-                    thread.join(wait)
                 if tell_peer:
                     query({"op": "handed-over", "server": cfg.server_name}, PEER_QUERY_TIMEOUT)
             finally:
                 done()
 
-        try:
-            self.d.executor.submit(job)
-        except RuntimeError:  # the executor is already stopping: no one to tell
-            done()
+        def later(_: Any = None) -> None:
+            try:
+                executor.submit(after)
+            except RuntimeError:  # the executor is already stopping: tell from here
+                after()
+
+        if run_hooks("discontinue", cfg.hooks.discontinue, self._hook_env(reason),
+                     on_done=later) is None:
+            later()
 
     def _open_links(self) -> None:
         if not self._watching:
@@ -471,6 +471,19 @@ class SwitchoverMain(pykka.ThreadingActor):
     def _on_peer_answer(self, message: PeerAnswer) -> None:
         self._query_in_flight = False
         reply = message.reply
+        refused = bool(reply and reply.get("refused_key"))
+        if refused and not self.peer.refused:
+            log.error("SwitchoverState::State%s: %s", self.state.value, reply["reason"])
+            self.d.events.record("error", f"Switchover Service: {reply['reason']}")
+        self.peer.refused = str(reply["reason"]) if refused else ""
+        if refused:
+            self.peer.answered(None)
+            # Starting up, a peer that refuses our key is still a running peer: never a
+            # second active beside it.
+            view = sm.PeerView(self.d.config.peer.name, "", pairing=self.peer.refused) \
+                if self.state is sm.State.INIT else None
+            self._apply(sm.PeerAnswered(view, self.d.config.peer.name))
+            return
         if reply is not None and reply.get("status") not in (None, "ok") \
                 and not reply.get("pairing"):
             reply = None  # an error answer tells nothing about the peer's state
@@ -619,6 +632,11 @@ class SwitchoverMain(pykka.ThreadingActor):
         """Stop; the reply says whether discontinue hooks (and a hand-over) are running."""
         self._apply(sm.Stop())
         return {"discontinuing": self._discontinuing}
+
+
+def hooks_budget(hooks: Any) -> float:
+    """Real seconds the discontinue hooks may take to the end (their time limits)."""
+    return sum(c.timeout or hooks.timeout for c in hooks.discontinue) + 5.0
 
 
 def _role(state: sm.State) -> str:

@@ -50,6 +50,8 @@ class PeerTracker:
         self.report: dict[str, Any] = {}
         self.last_answered: float | None = None
         self.unreachable_since: float | None = None
+        #: Set while the peer refuses our CURVE handshake: why it "does not answer".
+        self.refused = ""
 
     def answered(self, reply: Mapping[str, Any] | None) -> PeerView | None:
         """Remember one answer (None: no answer); the view the state machine decides on."""
@@ -94,6 +96,8 @@ class PeerTracker:
             out["last_answered_ago"] = round(now - self.last_answered, 1)
         if self.unreachable_since is not None:
             out["unreachable_since"] = _iso(self.unreachable_since)
+        if self.refused:
+            out["refused"] = self.refused
         return out
 
     def warnings(self, own_role: str) -> list[str]:
@@ -103,8 +107,9 @@ class PeerTracker:
         if self.unreachable_since is not None or self.last_answered is None:
             since = (f" since {_iso(self.unreachable_since)}"
                      if self.unreachable_since is not None else "")
+            why = f": {self.refused}" if self.refused else ""
             out.append(f"peer unreachable: {self.name} does not answer on the virtual "
-                       f"switch{since}")
+                       f"switch{since}{why}")
             if own_role == "active":
                 out.append("no backup: the pair is not redundant")
             return out

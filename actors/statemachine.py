@@ -258,8 +258,7 @@ def _init(event: Event, ctx: Context) -> Transition:
     peer, name = event.peer, event.name
     nxt = QueryPeer(ctx.peer_query_interval)
     if peer is not None and peer.pairing:
-        return Transition(State.ERROR, (Log("error", peer.pairing),),
-                          f"error: pairing mismatch: {peer.pairing}")
+        return Transition(State.ERROR, (Log("error", peer.pairing),), f"error: {peer.pairing}")
     if ctx.force_backup or (peer is not None and peer.state == State.PRIMARY.value):
         upgrade = peer.upgrade if peer is not None else None
         target = {"higher": State.UPGRADE_HIGHER, "lower": State.UPGRADE_LOWER}.get(
@@ -440,8 +439,8 @@ def _mirroring(state: State, event: Event, ctx: Context) -> Transition | None:
                 and state is not State.UPGRADE_LOWER:
             return _switch(state, ctx.switch_scheduled, "Startup has completed, performing "
                            "the scheduled switch: going to StatePrimary and switching now")
-        return _stay(state, f"startup complete{': ' + event.detail if event.detail else ''}; "
-                     "no switch scheduled")
+        return _stay(state, "no action: startup complete"
+                     f"{' (' + event.detail + ')' if event.detail else ''}, no switch scheduled")
     if isinstance(event, LinksRestored):
         if state is State.BACKUP and not ctx.manual_switch_only:
             return _stay(state, "no action: the monitors watch the connections")

@@ -23,6 +23,7 @@ from switchover.config_ops import (
     parse_log,
     parse_metrics,
 )
+from switchover.hookconfig import HOOK_KEYS, HookCommand, Hooks, parse_hooks
 from switchover.params import ParamError, ServerParameters, valid_address
 from switchover.params_spec import show_value
 from switchover.witness_config import WitnessConfig, parse_witness
@@ -30,6 +31,7 @@ from switchover.witness_config import WitnessConfig, parse_witness
 __all__ = [
     "Config",
     "ConfigError",
+    "HookCommand",
     "HostEntry",
     "Hooks",
     "SecurityConfig",
@@ -55,7 +57,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
     "server": ("name", "data_dir", "root", "release", "time_scale"),
     "servers.*": ("address", "aux_address") + _PORT_KEYS,
     "security": ("server_group_key", "admin_keys"),
-    "hooks": ("commence", "discontinue"),
+    "hooks": HOOK_KEYS,
     "log": LOG_KEYS,
     "metrics": METRICS_KEYS,
 }
@@ -88,14 +90,6 @@ class SecurityConfig:
 
     server_group_key: Path
     admin_keys: Path | None = None
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """Shell commands run when this host becomes (commence) or stops being (discontinue) active."""
-
-    commence: tuple[str, ...] = ()
-    discontinue: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -342,17 +336,8 @@ class _Parser:
 
     def hooks(self, data: Mapping) -> Hooks:
         table = self.table(data, "hooks", required=False)
-        result = {}
-        for key in ("commence", "discontinue"):
-            value = table.get(key, [])
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(
-                isinstance(cmd, str) and cmd.strip() for cmd in value
-            ):
-                raise self.fail("hooks", key, value, "allowed a list of non-empty shell commands")
-            result[key] = tuple(value)
-        return Hooks(**result)
+        return parse_hooks(table, self.base, lambda key, value, problem: self.fail(
+            "hooks", key, value, problem))
 
     def security(self, data: Mapping) -> SecurityConfig:
         table = self.table(data, "security", required=True)

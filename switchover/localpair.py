@@ -95,7 +95,8 @@ class LocalPair:
     time_scale: float = 0.05
     parameters: Mapping[str, Any] = field(default_factory=dict)
     releases: Mapping[str, str] = field(default_factory=dict)
-    hooks: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
+    #: Per host: `[hooks]` keys (commence, discontinue, timeout, retries) and values.
+    hooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     names: tuple[str, str] = NAMES
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     #: Per host: the address its sockets bind and its peer connects to (default loopback).
@@ -165,7 +166,7 @@ class LocalPair:
             "[hooks]",
         ]
         for kind, commands in self.hooks.get(name, {}).items():
-            lines.append(f"{kind} = {_toml_value(list(commands))}")
+            lines.append(f"{kind} = {_toml_value(commands)}")
         if self.metrics:
             lines += ["", "[metrics]", f'listen = "127.0.0.1:{self.metrics_ports[name]}"']
         lines += ["", "[server_parameters]",

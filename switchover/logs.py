@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping
 
 import orjson
 
+from switchover.private import private_file
+
 LINE_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)-16s %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: Under systemd journald stamps each line itself: priority and message only.
@@ -103,6 +105,7 @@ def configure_logging(log_file: Path | None, level: str = "INFO", server: str = 
         root.addHandler(stream)
     if to_file and log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(log_file)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(JsonFormatter(server) if fmt == "json"
                                   else logging.Formatter(LINE_FORMAT, DATE_FORMAT))
@@ -122,13 +125,13 @@ def reopen() -> None:
                 if handler.stream is not None:
                     handler.stream.close()
                     handler.stream = None  # FileHandler.emit opens it again
+                private_file(handler.baseFilename)  # a new file is private too
             finally:
                 handler.release()
 
 
 #: What `switchover events --kind` selects on.
 KINDS = ("switch", "hook", "param", "operator", "replication", "state")
-HOOKS_LOGGER = "SwitchoverHooks"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "notice": NOTICE,
            "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
 
@@ -147,28 +150,12 @@ def kind_of(message: str, fields: Mapping[str, Any]) -> str:
     return "state"
 
 
-class _HookRecorder(logging.Handler):
-    """Copies the hooks' outcome lines (SwitchoverHooks) into the event log: "Why didn't
-    things come up after a switch?" starts with whether the commence hooks ran."""
-
-    def __init__(self, events: "EventLog") -> None:
-        super().__init__(logging.INFO)
-        self.events = events
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.events.append(record.levelname.lower(), record.getMessage(), kind="hook")
-        except Exception:
-            self.handleError(record)
-
-
 class EventLog:
     """Append-only JSON-lines event log plus the recent status messages.
 
     Thread-safe: actors on different threads record into it. Each entry is flushed at once
     so that an entry written just before a SIGKILL is still there for the post-mortem.
-    Every entry carries a `kind` (KINDS). A host's log (one with a file) also records the
-    hooks' outcomes. A manual switch (reason "Manual Switchover") is a notice, not an
+    Every entry carries a `kind` (KINDS). A manual switch (reason "Manual Switchover") is a notice, not an
     error: an operator asked for it.
     """
 
@@ -178,13 +165,10 @@ class EventLog:
         self._lock = threading.Lock()
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
         self._file = None
-        self._hooks: _HookRecorder | None = None
         self._listeners: list[Callable[[Mapping[str, Any]], Any]] = []
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "ab")
-            self._hooks = _HookRecorder(self)
-            logging.getLogger(HOOKS_LOGGER).addHandler(self._hooks)
+            self._file = open(private_file(path), "ab")
         self._log = logging.getLogger("EventLog")
 
     @property
@@ -235,12 +219,9 @@ class EventLog:
         with self._lock:
             if self._file is not None and self._path is not None:
                 self._file.close()
-                self._file = open(self._path, "ab")
+                self._file = open(private_file(self._path), "ab")
 
     def close(self) -> None:
-        if self._hooks is not None:
-            logging.getLogger(HOOKS_LOGGER).removeHandler(self._hooks)
-            self._hooks = None
         with self._lock:
             if self._file is not None:
                 self._file.close()

@@ -40,8 +40,8 @@ SWITCHES = Counter("switchover_switches", "Switches this server initiated, by re
                    ["reason"], registry=REGISTRY)
 LAST_SWITCH = Gauge("switchover_last_switch_timestamp_seconds",
                     "When this server last initiated a switch (Unix time)", registry=REGISTRY)
-HOOK_RUNS = Counter("switchover_hook_runs", "Commence and discontinue hook commands run",
-                    ["hook", "result"], registry=REGISTRY)
+HOOK_RUNS = Counter("switchover_hook_runs", "Commence and discontinue hook commands run, "
+                    "by outcome (each attempt)", ["hook", "outcome"], registry=REGISTRY)
 
 
 def observe_request(channel: str, target: str, seconds: float, outcome: str) -> None:
@@ -61,12 +61,8 @@ def on_event(entry: Mapping[str, Any]) -> None:
             LAST_SWITCH.set(_dt.datetime.fromisoformat(str(entry["time"])).timestamp())
         except (KeyError, ValueError):
             pass
-    elif entry.get("kind") == "hook":
-        words = message.split()
-        hook = words[0] if words else "unknown"
-        result = ("succeeded" if " succeeded" in message else
-                  "timed out" if " timed out" in message else "failed")
-        HOOK_RUNS.labels(hook, result).inc()
+    elif entry.get("kind") == "hook" and entry.get("hook"):
+        HOOK_RUNS.labels(str(entry["hook"]), str(entry.get("outcome") or "unknown")).inc()
 
 
 def _number(value: Any) -> float | None:

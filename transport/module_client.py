@@ -73,6 +73,9 @@ class ModuleClient(IOLoop):
         self._last_heard = 0.0
         self._next_heartbeat = 0.0
         self._next_register = 0.0
+        #: Counts this client's connections, so that the Notifier can tell a reconnect
+        #: of this process from a second client of the same name.
+        self._connection = 0
 
     @property
     def registered(self) -> bool:
@@ -97,6 +100,7 @@ class ModuleClient(IOLoop):
         sock.connect(self.endpoint)
         self.register(sock, lambda s: drain(s, self._on_message, self.name))
         self._sock = sock
+        self._connection += 1
         now = time.monotonic()
         self._last_heard = now
         self._registered = False
@@ -122,7 +126,8 @@ class ModuleClient(IOLoop):
                 self._next_register = now + self._interval
                 self._send(encode(Envelope(REQUEST, self.module_name, NOTIFIER, "Register",
                                            _REGISTER_ID, "*", None,
-                                           {"name": self.module_name, "pid": self._pid})))
+                                           {"name": self.module_name, "pid": self._pid,
+                                            "connection": self._connection})))
             return self._next_register
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + self._interval

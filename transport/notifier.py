@@ -392,13 +392,16 @@ class Notifier(IOLoop):
             self._answer(origin, ident, env, "ok", {"server": self.server_name, "pid": self._pid})
         elif eid == "Register" and origin == LOCAL:
             name, pid = env.body.get("name"), env.body.get("pid")
-            if not isinstance(name, str) or not (pid is None or type(pid) is int):
-                self._answer(origin, ident, env, "error",
-                             {"reason": "Register needs body {'name': str, 'pid': int}"})
+            connection = env.body.get("connection", 0)
+            if not isinstance(name, str) or not (pid is None or type(pid) is int) \
+                    or type(connection) is not int:
+                self._answer(origin, ident, env, "error", {
+                    "reason": "Register needs body {'name': str, 'pid': int, "
+                              "'connection': int (optional)}"})
                 return
             known = self._table.module_by_identity(ident)
             try:
-                entry = self._table.register(name, ident, pid, time.monotonic())
+                entry = self._table.register(name, ident, pid, time.monotonic(), connection)
             except RouteError as exc:
                 log.warning("registration of %s (pid %s) rejected: %s", name, pid, exc)
                 self._answer(origin, ident, env, "rejected", {"reason": str(exc)})

@@ -35,6 +35,8 @@ class ModuleEntry:
     registered_at: float
     last_seen: float
     route_id: int
+    #: The module client's connection number (it counts its reconnects).
+    connection: int = 0
 
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "pid": self.pid, "route_id": self.route_id,
@@ -89,14 +91,16 @@ class RouteTable:
         if self._services.pop(name, None) is not None:
             self._routes.pop(name, None)
 
-    def register(self, name: str, identity: bytes, pid: int | None, now: float) -> ModuleEntry:
+    def register(self, name: str, identity: bytes, pid: int | None, now: float,
+                 connection: int = 0) -> ModuleEntry:
         """Register a module; a live name held by another process is refused.
 
         The same connection registering again (its first answer was lost) is a refresh.
-        The same process registering from a new connection (it reconnected while its old
-        connection still looked alive) moves the registration to the new connection: the
-        module never left, so nobody is told it did, and the old connection closing
-        later unregisters nothing.
+        The same process registering from a later connection (a higher `connection`
+        number: it reconnected while its old connection still looked alive) moves the
+        registration to the new connection: the module never left, so nobody is told it
+        did, and the old connection closing later unregisters nothing. A second client
+        of the same name in the same process is still refused.
         """
         if not name:
             raise RouteError("module name must not be empty")
@@ -104,10 +108,11 @@ class RouteTable:
             raise RouteError(f"name {name!r} is reserved")
         held = self._modules.get(name)
         if held is not None and held.identity != identity:
-            if pid is None or held.pid != pid or identity in self._by_identity:
+            if (pid is None or held.pid != pid or connection <= held.connection
+                    or identity in self._by_identity):
                 raise RouteError(f"module {name!r} is already registered (pid {held.pid})")
             del self._by_identity[held.identity]
-            held.identity = identity
+            held.identity, held.connection = identity, connection
             self._by_identity[identity] = held
             self._routes[name] = Route("module", name, identity, held.route_id)
         old = self._by_identity.get(identity)
@@ -116,7 +121,7 @@ class RouteTable:
         if held is not None:
             held.pid, held.last_seen = pid, now
             return held
-        entry = ModuleEntry(name, identity, pid, now, now, next(self._route_ids))
+        entry = ModuleEntry(name, identity, pid, now, now, next(self._route_ids), connection)
         self._modules[name] = entry
         self._by_identity[identity] = entry
         self._routes[name] = Route("module", name, identity, entry.route_id)

@@ -23,6 +23,11 @@ log = logging.getLogger("Switch")
 
 ZAP_DOMAIN = "switch"
 DEFAULT_PORT = 3633
+#: Socket-monitor events of a CURVE handshake that the peer did not accept.
+HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                    | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+KEY_REFUSED = ("the peer refused our server-group key (the CURVE handshake failed): both "
+               "servers must use the same server group key")
 
 
 def _error(reason: str) -> dict[str, Any]:
@@ -108,15 +113,21 @@ def switch_request(
     """
     sock = ctx.socket(zmq.DEALER)
     sock.linger = LINGER_MS
+    monitor = None
     try:
         sock.maxmsgsize = MAX_ENVELOPE_BYTES * 2
         if keys is not None:
             if server_public is None:
                 raise ValueError("a CURVE switch request needs the server's public key")
             curve_client(sock, keys, server_public)
+            monitor = sock.get_monitor_socket(HANDSHAKE_FAILED)
         sock.connect(endpoint)
         sock.send(orjson.dumps(request))
         if not sock.poll(max(0, int(timeout * 1000))):
+            if monitor is not None and monitor.poll(0):
+                # The peer answered the connection but not our CURVE handshake: its
+                # server-group key is not ours. Say so, rather than "cannot reach".
+                return {"status": "error", "refused_key": True, "reason": KEY_REFUSED}
             return None
         try:
             return parse_request(sock.recv())
@@ -124,4 +135,7 @@ def switch_request(
             log.warning("switch: bad reply from %s: %s", endpoint, exc)
             return None
     finally:
+        if monitor is not None:
+            sock.disable_monitor()
+            monitor.close(0)
         sock.close(0)

@@ -13,6 +13,8 @@ from typing import Iterable, Sequence
 
 import orjson
 
+from switchover.private import private_file
+
 from .batch import needed_paths, plan
 from .changes import (GENESIS, ChangeSet, Delete, Op, Put, effect_of, encode_ops,
                       next_chain, ops_from_json)
@@ -69,6 +71,7 @@ class Storage:
     def __init__(self, path: Path, durability: str, log_limit: int,
                  log_ops_limit: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # the pair's configuration: 0600 (switchover/private.py)
         self.log_limit, self.log_ops_limit = log_limit, log_ops_limit
         self.bulk: BulkLoad | None = None
         self._synchronous: str | None = None  # asked for during a bulk load

@@ -12,6 +12,8 @@ from typing import Any, Iterator, NamedTuple
 
 import orjson
 
+from switchover.private import private_file
+
 from .model import (
     TRANSCRIPT_TYPES,
     Interaction,
@@ -165,6 +167,7 @@ def line_of(body: bytes) -> TranscriptLine:
 
 def connect(path: str) -> sqlite3.Connection:
     """A connection in autocommit mode: the store opens every transaction itself."""
+    private_file(path)  # customers' interactions: 0600 (switchover/private.py)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL survives a crash of the process; a power cut may lose the last

@@ -17,13 +17,14 @@ pytestmark = pytest.mark.integration
 
 def test_dynamic_parameters_reach_the_running_module_monitor(make_pair) -> None:
     """"Dynamic monitoring of system parameters": TS Timeout, TS Failure Retry Delay and
-    Max TS Failures take effect without a restart."""
+    Max TS Failures take effect without a restart. The active's SIGHUP writes them to the
+    DS, which carries them to the backup's monitor."""
     pair: LocalPair = make_pair(time_scale=SCALE)
     a, b = up(pair)
     pair.parameters = {"Switchover TS Timeout": 20, "Switchover TS Failure Retry Delay": 3,
                        "Switchover Max TS Failures": 4}
-    pair.write_config(b)
-    os.kill(pair.processes[b].pid, signal.SIGHUP)
+    pair.write_config(a)
+    os.kill(pair.processes[a].pid, signal.SIGHUP)
     pair.wait_for(lambda: "Parameters changed: timeout=20 retry delay=3 max failures=4"
                   in pair.log_text(b), 20, "the module monitor to take the new values")
     assert pair.status(b)["state"] == "Backup"

@@ -145,3 +145,21 @@ def test_servers_a_and_b_reversed_are_refused_on_both_sides(pair: LocalPair) -> 
     assert status_a["state"] == "Primary"
     assert any("pairing mismatch" in w for w in status_a["warnings"])
     assert "pairing mismatch" in pair.log_text(a)
+
+
+def test_a_different_server_group_key_is_named_not_cannot_reach(pair: LocalPair) -> None:
+    """Two servers with different server-group keys: the starting side says the peer
+    refused its key and does not start as a second active."""
+    a, b = pair.names
+    pair.start_host(a)
+    pair.wait_state(a, "Primary")
+    other = pair.base / "other-keys"
+    other.mkdir()
+    generate_keypair(other, "server-group")
+    path = pair.config_path(b)
+    path.write_text(path.read_text().replace(str(pair.keys_dir), str(other)))
+    pair.start_host(b)
+    status_b = pair.wait_state(b, "Error", timeout=30)
+    assert "refused our server-group key" in status_b["reason"]
+    assert "refused our server-group key" in pair.log_text(b)
+    assert pair.status(a)["state"] == "Primary"

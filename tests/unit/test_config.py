@@ -13,6 +13,7 @@ from switchover.config import (
     Config,
     ConfigError,
     HostEntry,
+    HookCommand,
     Hooks,
     SecurityConfig,
     load_config,
@@ -127,7 +128,8 @@ def test_design_example_round_trip(tmp_path: Path) -> None:
         Path("/etc/switchover/keys/server-group.key_secret"), Path("/etc/switchover/keys/admins")
     )
     assert config.hooks == Hooks(
-        ("/usr/local/lib/switchover/vip-up",), ("/usr/local/lib/switchover/vip-down",)
+        (HookCommand(shell="/usr/local/lib/switchover/vip-up"),),
+        (HookCommand(shell="/usr/local/lib/switchover/vip-down"),),
     )
     assert config.parameters["Switchover TS Timeout"] == 10
     assert config.parameters["CustomMirrorDir"] == (
@@ -457,7 +459,7 @@ def test_hooks_are_lists_of_commands(tmp_path: Path, hooks: object) -> None:
     data = example()
     data["hooks"]["commence"] = hooks
     if hooks == "x":  # a single command is accepted as a one-entry list
-        assert load_config(write(tmp_path, data)).hooks.commence == ("x",)
+        assert load_config(write(tmp_path, data)).hooks.commence == (HookCommand(shell="x"),)
     else:
         assert "[hooks] commence" in refused(tmp_path, data)
 

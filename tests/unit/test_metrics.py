@@ -49,7 +49,8 @@ def test_switches_hooks_and_pings_are_counted():
     before = samples(metrics.REGISTRY)
     for entry in EVENTS:
         on_event({**entry, "kind": entry.get("kind")})
-    on_event({"kind": "hook", "message": "discontinue hook failed with exit code 1: vip-down"})
+    on_event({"kind": "hook", "hook": "discontinue", "outcome": "failed",
+              "message": "Switchover Service: discontinue hook vip-down failed"})
     observe_request("aux", "TsServer", 0.004, "ok")
     observe_request("main", "TsServer", 10.0, "timeout")
     after = samples(metrics.REGISTRY)
@@ -60,8 +61,8 @@ def test_switches_hooks_and_pings_are_counted():
 
     assert grew("switchover_switches_total", reason="TS Ping Failure") == 1
     assert after[("switchover_last_switch_timestamp_seconds", ())] == 1796222421.544
-    assert grew("switchover_hook_runs_total", hook="commence", result="succeeded") == 1
-    assert grew("switchover_hook_runs_total", hook="discontinue", result="failed") == 1
+    assert grew("switchover_hook_runs_total", hook="commence", outcome="ok") == 1
+    assert grew("switchover_hook_runs_total", hook="discontinue", outcome="failed") == 1
     assert grew("switchover_ping_seconds_count", channel="aux", target="TsServer") == 1
     assert grew("switchover_ping_failures_total", channel="main", target="TsServer",
                 outcome="timeout") == 1
@@ -81,7 +82,7 @@ def test_the_dashboard_graphs_only_metrics_that_exist():
     observe_request("main", "TsServer", 0.01, "ok")
     observe_request("main", "TsServer", 10.0, "timeout")
     on_event(EVENTS[2])
-    on_event({"kind": "hook", "message": "commence hook succeeded: x"})
+    on_event({"kind": "hook", "hook": "commence", "outcome": "ok", "message": "x"})
     exported = {s.name for r in (registry, metrics.REGISTRY)
                 for f in text_string_to_metric_families(generate_latest(r).decode())
                 for s in f.samples}

@@ -53,7 +53,9 @@ def test_same_process_on_a_new_connection_takes_its_registration_over(table):
     """A module that reconnected while its old connection still looked alive (a restart
     of the host): the registration moves, and the old connection closing unregisters
     nothing, so the backup is never told the module left."""
-    entry = table.register("TsServer", b"ts-new", 70, now=1.0)
+    with pytest.raises(RouteError, match="already registered"):  # a second client
+        table.register("TsServer", b"ts-twin", 70, now=1.0, connection=0)
+    entry = table.register("TsServer", b"ts-new", 70, now=1.0, connection=1)
     assert entry.route_id == table.resolve("TsServer").route_id
     assert table.resolve("TsServer").identity == b"ts-new"
     assert table.unregister(b"ts") == (None, [])
