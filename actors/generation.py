@@ -37,6 +37,10 @@ class GenerationStore:
         self._save(new, new)
         return new
 
+    def peek_next(self) -> int:
+        """The generation the next switch would take (nothing is written)."""
+        return max(self._own, self._seen) + 1
+
     def resume(self) -> int:
         """The generation to start as the active server with: this server's own (1 at
         its very first start), never one it has only seen. A switch the peer made while

@@ -24,28 +24,23 @@ import zmq
 from actors.admin_commands import AdminCommands
 from actors.generation import GenerationStore
 from actors.hooks import HookRunner, install, release_previous_run
-from actors.main import MainDeps, SwitchoverMain, hooks_budget
-from actors.messages import (
-    Begin,
-    ConnectionChanged,
-    DiscontinueRequest,
-    PostEvent,
-    RequestSwitch,
-    SetPause,
-    Shutdown,
-)
+from actors.main import SwitchoverMain
+from actors.main_jobs import MainDeps, hooks_budget
+from actors.messages import Begin, ConnectionChanged, PostEvent, Shutdown
 from actors.network import IcmpProber
-from actors.primary_driver import ConnectionDropped
-from actors.statemachine import Fatal, HandedOver, HandOverRequested
-from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
-from replication.service import STALE, ReplicationService, ServiceContext
-from replication.services import SERVICES
 from actors.pause import PauseStore
 from actors.peer import PeerLinks, ping_tos
-from actors.reload import reload_host
-from actors.peer_view import pairing_error
+from actors.primary_driver import ConnectionDropped
 from actors.primary_settings import PrimaryMonitorSettings
+from actors.reload import reload_host
+from actors.replication_health import service_warnings, startup_progress
+from actors.statemachine import Fatal
+from actors.switch_requests import SwitchRequests
+from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
+from actors.witness import Witness, witness_store
 from actors.shared import SharedState
+from replication.service import STALE, ReplicationService, ServiceContext
+from replication.services import SERVICES
 from switchover.clock import RealClock
 from switchover.config import Config
 from switchover.endpoints import notifier_ipc, operator_key_path, tcp
@@ -56,7 +51,13 @@ from switchover.sdnotify import notify
 from transport.admin import AdminServer
 from transport.envelope import Envelope
 from transport.notifier import PEER_SENDER, Notifier
-from transport.security import Authenticator, generate_keypair, load_authorized, load_keypair
+from transport.security import (
+    Authenticator,
+    CurveKeys,
+    generate_keypair,
+    load_authorized,
+    load_keypair,
+)
 from transport.switch import SwitchServer, switch_request
 
 log = logging.getLogger("SwitchoverMain")
@@ -81,8 +82,6 @@ class Host:
         self._cleanup: list[tuple[str, Callable[[], Any]]] = []
         #: Set once the discontinue hooks (and a hand-over's notice) have run.
         self._discontinued = threading.Event()
-        #: The last pairing mismatch a peer's query showed (a warning in status).
-        self._pairing_refused: str | None = None
         self._reload_lock = threading.Lock()
         self._role = "none"
 
@@ -113,26 +112,46 @@ class Host:
         self._cleanup.append((name, stop))
 
     def start(self) -> None:
+        """Start in order; each phase defers its own stop (run in reverse by `stop`)."""
+        self._start_logs()
+        self._start_runtime()
+        keys = self._start_security()
+        self._start_notifier(keys)
+        self._start_links(keys)
+        self._start_monitors()
+        self._start_services()
+        self._start_main()
+        self._start_servers(keys)
+        release_previous_run(self.events, self.config, self.generation.value)
+        self.main.tell(Begin())
+
+    def _start_logs(self) -> None:
+        """The data dir, the switchover log and the event log, before anything can fail."""
         cfg = self.config
-        data_dir = cfg.data_dir
-        private_dir(data_dir)
-        configure_logging(data_dir / "switchover.log", server=cfg.server_name,
+        private_dir(cfg.data_dir)
+        configure_logging(cfg.data_dir / "switchover.log", server=cfg.server_name,
                           settings=cfg.log)
         for warning in cfg.parameters.warnings():
             log.warning("SwitchoverMain: %s", warning)
-        self.events = EventLog(data_dir / "events.jsonl", cfg.server_name)
+        self.events = EventLog(cfg.data_dir / "events.jsonl", cfg.server_name)
         self._defer("event log", self.events.close)
         self.hooks = install(HookRunner(self.events, cfg.hooks))
         self._defer("hook runner", self.hooks.close)
-        self.clock = RealClock(cfg.time_scale)
+
+    def _start_runtime(self) -> None:
+        """The clock, the ZeroMQ context (destroyed last) and the executor for jobs."""
+        self.clock = RealClock(self.config.time_scale)
         self._defer("clock", self.clock.stop)
         self.ctx = zmq.Context()
         self._defer("zmq context", lambda: self.ctx.term())
         self.executor = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="host")
         self._defer("executor", lambda: self.executor.shutdown(wait=True, cancel_futures=True))
 
+    def _start_security(self) -> CurveKeys:
+        """The server-group keypair, the local operator's key and the ZAP allow lists."""
+        cfg = self.config
         keys = load_keypair(cfg.security.server_group_key)
-        self._operator = _operator_keys(data_dir)
+        self._operator = _operator_keys(cfg.data_dir)
         self.auth = Authenticator(self.ctx)
         self.auth.start()
         self._defer("authenticator", self.auth.stop)
@@ -140,14 +159,17 @@ class Host:
         self.auth.allow("notifier", pair)
         self.auth.allow("switch", pair)
         self.auth.allow("admin", self.admin_rights(cfg.security.admin_keys))
+        return keys
 
-        this, peer = cfg.this, cfg.peer
+    def _start_notifier(self, keys: CurveKeys) -> None:
+        """This host's Notifier: its modules and the peer's two channels attach to it."""
+        cfg, this = self.config, self.config.this
         self.shared = SharedState(server=cfg.server_name, state="Init", role="none")
         self.notifier = Notifier(
             self.ctx,
             remote_endpoints=_unique([tcp(this.address, this.main_port),
                                       tcp(this.aux_address, this.aux_port)]),
-            local_endpoint=notifier_ipc(data_dir),
+            local_endpoint=notifier_ipc(cfg.data_dir),
             keys=keys,
             authenticator=self.auth,
             server_name=cfg.server_name,
@@ -157,6 +179,9 @@ class Host:
         self.notifier.start()
         self._defer("notifier", self.notifier.stop)
 
+    def _start_links(self, keys: CurveKeys) -> None:
+        """The main and auxiliary channels to the peer's Notifier (opened when backup)."""
+        cfg, peer = self.config, self.config.peer
         self.links = PeerLinks(
             self.ctx,
             self.clock,
@@ -171,24 +196,28 @@ class Host:
             tos=ping_tos(cfg.parameters),
         )
         self._defer("peer links", self.links.stop)
-
         self._peer_switch = tcp(peer.address, peer.switch_port)
         self._keys = keys
 
+    def _start_monitors(self) -> None:
+        """SysMonitor, which starts the primary and module monitors when told."""
+        cfg = self.config
         self.sysmonitor = SysMonitor.start(
             clock=self.clock,
             links=self.links,
             prober=IcmpProber(time_scale=cfg.time_scale),
             params=cfg.parameters,
             this_server=cfg.server_name,
-            primary_address=peer.address,
+            primary_address=cfg.peer.address,
             post=lambda event: self._tell_main(PostEvent(event)),
         )
         self._defer("SysMonitor", lambda: self.sysmonitor.stop(timeout=5))
-        # Services start before SwitchoverMain and stop after it, so every role change
-        # SwitchoverMain announces (stopping included) finds them running.
+
+    def _start_services(self) -> None:
+        """DS, files, interactions: before SwitchoverMain and stopped after it, so every
+        role change it announces (stopping included) finds them running."""
         context = ServiceContext(
-            config=cfg, clock=self.clock, events=self.events, notifier=self.notifier,
+            config=self.config, clock=self.clock, events=self.events, notifier=self.notifier,
             links=self.links, executor=self.executor, params=lambda: self.params,
             set_params=self.set_params,
             fail=lambda reason: self._tell_main(PostEvent(Fatal(reason))),
@@ -198,7 +227,23 @@ class Host:
             service.start()
             self._defer(f"{service.name} replication", service.stop)
 
-        self.generation = GenerationStore(data_dir / "generation.json")
+    def _start_witness(self) -> Any:
+        """The Witness actor when `[witness]` is configured (docs/witness.md); its reports
+        go to SwitchoverMain."""
+        cfg = self.config
+        if cfg.witness is None:
+            return None
+        witness = Witness.start(self.clock, witness_store(cfg.witness), cfg.server_name,
+                                float(cfg.parameters["Switchover Witness Lease TTL"]),
+                                self._tell_main)
+        self._defer("Witness", lambda: witness.stop(timeout=5))
+        return witness
+
+    def _start_main(self) -> None:
+        """SwitchoverMain, which owns the state machine."""
+        cfg = self.config
+        witness = self._start_witness()
+        self.generation = GenerationStore(cfg.data_dir / "generation.json")
         self.main_deps = MainDeps(
             config=cfg,
             clock=self.clock,
@@ -215,22 +260,27 @@ class Host:
             on_resync=lambda: self._each_service("resync"),
             network_plan=self._network_plan,
             prober=IcmpProber(time_scale=cfg.time_scale),
-            own_warnings=self._service_warnings,
+            own_warnings=lambda: service_warnings(self.services),
             on_discontinued=self._discontinued.set,
-            pause=PauseStore(data_dir / "pause.json"),
-            startup_progress=self._startup_progress,
+            pause=PauseStore(cfg.data_dir / "pause.json"),
+            startup_progress=lambda: startup_progress(self.services),
+            witness=witness,
         )
         self.main = SwitchoverMain.start(self.main_deps)
         self._defer("SwitchoverMain", self._stop_main)
 
-
+    def _start_servers(self, keys: CurveKeys) -> None:
+        """The virtual switch and the admin socket, last: they answer from a started host."""
+        this = self.config.this
+        self.switch_requests = SwitchRequests(
+            self.config, self.shared, self.events, self._tell_main,
+            lambda: service_warnings(self.services))
         self.switch = SwitchServer(
             self.ctx, endpoint=tcp(this.address, this.switch_port), keys=keys,
-            authenticator=self.auth, handler=self._on_switch_request,
+            authenticator=self.auth, handler=self.switch_requests.handle,
         )
         self.switch.start()
         self._defer("virtual switch", self.switch.stop)
-
         commands = AdminCommands.for_host(self)
         self.admin = AdminServer(
             self.ctx, endpoint=tcp(this.address, this.admin_port), keys=keys,
@@ -238,13 +288,12 @@ class Host:
         )
         self.admin.start()
         self._defer("admin socket", self.admin.stop)
-        if cfg.metrics.port is not None:
+        if self.config.metrics.port is not None:
             from switchover.metrics import serve
 
-            self._defer("metrics", serve(cfg.metrics.address, cfg.metrics.port,
+            metrics = self.config.metrics
+            self._defer("metrics", serve(metrics.address, metrics.port,
                                          lambda: commands.status({}), self.events.subscribe))
-        release_previous_run(self.events, cfg, self.generation.value)
-        self.main.tell(Begin())
 
     def stop(self) -> None:
         notify("STOPPING=1")
@@ -343,7 +392,9 @@ class Host:
 
     @property
     def pairing_refused(self) -> str | None:
-        return self._pairing_refused
+        """The last pairing mismatch a peer's query showed (a warning in status)."""
+        requests = getattr(self, "switch_requests", None)
+        return requests.pairing_refused if requests is not None else None
 
     def _network_plan(self):
         """What a cut-off backup pings to see whether its own network is back."""
@@ -351,44 +402,6 @@ class Host:
             self.params, this_server=self.config.server_name,
             primary_address=self.config.peer.address,
         ).network_plan()
-
-    def _service_warnings(self) -> list[str]:
-        """The replication warnings this server reports to its peer and to status."""
-        out: list[str] = []
-        for service in self.services:
-            try:
-                out += service.warnings()
-            except Exception:
-                log.exception("SwitchoverMain: %s replication warnings failed", service.name)
-        return out
-
-    def _startup_progress(self) -> str | None:
-        """What a starting backup still waits for: its first DS compare-and-update ("in
-        sync") and its InitialMirrorDir copy; None when both are done."""
-        waiting: list[str] = []
-        for service in self.services:
-            try:
-                health = service.health()
-            except Exception:
-                log.exception("SwitchoverMain: %s health failed", service.name)
-                continue
-            state = str(health.get("state", ""))
-            if service.name == "ds" and state != "in sync" and \
-                    not state.startswith(("lagging", "not running: ")):
-                progress = health.get("progress") or {}
-                waiting.append(f"DS {state or 'starting'}" + (
-                    f" ({progress.get('compared', 0)} compared, "
-                    f"{progress.get('fetched', 0)} fetched)" if progress else ""))
-            elif service.name == "files" and state.startswith("initial mirror"):
-                waiting.append(state)
-        return ", ".join(waiting) or None
-
-    def _refuse_pairing(self, pairing: str) -> None:
-        """A peer whose configuration pairs the servers differently: say so, once."""
-        if self._pairing_refused != pairing:
-            self._pairing_refused = pairing
-            log.error("SwitchoverMain: refusing the peer's state query: %s", pairing)
-            self.events.record("error", f"Switchover Service: {pairing}")
 
     def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
         """A module left or joined this host's Notifier; the backup hears of a loss at once."""
@@ -419,54 +432,6 @@ class Host:
                 self._last_module_lost = lost
             if lost.module == self.params["Switchover Monitoring"]:
                 self.sysmonitor.tell(lost)
-
-    def _on_switch_request(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
-        """The virtual switch: answered from the snapshot, never by waiting on an actor."""
-        op = request.get("op")
-        if op == "state":
-            snapshot = self.shared.snapshot()
-            pairing = pairing_error(snapshot.get("pair", {}), request.get("pair"),
-                                    self.config.server_name, str(request.get("server")))
-            if not pairing and request.get("letter") == self.config.letter:
-                pairing = (f"pairing mismatch: {request.get('server')} also calls itself "
-                           f"SwitchoverServer {self.config.letter}; SwitchoverServer A and B "
-                           "are reversed in one of the two configurations")
-            if pairing:
-                self._refuse_pairing(pairing)
-                return {"status": "error", "reason": pairing, "pairing": pairing}
-            return {"status": "ok", **snapshot, "warnings": self._service_warnings()}
-        if op == "discontinue":
-            server, generation = request.get("server"), request.get("generation")
-            letter = request.get("letter")
-            if not (isinstance(server, str) and isinstance(generation, int)
-                    and letter in ("A", "B")):
-                return {"status": "error",
-                        "reason": "discontinue needs server, generation and letter (A or B)"}
-            self._tell_main(DiscontinueRequest(server, generation, letter))
-            return {"status": "ok"}
-        if op == "pause":
-            paused, version = request.get("paused"), request.get("version")
-            if not isinstance(paused, bool) or not isinstance(version, int):
-                return {"status": "error", "reason": "pause needs paused (true or false) "
-                        "and version (an integer)"}
-            self._tell_main(SetPause(paused, str(request.get("server", "peer")), version))
-            return {"status": "ok"}
-        if op in ("handover", "handed-over"):
-            server = request.get("server")
-            if server != self.config.peer.name:
-                return {"status": "error", "reason": f"{op} must come from the peer "
-                        f"{self.config.peer.name}, not {server!r}"}
-            event = HandOverRequested(server) if op == "handover" else HandedOver(server)
-            self._tell_main(PostEvent(event))
-            return {"status": "ok"}
-        if op == "switch":
-            if self.shared.snapshot().get("role") != "backup":
-                return {"status": "error", "reason": "this server is not the backup"}
-            origin = str(request.get("server", "peer"))
-            self._tell_main(RequestSwitch(bool(request.get("immediate")), origin))
-            return {"status": "ok"}
-        return {"status": "error", "reason": f"unknown virtual switch op {op!r}"}
-
 
 def _operator_keys(data_dir: Path):
     """The local operator's keypair, made on first start; the CLI on this host reads it.

@@ -5,23 +5,19 @@ Every decision lives in `actors.statemachine.step`; this actor turns replies, ti
 requests into events, executes exactly the actions a step returns (monitors, links,
 timers, probes, hooks, generation, peer notices) and publishes the result to the shared
 snapshot the virtual switch and the admin socket read. Anything that may block (the
-peer's virtual switch, hooks, network probes) runs on the host's executor and comes back
-as a message, so the actor never waits on a socket.
+peer's virtual switch, hooks, network probes) is a job of `actors.main_jobs` and comes
+back as a message, so the actor never waits on a socket.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 import logging
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import pykka
 
 from actors import statemachine as sm
-from actors.generation import GenerationStore
 from actors.hooks import run_hooks
+from actors.main_jobs import MainDeps, MainJobs
 from actors.messages import (
     Begin,
     ConnectionChanged,
@@ -36,20 +32,24 @@ from actors.messages import (
     Tick,
 )
 from actors.module_settings import flag
-from actors.network import Diagnosis, NetworkPlan, Prober, run_diagnosis
-from actors.pause import PauseStore
+from actors.main_operator import MainOperator
+from actors.main_status import MainStatus, role_of
 from actors.peer_view import PeerTracker
-from actors.shared import SharedState
 from actors.sysmonitor import ParametersChanged
-from switchover.clock import Clock, TimerHandle
-from switchover.config import Config
-from switchover.logs import EventLog
-from transport.outcome import Outcome
+from actors.witness_messages import (
+    AcquireWitness,
+    ReleaseWitness,
+    WitnessAcquired,
+    WitnessHeldBy,
+    WitnessHolder,
+    WitnessLost,
+    WitnessReleased,
+    WitnessUnreachable,
+)
+from switchover.clock import TimerHandle
 
 log = logging.getLogger("SwitchoverStates")
 
-#: The reference seconds a virtual-switch query may take before the peer counts as silent.
-PEER_QUERY_TIMEOUT = 5.0
 #: Reference seconds between two state queries to the peer, in every state.
 PEER_QUERY_INTERVAL = 2.0
 #: Reference seconds between two looks at a starting backup's progress.
@@ -57,41 +57,7 @@ STARTUP_POLL = 1.0
 
 
 
-@dataclass
-class MainDeps:
-    config: Config
-    clock: Clock
-    events: EventLog
-    generation: GenerationStore
-    shared: SharedState
-    executor: concurrent.futures.Executor
-    peer_query: Callable[[Mapping[str, Any], float], Mapping[str, Any] | None]
-    links: Any  # actors.peer.PeerLinks (started when this host watches an active peer)
-    force_backup: bool = False
-    manual_switch_only: bool = False
-    sysmonitor: Any = None  # pykka.ActorRef of SysMonitor, when monitors exist
-    #: Told every role change ("active", "backup", "stale", "stopping") with the upgrade
-    #: state, and every Resync; the host passes both on to the replication services.
-    on_role: Callable[[str, str | None], None] = lambda role, upgrade: None
-    on_resync: Callable[[], None] = lambda: None
-    connections: dict[str, bool] = field(default_factory=lambda: {"main": False, "aux": False})
-    #: The cut-off backup's own-network check: what to ping, and with what.
-    network_plan: Callable[[], NetworkPlan] = lambda: NetworkPlan()
-    prober: Prober | None = None
-    #: The warnings this server reports to its peer (its replication health).
-    own_warnings: Callable[[], list[str]] = lambda: []
-    wall: Callable[[], float] = time.time
-    #: Called (on an executor thread) once the discontinue hooks have run and, in a
-    #: planned hand-over, the peer has been told: the host waits for it when it stops.
-    on_discontinued: Callable[[], None] = lambda: None
-    #: The pair's pause (maintenance mode); None keeps it in memory only.
-    pause: PauseStore | None = None
-    #: What a starting backup still waits for ("DS syncing ..., initial mirror ..."), or
-    #: None once its first DS compare and its InitialMirrorDir copy are done.
-    startup_progress: Callable[[], str | None] = lambda: None
-
-
-class SwitchoverMain(pykka.ThreadingActor):
+class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
     def __init__(self, deps: MainDeps) -> None:
         super().__init__()
         self.d = deps
@@ -114,7 +80,17 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._starting_up: str | None = None  # what start-up still waits for
         self._startup_began = 0.0
         self._switch_scheduled: str | None = None
+        self._witness_key = False
+        self._witness_ok: bool | None = None  # None: no report yet
+        self._witness_holder: str | None = None
+        self._switch_pending: str | None = None
+        self._pending_is_switch = True
+        self.jobs = MainJobs(deps, self._tell_self)
         self._publish()
+
+    def _tell_self(self, message: Any) -> None:
+        if self.actor_ref.is_alive():
+            self.actor_ref.tell(message)
 
     # --- plumbing -----------------------------------------------------------------
 
@@ -150,6 +126,12 @@ class SwitchoverMain(pykka.ThreadingActor):
             auto_rejoin=flag(p["Switchover Auto Rejoin"]),
             starting_up=self._starting_up is not None,
             switch_scheduled=self._switch_scheduled,
+            witness=self.d.witness is not None,
+            witness_key=self._witness_key,
+            switch_pending=self._switch_pending,
+            pending_is_switch=self._pending_is_switch,
+            peer_reachable=self.peer.unreachable_since is None
+            and self.peer.last_answered is not None,
         )
 
     @property
@@ -169,24 +151,6 @@ class SwitchoverMain(pykka.ThreadingActor):
         ref = self.actor_ref
         self._timers[name] = self.d.clock.call_later(delay, lambda: ref.tell(Tick(name)))
 
-    def _in_background(self, work: Callable[[], Any], reply: Callable[[Any], Any]) -> None:
-        ref = self.actor_ref
-
-        def done(future: concurrent.futures.Future) -> None:
-            try:
-                result = future.result()
-            except Exception as exc:  # a failed query is an unreachable peer
-                log.warning("background task failed: %s", exc)
-                result = None
-            message = reply(result)
-            if message is not None and ref.is_alive():
-                ref.tell(message)
-
-        try:
-            self.d.executor.submit(work).add_done_callback(done)
-        except RuntimeError:  # the executor is shutting down with the host
-            pass
-
     # --- the state machine ------------------------------------------------------
 
     def _apply(self, event: sm.Event) -> sm.Transition:
@@ -203,6 +167,8 @@ class SwitchoverMain(pykka.ThreadingActor):
             )
             if transition.state is not sm.State.RECONNECTING:
                 self._cut_off = False
+            if self._switch_pending is not None:
+                self._end_pending(transition.state)
             if transition.state not in sm.BACKUP_STATES:
                 self._handing_over = False
                 self._cancel("handover")
@@ -210,8 +176,8 @@ class SwitchoverMain(pykka.ThreadingActor):
                 self._cancel("startup")
         elif decided and transition.reason != previous:
             log.info("SwitchoverState::State%s: %s", before.value, transition.reason)
-        if _role(before) != _role(transition.state):
-            self.d.on_role(_role(transition.state), self.upgrade)
+        if role_of(before) != role_of(transition.state):
+            self.d.on_role(role_of(transition.state), self.upgrade)
             if transition.state in sm.BACKUP_STATES:
                 self._starting_up = "starting"
                 self._startup_began = self.d.clock.now()
@@ -261,14 +227,22 @@ class SwitchoverMain(pykka.ThreadingActor):
             self._go_stale(action.reason, action.tell_peer)
         elif isinstance(action, a.Discontinue):
             self._discontinue(action.reason, action.tell_peer)
+        elif isinstance(action, a.PendSwitch):
+            self._switch_pending, self._pending_is_switch = action.reason, action.switch
+        elif isinstance(action, a.TakeWitness):
+            if self.d.witness is not None:
+                gen = self.d.generation
+                next_gen = gen.value if self.state in sm.ACTIVE_STATES or not \
+                    self._pending_is_switch else gen.peek_next()
+                self.d.witness.tell(AcquireWitness(next_gen))
+        elif isinstance(action, a.RerunCommence):
+            run_hooks("commence", self.d.config.hooks.commence, self._hook_env(action.reason))
         elif isinstance(action, a.ScheduleSwitchAfterStartup):
             self._switch_scheduled = action.reason
         elif isinstance(action, a.AskPeerToHandOver):
             self._handing_over = True
             self._later("handover", action.timeout)
-            request = {"op": "handover", "server": self.d.config.server_name}
-            self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
-                                lambda _: None)
+            self.jobs.notify_peer("handover")
         else:
             log.warning("SwitchoverMain: no executor for action %r", action)
 
@@ -310,30 +284,10 @@ class SwitchoverMain(pykka.ThreadingActor):
         self._discontinue(reason, tell_peer)
 
     def _discontinue(self, reason: str, tell_peer: bool) -> None:
-        """Run the discontinue hooks; then, in a planned hand-over, tell the peer that it
-        may commence, so its commence hooks follow ours (a job: the actor never waits)."""
-        cfg, query, done = self.d.config, self.d.peer_query, self.d.on_discontinued
-        executor = self.d.executor
         self._discontinuing = True
         if tell_peer:
             self.d.events.record("info", f"Switchover Service: {reason}")
-
-        def after() -> None:
-            try:
-                if tell_peer:
-                    query({"op": "handed-over", "server": cfg.server_name}, PEER_QUERY_TIMEOUT)
-            finally:
-                done()
-
-        def later(_: Any = None) -> None:
-            try:
-                executor.submit(after)
-            except RuntimeError:  # the executor is already stopping: tell from here
-                after()
-
-        if run_hooks("discontinue", cfg.hooks.discontinue, self._hook_env(reason),
-                     on_done=later) is None:
-            later()
+        self.jobs.discontinue(self._hook_env(reason), tell_peer)
 
     def _open_links(self) -> None:
         if not self._watching:
@@ -348,70 +302,16 @@ class SwitchoverMain(pykka.ThreadingActor):
             self.d.connections.update(main=False, aux=False)
 
     def _query_peer(self) -> None:
-        """Ask the peer's virtual switch for its state; the answer comes as PeerAnswer."""
-        if self._query_in_flight:
-            return
-        self._query_in_flight = True
-        cfg = self.d.config
-        request = {"op": "state", "server": cfg.server_name, "letter": cfg.letter,
-                   "pair": self.peer.pair}
-        self._in_background(
-            lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
-            lambda reply: PeerAnswer(reply, "state"),
-        )
+        if not self._query_in_flight:
+            self._query_in_flight = True
+            self.jobs.query_state(self.peer.pair)
 
     def _probe_reconnect(self) -> None:
-        """Reconnecting: ask the primary's Notifier whether it is back (main, else aux)."""
-        links = self.d.links
-        channel = "main" if links.connected("main") or not links.connected("aux") else "aux"
-        timeout = float(self.params["Switchover TS Timeout"]) / 2
-        future = links.request(channel, "Notifier", "Ping", timeout=timeout)
-        ref = self.actor_ref
-
-        def done(f: concurrent.futures.Future) -> None:
-            try:
-                outcome: Outcome = f.result()
-            except Exception:
-                ok = False
-            else:
-                ok = outcome.ok
-            if ref.is_alive():
-                ref.tell(PostEvent(sm.ReconnectProbed(ok)))
-
-        future.add_done_callback(done)
-
-    def _check_own_network(self) -> None:
-        prober, plan = self.d.prober, self.d.network_plan()
-        if prober is None:
-            self.actor_ref.tell(PostEvent(sm.OwnNetworkChecked(True)))
-            return
-        if plan.gateway_ping and not plan.gateways:
-            # No default route is no network: the kernel drops the routes through a link
-            # that went down, and nothing would be pinged.
-            self.actor_ref.tell(PostEvent(sm.OwnNetworkChecked(False)))
-            return
-        # Only this server's own network: the primary's address is not in question here.
-        plan = dataclasses.replace(plan, primary_address="", ping_sets=1)
-
-        def check() -> Diagnosis:
-            return run_diagnosis(plan, prober, sleep=lambda s: time.sleep(
-                self.d.clock.real_seconds(s)))
-
-        self._in_background(
-            check,
-            lambda diagnosis: PostEvent(sm.OwnNetworkChecked(
-                diagnosis is not None and not diagnosis.local_down)),
-        )
+        self.jobs.probe_notifier(float(self.params["Switchover TS Timeout"]) / 2)
 
     def _tell_peer_discontinue(self, generation: int) -> None:
-        request = {
-            "op": "discontinue",
-            "server": self.d.config.server_name,
-            "generation": generation,
-            "letter": self.d.config.letter,
-        }
-        self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
-                            lambda _: None)
+        self.jobs.notify_peer("discontinue", generation=generation,
+                              letter=self.d.config.letter)
 
     def _hook_env(self, reason: str) -> dict[str, str]:
         cfg = self.d.config
@@ -421,41 +321,6 @@ class SwitchoverMain(pykka.ThreadingActor):
             "SWITCHOVER_REASON": reason,
             "SWITCHOVER_GENERATION": str(self.d.generation.value),
         }
-
-    def _mode(self) -> str:
-        if self.upgrade:
-            return f"upgrade {self.upgrade}"
-        if self._paused:
-            return "paused"
-        return "manual switch only" if self.d.manual_switch_only else "auto"
-
-    def _connections(self) -> dict[str, bool | None]:
-        if self._watching:
-            return dict(self.d.connections)
-        if self.state in sm.ACTIVE_STATES:
-            # The active serves the backup's channels: they are up while its Notifier
-            # hears the peer.
-            up = bool(self.peer.report.get("connections", {}).get("main")
-                      or self.peer.report.get("connections", {}).get("aux"))
-            return {"main": up, "aux": up} if self.peer.report else {"main": None, "aux": None}
-        return {"main": None, "aux": None}
-
-    def _publish(self) -> None:
-        cfg = self.d.config
-        self.d.shared.update(
-            server=cfg.server_name,
-            letter=cfg.letter,
-            pair=self.peer.pair,
-            state=self.state.value,
-            role=_role(self.state),
-            release=cfg.release,
-            generation=self.d.generation.value,
-            reason=self.reason,
-            mode=self._mode(),
-            connections=self._connections(),
-            paused=self._paused,
-            pause_version=self.d.pause.version if self.d.pause is not None else 0,
-        )
 
     # --- handlers -----------------------------------------------------------------
 
@@ -508,7 +373,7 @@ class SwitchoverMain(pykka.ThreadingActor):
         elif name == "reconnect-probe":
             self._apply(sm.ReconnectProbeDue())
         elif name == "own-network" and self._cut_off:
-            self._check_own_network()
+            self.jobs.check_own_network()
         elif name == "handover" and self._handing_over:
             self._apply(sm.HandOverTimedOut())
         elif name == "startup" and self._starting_up is not None:
@@ -532,6 +397,34 @@ class SwitchoverMain(pykka.ThreadingActor):
             self._links_lost = False
             self._apply(sm.LinksRestored())
 
+    def _end_pending(self, now: sm.State) -> None:
+        """A start or switch that waited for the witness key is over: done (Primary), or
+        given up (another role): then the witness stops trying for the key."""
+        self._switch_pending = None
+        if now not in sm.ACTIVE_STATES and self.d.witness is not None:
+            self.d.witness.tell(ReleaseWitness())
+
+    def _on_witness(self, report: Any) -> None:
+        """The witness's reports: remember what they say, then let the table decide."""
+        if isinstance(report, WitnessAcquired):
+            self._witness_key, self._witness_ok = True, True
+            self._witness_holder = report.holder.server
+        elif isinstance(report, WitnessHeldBy):
+            self._witness_ok = True
+            self._witness_key = report.holder.server == self.d.config.server_name and \
+                self._witness_key
+            self._witness_holder = report.holder.server
+        elif isinstance(report, WitnessUnreachable):
+            self._witness_ok = False
+        elif isinstance(report, WitnessLost):
+            self._witness_key = False
+        elif isinstance(report, (WitnessReleased, WitnessHolder)):
+            if isinstance(report, WitnessReleased):
+                self._witness_key = False
+            self._publish()
+            return
+        self._apply(report)
+
     def _check_startup(self) -> None:
         """A starting backup: done once the services say so, or at the time limit."""
         progress = self.d.startup_progress()
@@ -552,78 +445,8 @@ class SwitchoverMain(pykka.ThreadingActor):
         self.d.generation.observe(message.generation)
         self._apply(sm.DiscontinueRequested(message.server, message.generation, message.letter))
 
-    def _on_status(self, _: GetStatus) -> dict[str, Any]:
-        cfg = self.d.config
-        role = _role(self.state)
-        return {
-            "server": cfg.server_name,
-            "letter": cfg.letter,
-            "state": self.state.value,
-            "role": role,
-            "reason": self.reason,
-            "generation": self.d.generation.value,
-            "release": cfg.release,
-            "mode": self._mode(),
-            "upgrade": self.upgrade,
-            "peer": self.peer.status(),
-            "connections": self._connections(),
-            "warnings": self.peer.warnings(role) + (
-                [f"this server is starting up: {self._starting_up}"]
-                if self._starting_up is not None else []),
-            "starting_up": self._starting_up,
-        }
-
     def _on_post_event(self, message: PostEvent) -> None:
         self._apply(message.event)
-
-    def _on_request_switch(self, message: RequestSwitch) -> dict[str, Any]:
-        if self.state not in sm.BACKUP_STATES:
-            return {"accepted": False,
-                    "message": f"{self.d.config.server_name} is {self.state.value}, not a backup"}
-        self.d.events.record(
-            "warning", f"Manual switchover requested by {message.origin}"
-            + (" (immediate)" if message.immediate else ""),
-        )
-        transition = self._apply(sm.ManualSwitch(message.immediate))
-        accepted = self.state is sm.State.PRIMARY or self._handing_over
-        return {"accepted": accepted, "message": transition.reason}
-
-    def _on_rejoin(self, message: Rejoin) -> dict[str, Any]:
-        """`switchover rejoin`: a stale server becomes a backup again, or says why not."""
-        if self.state is not sm.State.INACTIVE:
-            return {"accepted": False, "message": f"{self.d.config.server_name} is "
-                    f"{self.state.value}, not stale: nothing to rejoin"}
-        self.d.events.record("warning", f"Rejoin requested by {message.origin}",
-                             kind="operator")
-        transition = self._apply(sm.RejoinRequested(self._last_view, self.d.config.peer.name))
-        return {"accepted": self.state in sm.BACKUP_STATES, "message": transition.reason}
-
-    def _on_set_pause(self, message: SetPause) -> dict[str, Any]:
-        store = self.d.pause
-        if store is None:
-            return {"paused": False, "changed": False}
-        changed = self._take_pause(message.paused, message.version, message.origin)
-        if message.version is None:  # an operator here: the peer takes the same version
-            request = {"op": "pause", "server": self.d.config.server_name,
-                       "paused": store.paused, "version": store.version}
-            self._in_background(lambda: self.d.peer_query(request, PEER_QUERY_TIMEOUT),
-                                lambda _: None)
-        return {"paused": store.paused, "changed": changed}
-
-    def _take_pause(self, paused: bool, version: int | None, origin: str) -> bool:
-        store = self.d.pause
-        if store is None or (version is not None and version <= store.version):
-            return False
-        changed = store.set(paused, version)
-        if changed:
-            what = "paused (maintenance mode): no automatic switch until resumed" if paused \
-                else "resumed: automatic switching is on again"
-            self.d.events.record("warning", f"Switchover Service: the pair is {what} "
-                                 f"(by {origin})", kind="operator")
-            self._apply(sm.PauseChanged(paused))
-        else:
-            self._publish()
-        return changed
 
     def _on_parameters(self, message: Any) -> None:
         self.params = message.params
@@ -634,24 +457,10 @@ class SwitchoverMain(pykka.ThreadingActor):
         return {"discontinuing": self._discontinuing}
 
 
-def hooks_budget(hooks: Any) -> float:
-    """Real seconds the discontinue hooks may take to the end (their time limits)."""
-    return sum(c.timeout or hooks.timeout for c in hooks.discontinue) + 5.0
-
-
-def _role(state: sm.State) -> str:
-    if state in sm.ACTIVE_STATES:
-        return "active"
-    if state in sm.BACKUP_STATES:
-        return "backup"
-    if state is sm.State.INACTIVE:
-        return "stale"
-    if state is sm.State.STOPPING:
-        return "stopping"
-    return "none"
-
-
 _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
+    **{kind: SwitchoverMain._on_witness for kind in (
+        WitnessAcquired, WitnessHeldBy, WitnessUnreachable, WitnessLost, WitnessReleased,
+        WitnessHolder)},
     Begin: SwitchoverMain._on_begin,
     PeerAnswer: SwitchoverMain._on_peer_answer,
     Tick: SwitchoverMain._on_tick,

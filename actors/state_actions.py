@@ -131,6 +131,27 @@ class AskPeerToHandOver:
     timeout: float
 
 
+@dataclass(frozen=True)
+class TakeWitness:
+    """Ask the witness for the pair's key (the right to be active), and keep it."""
+
+
+@dataclass(frozen=True)
+class PendSwitch:
+    """Remember a start as active (`switch` False) or a switch (with `reason`) that waits
+    for the witness key; it happens on WitnessAcquired."""
+
+    reason: str
+    switch: bool = True
+
+
+@dataclass(frozen=True)
+class RerunCommence:
+    """Run the commence hooks again (re-announce the VIP after a partition healed)."""
+
+    reason: str
+
+
 Action = (
     Log
     | StartMonitors
@@ -149,4 +170,7 @@ Action = (
     | ScheduleSwitchAfterStartup
     | GoStale
     | AskPeerToHandOver
+    | TakeWitness
+    | PendSwitch
+    | RerunCommence
 )

@@ -176,6 +176,14 @@ class StartupComplete:
     detail: str = ""
 
 
+# The witness's reports (docs/witness.md) are events of the state machine as they are.
+from actors.witness_messages import (  # noqa: E402
+    WitnessAcquired,
+    WitnessHeldBy,
+    WitnessLost,
+    WitnessUnreachable,
+)
+
 Event = (
     PeerAnswered
     | PeerQueryDue
@@ -198,4 +206,8 @@ Event = (
     | PauseChanged
     | RejoinRequested
     | StartupComplete
+    | WitnessAcquired
+    | WitnessHeldBy
+    | WitnessUnreachable
+    | WitnessLost
 )

@@ -9,6 +9,7 @@ returns only once the former backup reports itself active, and prints the new ro
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -80,8 +81,8 @@ def execute(args: argparse.Namespace) -> int:
             if w.startswith(("no backup", "peer unreachable"))]
     if status["role"] == "active" and lone:
         raise CommandFailed(f"refused: {lone[0]}")
-    for warning in status.get("warnings", []):
-        print(f"WARNING: {warning}")
+    for warning in status.get("warnings", []):  # stdout stays JSON with --json
+        print(f"WARNING: {warning}", file=sys.stderr if args.json else sys.stdout)
     if not args.yes:
         if not _confirm(f"Switch {backup} to active now?"):
             print("switch cancelled")

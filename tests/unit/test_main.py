@@ -15,7 +15,8 @@ from typing import Any, Mapping
 import pytest
 
 from actors.generation import GenerationStore
-from actors.main import MainDeps, SwitchoverMain
+from actors.main import SwitchoverMain
+from actors.main_jobs import MainDeps
 from actors.messages import (
     Begin,
     ConnectionChanged,

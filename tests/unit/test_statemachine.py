@@ -504,3 +504,83 @@ def test_every_state_event_pair_is_total_and_keeps_the_invariants():
                 if t.reason.startswith("no action"):
                     assert t.state is state
                     assert not kinds & {BecomeActive, GoStale, Resync, StartReconnectTimer}
+
+
+# --- the witness (docs/witness.md): the key is the right to be active -----------------
+
+from actors.state_actions import AskPeerToHandOver as _Ask  # noqa: E402
+from actors.state_actions import PendSwitch, TakeWitness  # noqa: E402
+from actors.witness_messages import (  # noqa: E402
+    Holder,
+    WitnessAcquired,
+    WitnessHeldBy,
+    WitnessLost,
+    WitnessUnreachable,
+)
+
+WIT = Context(witness=True)
+WIT_PEER_UP = Context(witness=True, peer_active=True, peer_reachable=True)
+WIT_KEY = Context(witness=True, witness_key=True, peer_reachable=True)
+WIT_LONE = Context(witness=True, witness_key=True, peer_reachable=False)
+PENDING = Context(witness=True, switch_pending=REASON_TS_PING)
+PENDING_START = Context(witness=True, switch_pending="fail-safe", pending_is_switch=False)
+HOLDER_B = Holder("ICServer2", 3)
+
+WITNESS_ROWS = [
+    ("witness-switch-waits-for-the-key", S.BACKUP, ModuleDown(), WIT_PEER_UP, S.BACKUP,
+     [StopMonitors, _Ask, PendSwitch, TakeWitness], "waiting for the witness key first"),
+    ("witness-expired-waits-for-the-key", S.RECONNECTING, ReconnectExpired(), WIT,
+     S.RECONNECTING, [Log, CancelReconnectTimer, StopMonitors, PendSwitch, TakeWitness],
+     "waiting for the witness key"),
+    ("witness-fail-safe-start-waits", S.INIT, NO_ANSWER, WIT, S.INIT,
+     [QueryPeer, PendSwitch, TakeWitness], "waiting for the witness key"),
+    ("witness-no-gate-without-witness", S.BACKUP, ModuleDown(), AUTO, S.PRIMARY,
+     [StopMonitors, CloseLinks, BecomeActive], "switching now"),
+    ("witness-key-taken-switches", S.BACKUP, WitnessAcquired(HOLDER_B, 10),
+     dataclasses.replace(PENDING, witness_key=True), S.PRIMARY,
+     [StopMonitors, CloseLinks, BecomeActive], "took the witness key"),
+    ("witness-key-taken-reconnecting", S.RECONNECTING, WitnessAcquired(HOLDER_B, 10),
+     dataclasses.replace(PENDING, witness_key=True), S.PRIMARY,
+     [CancelReconnectTimer, StopMonitors, CloseLinks, BecomeActive], "took the witness key"),
+    ("witness-held-by-the-active", S.BACKUP, WitnessHeldBy(Holder("ICServer1", 2)), PENDING,
+     S.BACKUP, [], "held by ICServer1"),
+    ("witness-unreachable-no-switch", S.RECONNECTING, WitnessUnreachable("refused", False),
+     PENDING, S.RECONNECTING, [Log], "no automatic switch: the witness is unreachable"),
+    ("witness-unreachable-healthy", S.PRIMARY, WitnessUnreachable("refused", True), WIT_KEY,
+     S.PRIMARY, [], "no action"),
+    ("witness-lost-peer-answers", S.PRIMARY, WitnessLost(HOLDER_B, "timeout", 3.0), WIT_KEY,
+     S.PRIMARY, [Log, TakeWitness], "staying active"),
+    ("witness-lost-alone-demotes", S.PRIMARY, WitnessLost(HOLDER_B, "timeout", 3.0),
+     WIT_LONE, S.INACTIVE, [StopMonitors, CloseLinks, GoStale],
+     "demoting itself before the key can expire"),
+    ("witness-acquired-not-pending", S.BACKUP, WitnessAcquired(HOLDER_B, 10), WIT, S.BACKUP,
+     [], "no action"),
+]
+
+
+@pytest.mark.parametrize(
+    "state, event, ctx, expected, action_types, fragment",
+    [row[1:] for row in WITNESS_ROWS],
+    ids=[row[0] for row in WITNESS_ROWS],
+)
+def test_witness_rule(state, event, ctx, expected, action_types, fragment):
+    t = step(state, event, ctx)
+    assert t.state is expected
+    assert [type(a) for a in t.actions] == action_types
+    assert fragment in t.reason
+
+
+def test_with_a_witness_nothing_becomes_active_without_the_key():
+    """The invariant the witness exists for, over every state, event and context."""
+    contexts = [dataclasses.replace(c, witness=True, witness_key=False) for c in CONTEXTS]
+    for state in State:
+        for event in EVENTS:
+            for ctx in contexts:
+                t = step(state, event, ctx)
+                if state is not S.PRIMARY:
+                    assert t.state is not S.PRIMARY, (state, event)
+    # once the key is taken, the pending start or switch happens, with its own reason
+    t = step(S.INIT, WitnessAcquired(HOLDER_B, 10), dataclasses.replace(
+        PENDING_START, witness_key=True))
+    (become,) = [a for a in t.actions if isinstance(a, BecomeActive)]
+    assert (t.state, become.reason, become.switch) == (S.PRIMARY, "fail-safe", False)
