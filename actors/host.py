@@ -43,6 +43,7 @@ from replication.service import STALE, ReplicationService, ServiceContext
 from replication.services import SERVICES
 from switchover.clock import RealClock
 from switchover.config import Config
+from switchover.endpoints import notifier_ipc, operator_key_path, tcp
 from switchover.logs import EventLog, configure_logging
 from switchover.params import ServerParameters
 from switchover.private import private_dir
@@ -64,19 +65,6 @@ log = logging.getLogger("SwitchoverMain")
 ALL_RIGHTS = frozenset({"status", "remote-control", "master"})
 #: Real seconds a virtual-switch request may always take (see Host.peer_query).
 PEER_QUERY_FLOOR = 1.0
-
-
-def tcp(address: str, port: int) -> str:
-    return f"tcp://{address}:{port}"
-
-
-def operator_key_path(data_dir: Path) -> Path:
-    """Where the host leaves the local operator's key for the CLI (0600)."""
-    return data_dir / "operator.key_secret"
-
-
-def notifier_ipc(data_dir: Path) -> str:
-    return f"ipc://{data_dir / 'notifier.ipc'}"
 
 
 class Host:
@@ -139,7 +127,8 @@ class Host:
         """The data dir, the switchover log and the event log, before anything can fail."""
         cfg = self.config
         private_dir(cfg.data_dir)
-        configure_logging(cfg.data_dir / "switchover.log", server=cfg.server_name)
+        configure_logging(cfg.data_dir / "switchover.log", server=cfg.server_name,
+                          settings=cfg.log)
         for warning in cfg.parameters.warnings():
             log.warning("SwitchoverMain: %s", warning)
         self.events = EventLog(cfg.data_dir / "events.jsonl", cfg.server_name)
@@ -291,13 +280,19 @@ class Host:
         )
         self.switch.start()
         self._defer("virtual switch", self.switch.stop)
-        commands = AdminCommands(self)
+        commands = AdminCommands.for_host(self)
         self.admin = AdminServer(
             self.ctx, endpoint=tcp(this.address, this.admin_port), keys=keys,
             authenticator=self.auth, handler=commands.handle,
         )
         self.admin.start()
         self._defer("admin socket", self.admin.stop)
+        if self.config.metrics.port is not None:
+            from switchover.metrics import serve
+
+            metrics = self.config.metrics
+            self._defer("metrics", serve(metrics.address, metrics.port,
+                                         lambda: commands.status({}), self.events.subscribe))
 
     def stop(self) -> None:
         notify("STOPPING=1")

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import zmq
 
 from switchover.clock import Clock
+from switchover.metrics import observe_request
 from transport.channel import CHANNELS, Channel
 from transport.envelope import Envelope
 from transport.outcome import CONNECTION_LOST, Outcome
@@ -183,8 +184,14 @@ class PeerLinks:
             future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
             future.set_result(Outcome(CONNECTION_LOST, detail=f"no channel {channel!r}"))
             return future
-        return chan.request(target, eid, body, timeout=self._clock.real_seconds(timeout),
-                            bulk=bulk)
+        started = time.monotonic()
+        future = chan.request(target, eid, body, timeout=self._clock.real_seconds(timeout),
+                              bulk=bulk)
+        future.add_done_callback(lambda done: observe_request(
+            channel, target, time.monotonic() - started,
+            "cancelled" if done.cancelled() else
+            "error" if done.exception() is not None else done.result().status))
+        return future
 
     def cancel_all(self) -> None:
         for channel in self._channels.values():

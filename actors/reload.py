@@ -41,7 +41,9 @@ def reload_host(host: "Host") -> None:
     notify("RELOADING=1")
     try:
         old = host.config
-        configure_logging(old.data_dir / "switchover.log", server=old.server_name)
+        configure_logging(old.data_dir / "switchover.log", server=old.server_name,
+                          settings=old.log)
+        host.events.reopen()
         host.auth.allow("admin", host.admin_rights(fresh.security.admin_keys))
         host.hooks.configure(fresh.hooks)
         host.config = dataclasses.replace(

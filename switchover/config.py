@@ -15,6 +15,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from switchover.config_ops import (
+    LOG_KEYS,
+    METRICS_KEYS,
+    LogConfig,
+    MetricsConfig,
+    parse_log,
+    parse_metrics,
+)
 from switchover.hookconfig import HOOK_KEYS, HookCommand, Hooks, parse_hooks
 from switchover.params import ParamError, ServerParameters, valid_address
 from switchover.params_spec import show_value
@@ -44,11 +52,14 @@ _MISSING: Any = _Missing()
 _RELEASE = re.compile(r"\d+(\.\d+)*")
 _PORT_KEYS = ("switch_port", "main_port", "aux_port", "admin_port")
 _ALLOWED: dict[str, tuple[str, ...]] = {
-    "": ("server", "servers", "security", "hooks", "server_parameters", "witness"),
+    "": ("server", "servers", "security", "hooks", "server_parameters", "witness", "log",
+         "metrics"),
     "server": ("name", "data_dir", "root", "release", "time_scale"),
     "servers.*": ("address", "aux_address") + _PORT_KEYS,
     "security": ("server_group_key", "admin_keys"),
     "hooks": HOOK_KEYS,
+    "log": LOG_KEYS,
+    "metrics": METRICS_KEYS,
 }
 
 
@@ -99,6 +110,8 @@ class Config:
     hooks: Hooks
     parameters: ServerParameters = field(repr=False)
     witness: WitnessConfig | None = None  # `[witness]`, absent: no witness (docs/witness.md)
+    log: LogConfig = LogConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def peer_letter(self) -> str:
@@ -386,5 +399,7 @@ class _Parser:
             hooks=self.hooks(data),
             parameters=params,
             witness=self.witness(data),
+            log=parse_log(self.table(data, "log", required=False), self.fail),
+            metrics=parse_metrics(self.table(data, "metrics", required=False), self.fail),
         )
 

@@ -106,10 +106,15 @@ class LocalPair:
     netns: Mapping[str, str] = field(default_factory=dict)
     #: The `[witness]` table both hosts get (endpoints, prefix, ...), or None for none.
     witness: Mapping[str, Any] | None = None
+    #: `[security] admin_keys` of both hosts: a directory of operators' public keys.
+    admin_keys: Path | None = None
+    #: Serve Prometheus metrics on a port of each host's own (`metrics_ports`).
+    metrics: bool = False
 
     def __post_init__(self) -> None:
         self.base.mkdir(parents=True, exist_ok=True)
-        ports = free_ports(8)
+        ports = free_ports(10)
+        self.metrics_ports = dict(zip(self.names, ports[8:]))
         self.ports = {
             name: dict(zip(("switch_port", "main_port", "aux_port", "admin_port"),
                            ports[i * 4:(i + 1) * 4]))
@@ -158,6 +163,7 @@ class LocalPair:
         lines += [
             "[security]",
             f"server_group_key = {_toml_value(str(self.keys_dir / 'server-group.key_secret'))}",
+            *([f"admin_keys = {_toml_value(str(self.admin_keys))}"] if self.admin_keys else []),
             "",
             "[hooks]",
         ]
@@ -166,6 +172,8 @@ class LocalPair:
         if self.witness is not None:
             lines += ["", "[witness]"]
             lines += [f"{key} = {_toml_value(value)}" for key, value in self.witness.items()]
+        if self.metrics:
+            lines += ["", "[metrics]", f'listen = "127.0.0.1:{self.metrics_ports[name]}"']
         lines += ["", "[server_parameters]",
                   f'"SwitchoverServer A" = {_toml_value(a)}',
                   f'"SwitchoverServer B" = {_toml_value(b)}']
@@ -220,7 +228,7 @@ class LocalPair:
     # --- observation ----------------------------------------------------------------
 
     def status(self, name: str, timeout: float = 3.0) -> dict[str, Any] | None:
-        from switchover.commands.common import CommandFailed, admin_call
+        from switchover.client import CommandFailed, admin_call
 
         try:
             return run_in_netns(
@@ -233,7 +241,7 @@ class LocalPair:
 
     def admin(self, name: str, command: str, args: Mapping[str, Any] | None = None,
               timeout: float = 10.0) -> Any:
-        from switchover.commands.common import admin_call
+        from switchover.client import admin_call
 
         return run_in_netns(
             self.netns.get(name),
@@ -288,5 +296,6 @@ class LocalPair:
         return read_events(self.base / name / "data" / "events.jsonl")
 
     def log_text(self, name: str) -> str:
-        path = self.base / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """What `name`'s processes wrote to stdout and stderr, then its switchover log."""
+        paths = (self.base / f"{name}.log", self.base / name / "data" / "switchover.log")
+        return "".join(p.read_text(errors="replace") for p in paths if p.exists())

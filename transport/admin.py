@@ -19,6 +19,7 @@ import orjson
 import zmq
 
 from .envelope import MAX_ENVELOPE_BYTES, load_object
+from . import refusals
 from .loop import LINGER_MS, IOLoop
 from .security import DEFAULT_RIGHTS, Authenticator, CurveKeys, curve_client, curve_server
 
@@ -110,6 +111,7 @@ class AdminServer(IOLoop):
                 auth.set_admit_unknown(ZAP_DOMAIN, True)
             curve_server(sock, self._keys, ZAP_DOMAIN)
         sock.bind(self.endpoint)
+        refusals.watch(self, sock, "admin")
         self._sock = sock
         self.register(sock, self._on_readable)
 

@@ -38,6 +38,7 @@ from .envelope import (
     payload_size,
     salvage,
 )
+from . import refusals
 from .loop import BATCH, IOLoop, drain, send_frames
 from .routing import Pending, RouteError, RouteTable
 from .security import Authenticator, CurveKeys, curve_server
@@ -190,6 +191,7 @@ class Notifier(IOLoop):
             curve_server(remote, self._keys, ZAP_DOMAIN)
         for endpoint in self._remote_endpoints:
             remote.bind(endpoint)
+        refusals.watch(self, remote, "notifier")
         local = self.socket(zmq.ROUTER)
         local.router_mandatory = 1
         local.maxmsgsize = SOCKET_MAXMSGSIZE

@@ -29,6 +29,18 @@ DEFAULT_RIGHTS = frozenset({"status"})
 REJECT_LOG_INTERVAL = 60.0
 
 
+class Rights(frozenset):
+    """An operator's rights, carrying the name of the key that grants them (the file
+    stem, e.g. `alice` for `alice.key`), so what an operator does can be recorded by name."""
+
+    name: str = ""
+
+    def __new__(cls, rights: frozenset[str] | set[str] = frozenset(), name: str = ""):
+        self = super().__new__(cls, rights)
+        self.name = name
+        return self
+
+
 @dataclass(frozen=True)
 class CurveKeys:
     """A CURVE keypair in z85 text form (40 bytes each), as the socket options take it."""
@@ -107,7 +119,8 @@ def _metadata(path: Path) -> dict[str, str]:
 
 
 def load_authorized(directory: Path) -> dict[bytes, frozenset[str]]:
-    """Public keys in `directory/*.key` with their rights (metadata `rights`, comma-separated).
+    """Public keys in `directory/*.key` with their rights (metadata `rights`, comma-separated),
+    as `Rights` named after the file.
 
     A certificate without `rights` gets `status` only: listing a key lets its holder look,
     not act.
@@ -117,7 +130,7 @@ def load_authorized(directory: Path) -> dict[bytes, frozenset[str]]:
         public, _ = zmq.auth.load_certificate(str(path))
         text = _metadata(path).get("rights", "")
         rights = frozenset(r.strip() for r in text.split(",") if r.strip())
-        out[public] = rights or DEFAULT_RIGHTS
+        out[public] = Rights(rights or DEFAULT_RIGHTS, path.stem)
     return out
 
 
@@ -171,7 +184,8 @@ class Authenticator:
         server can answer them with a clear refusal (the admin socket's 403) instead of
         silence; they are still logged as rejected. None keeps the domain's setting.
         """
-        table = {_z85_key(k): frozenset(v) for k, v in keys.items()}
+        table = {_z85_key(k): v if isinstance(v, Rights) else frozenset(v)
+                 for k, v in keys.items()}
         with self._lock:
             self._lists[domain] = table
             if admit_unknown:

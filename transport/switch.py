@@ -15,6 +15,7 @@ import orjson
 import zmq
 
 from .envelope import MAX_ENVELOPE_BYTES, load_object
+from . import refusals
 from .loop import LINGER_MS, IOLoop, drain, send_frames
 from .security import Authenticator, CurveKeys, curve_client, curve_server
 
@@ -66,6 +67,7 @@ class SwitchServer(IOLoop):
                 auth.allow(ZAP_DOMAIN, {self._keys.public: frozenset({"peer"})})
             curve_server(sock, self._keys, ZAP_DOMAIN)
         sock.bind(self.endpoint)
+        refusals.watch(self, sock, "virtual switch")
         self._sock = sock
         self.register(sock, lambda s: drain(s, self._on_message, self.name))
 

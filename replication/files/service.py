@@ -275,7 +275,9 @@ class FileService:
     def _cmd_resync(self, _: Mapping[str, Any]) -> dict[str, Any]:
         mirror = self.mirror
         if self.role != BACKUP or mirror is None:
-            return {"message": "only the backup compares its files with the active's"}
+            raise ServiceCommandError(409, f"only the backup compares its files with the "
+                                           f"active's; {self.ctx.config.server_name} is "
+                                           f"{self.role}")
         mirror.tell(Resync("operator"))
         return {"message": "comparing the mirrored directories with the active's"}
 

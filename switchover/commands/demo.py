@@ -31,15 +31,18 @@ def _say(text: str) -> None:
 
 
 def _show(pair, name: str) -> None:
-    from switchover.commands.status import render
+    """The status table as `switchover status` prints it, from `name` and its peer."""
+    import datetime as dt
 
-    status = pair.status(name)
-    if status is None:
+    from switchover.status_view import render_text, screen
+
+    docs = {n: pair.status(n) for n in pair.names}
+    if docs[name] is None:
         _say(f"{name}: not answering")
         return
-    for line in render(status).splitlines():
-        if not line.startswith("  "):
-            print(f"    {line}")
+    view = screen(docs, list(pair.names), dt.datetime.now(dt.timezone.utc))
+    for line in render_text(view).splitlines():
+        print(f"    {line}")
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
+from switchover.client import EXIT_USAGE
 from switchover.commands.common import (
     LONG_TIMEOUT,
     CommandFailed,
     actions_of,
-    call_or_exit,
-    config_or_exit,
+    session,
 )
 
 NAME = "ds"
@@ -31,23 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     get = action("get", "show one entry")
     get.add_argument("path", help="e.g. '${CONFIG}/Users/alice' or /Config/Users/alice")
     put = action("set", "create or change an entry", write=True)
-    put.add_argument("path")
+    put.add_argument("path", help="the entry to create or change")
     put.add_argument("--class", dest="ds_class", help="DS class (default: kept, or Container)")
     put.add_argument("--attr", action="append", default=[], metavar="NAME=VALUE",
                      help="set an attribute; repeat NAME for several values")
-    put.add_argument("--unset-attr", action="append", default=[], metavar="NAME")
+    put.add_argument("--unset-attr", action="append", default=[], metavar="NAME",
+                     help="remove an attribute (repeatable)")
     put.add_argument("--replace", action="store_true",
                      help="drop the attributes not given (default: keep them)")
     delete = action("delete", "delete an entry and everything below it", write=True)
-    delete.add_argument("path")
+    delete.add_argument("path", help="the entry to delete with its subtree")
     tree = action("tree", "list a subtree")
-    tree.add_argument("path", nargs="?", default="/")
-    tree.add_argument("--depth", type=int)
-    tree.add_argument("--limit", type=int, default=1000)
+    tree.add_argument("path", nargs="?", default="/", help="the subtree (default /)")
+    tree.add_argument("--depth", type=int, help="levels below PATH (default: all)")
+    tree.add_argument("--limit", type=int, default=1000, help="at most this many entries")
     export = action("export", "write the tree as JSON lines (to FILE or stdout)")
-    export.add_argument("file", nargs="?")
+    export.add_argument("file", nargs="?", help="write here (default: stdout)")
     imp = action("import", "replace the whole tree with an export (on the active)", write=True)
-    imp.add_argument("file")
+    imp.add_argument("file", help="a file written by `ds export`")
 
 
 def _attributes(pairs: list[str], unset: list[str]) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _attributes(pairs: list[str], unset: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise CommandFailed(f"--attr {pair!r}: expected NAME=VALUE")
+            raise CommandFailed(f"--attr {pair!r}: expected NAME=VALUE", EXIT_USAGE)
         out.setdefault(name.strip(), []).append(value)
     for name in unset:
         out[name] = None
@@ -103,13 +104,8 @@ def _render(action: str, result: dict[str, Any]) -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    try:
-        command, payload = _request(args)
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
-    result = call_or_exit(config, command, payload, timeout=LONG_TIMEOUT)
+    command, payload = _request(args)
+    result = session(args).call(command, payload, timeout=LONG_TIMEOUT)
     if args.action == "export":
         text = result["text"]
         if args.file:

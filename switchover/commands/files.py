@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from switchover.commands.common import actions_of, call_or_exit, config_or_exit
+from switchover.commands.common import actions_of, session
 
 NAME = "files"
 HELP = "file replication: status, compare again (resync), publish handlers (on the active)"
@@ -33,12 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    result = call_or_exit(config, COMMANDS[args.action])
+    connection = session(args)
+    result = connection.call(COMMANDS[args.action])
     if args.json:
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
     else:
-        sys.stdout.write(render(args.action, result, config.server_name))
+        sys.stdout.write(render(args.action, result, connection.name))
     return 0
 
 

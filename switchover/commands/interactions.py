@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from switchover.commands.common import add_config, call_or_exit, config_or_exit
+from switchover.commands.common import add_config, add_json, session
 
 NAME = "interactions"
 HELP = "list, show or count the interactions (shadows on the backup) of this server"
@@ -22,29 +22,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="interactions, one line each")
     listing.add_argument("--type", choices=["email", "chat", "callback", "sms",
-                                            "socialconversation", "directmessage"])
+                                            "socialconversation", "directmessage"],
+                         help="only this interaction type")
     listing.add_argument("--limit", type=int, default=100, help="at most this many lines")
     get = actions.add_parser("get", help="one interaction in full")
     get.add_argument("key", help="the InteractionIdKey")
     actions.add_parser("stats", help="recovery health and per-queue statistics")
     for sub in actions.choices.values():
         add_config(sub)
-        sub.add_argument("--json", action="store_true", help="machine-readable output")
+        add_json(sub)
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
+    connection = session(args)
     if args.action == "list":
-        result = call_or_exit(config, "interactions.list",
-                              {"type": args.type, "limit": args.limit})
+        result = connection.call("interactions.list",
+                                 {"type": args.type, "limit": args.limit})
     elif args.action == "get":
-        result = call_or_exit(config, "interactions.get", {"key": args.key})
+        result = connection.call("interactions.get", {"key": args.key})
         if result.get("interaction") is None:
-            print(f"switchover: no interaction {args.key!r} on {config.server_name}",
+            print(f"switchover: no interaction {args.key!r} on {connection.name}",
                   file=sys.stderr)
             return 1
     else:
-        result = call_or_exit(config, "interactions.stats")
+        result = connection.call("interactions.stats")
     if args.json:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:

@@ -18,7 +18,8 @@ from pathlib import Path
 import psutil
 import zmq
 
-from switchover.commands.common import add_config, config_or_exit
+from switchover.client import load
+from switchover.commands.common import add_config
 
 NAME = "module"
 HELP = "run a monitored module (TsServer by default) registered with this host's Notifier"
@@ -27,7 +28,7 @@ log = logging.getLogger("Module")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config(parser)
+    add_config(parser, client=False)
     parser.add_argument("--name", default="TsServer", help="module name (Switchover Monitoring)")
     parser.add_argument("--pid-file", type=Path, help="present only while this process lives")
     parser.add_argument("--health-cmd", help="present only while this command exits 0")
@@ -59,11 +60,11 @@ def healthy(pid_file: Path | None, health_cmd: str | None, timeout: float) -> bo
 
 
 def execute(args: argparse.Namespace) -> int:
-    from actors.host import notifier_ipc
+    from switchover.endpoints import notifier_ipc
     from switchover.logs import configure_logging
     from transport.module_client import ModuleClient
 
-    config = config_or_exit(args.config)
+    config = load(args.config)
     configure_logging(None, server=f"{config.server_name}/{args.name}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

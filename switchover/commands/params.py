@@ -6,17 +6,14 @@ the parameters the reference monitors dynamically take effect on both servers at
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import orjson
 
 from switchover.commands.common import (
     LONG_TIMEOUT,
-    CommandFailed,
     actions_of,
-    call_or_exit,
-    config_or_exit,
+    session,
 )
 
 NAME = "params"
@@ -31,11 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     get = action("get", "one parameter with its kind, range and description")
     get.add_argument("name", help='e.g. "Switchover TS Timeout"')
     put = action("set", "change a parameter (on the active)", write=True)
-    put.add_argument("name")
-    put.add_argument("value")
+    put.add_argument("name", help="the parameter's exact name")
+    put.add_argument("value", help="the new value (checked against the catalogue)")
     unset = action("unset", "remove a parameter from the DS (back to the config or default)",
                    write=True)
-    unset.add_argument("name")
+    unset.add_argument("name", help="the parameter's exact name")
 
 
 def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -69,12 +66,7 @@ def _render(action: str, result: dict[str, Any]) -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    try:
-        command, payload = _request(args)
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
-    result = call_or_exit(config, command, payload, timeout=LONG_TIMEOUT)
+    command, payload = _request(args)
+    result = session(args).call(command, payload, timeout=LONG_TIMEOUT)
     print(orjson.dumps(result).decode() if args.json else _render(args.action, result))
     return 0

@@ -9,9 +9,8 @@ survives a restart of either host.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import add_config, session
 
 NAME = "pause"
 HELP = "pause automatic switching for the pair (maintenance mode) until resume"
@@ -23,11 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, command: str) -> int:
     """Pause or resume; shared with `switchover resume`."""
-    try:
-        result = admin_call(config_or_exit(args.config), command)
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
+    result = session(args).call(command)
     state = "paused: no automatic switch until resumed" if result["paused"] else \
         "resumed: automatic switching is on"
     print(f"the pair is {state}" + ("" if result["changed"] else " (it already was)"))

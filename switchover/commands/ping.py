@@ -5,7 +5,7 @@ import argparse
 
 import orjson
 
-from switchover.commands.common import add_config, call_or_exit, config_or_exit
+from switchover.commands.common import add_config, add_json, session
 
 NAME = "ping"
 HELP = "from the backup, ping the active server's monitored module over one channel"
@@ -13,13 +13,14 @@ HELP = "from the backup, ping the active server's monitored module over one chan
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
-    parser.add_argument("--channel", choices=("main", "aux"), default="main")
+    parser.add_argument("--channel", choices=("main", "aux"), default="main",
+                        help="the Notifier connection to ping over (default main)")
     parser.add_argument("--target", help="module name (default: Switchover Monitoring)")
-    parser.add_argument("--json", action="store_true")
+    add_json(parser)
 
 
 def execute(args: argparse.Namespace) -> int:
-    result = call_or_exit(config_or_exit(args.config), "ping",
+    result = session(args).call("ping",
                           {"channel": args.channel, "target": args.target})
     if args.json:
         print(orjson.dumps(result).decode())

@@ -1,13 +1,13 @@
 """`switchover query-backup`: the reference's Query Backup tool, for scripts and hooks.
 
 Exit status 0 when this server is running as the backup, 1 when it is not (active,
-stale, starting), 2 when its host process does not answer.
+stale, starting), 3 when its host process does not answer (2: bad config or key).
 """
 from __future__ import annotations
 
 import argparse
 
-from switchover.commands.common import add_config, call_or_exit, config_or_exit
+from switchover.commands.common import add_config, session
 
 NAME = "query-backup"
 HELP = "exit 0 if this server is the backup, 1 if not (the reference's Query Backup tool)"
@@ -15,11 +15,11 @@ HELP = "exit 0 if this server is the backup, 1 if not (the reference's Query Bac
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="print nothing; the exit code says it")
 
 
 def execute(args: argparse.Namespace) -> int:
-    status = call_or_exit(config_or_exit(args.config), "status", exit_code=2)
+    status = session(args).call("status")
     backup = status["role"] == "backup"
     if not args.quiet:
         print("True" if backup else "False")

@@ -9,9 +9,8 @@ a stale server do this by itself.
 from __future__ import annotations
 
 import argparse
-import sys
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+from switchover.commands.common import add_config, session
 
 NAME = "rejoin"
 HELP = "make this stale server a backup again (full resynchronisation, no restart)"
@@ -22,10 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    try:
-        result = admin_call(config_or_exit(args.config), "rejoin")
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
+    result = session(args).call("rejoin")
     print(result["message"])
     return 0

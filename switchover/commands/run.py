@@ -5,14 +5,15 @@ import argparse
 import sys
 from typing import TextIO
 
-from switchover.commands.common import add_config, config_or_exit
+from switchover.client import load
+from switchover.commands.common import add_config
 
 NAME = "run"
 HELP = "run this server's host process (started by systemd or supervisord)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config(parser)
+    add_config(parser, client=False)
     parser.add_argument("--force-backup", action="store_true",
                         help="start as backup (the reference's /ForceBackup)")
     parser.add_argument("--manual-switch-only", action="store_true",
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from actors.host import Host
 
-    config = config_or_exit(args.config)
+    config = load(args.config)
     warn_no_effect(config.parameters.warnings())
     host = Host(config, force_backup=args.force_backup,
                 manual_switch_only=args.manual_switch_only)

@@ -3,17 +3,25 @@
 "Manually start a switchover on the backup server" and "... from the command line"
 (`SwitchoverCtrlU.exe /Immediate /Notifier`). The warnings status shows (file replication
 not current, upgrade state, ...) are printed first and need a second confirmation, as the
-reference's "File replication warnings" do; `--yes` answers both for scripts.
+reference's "File replication warnings" do; `--yes` answers both for scripts. `--wait`
+returns only once the former backup reports itself active, and prints the new roles.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from typing import Any
 
-from switchover.commands.common import CommandFailed, add_config, admin_call, config_or_exit
+import orjson
+
+from switchover.client import EXIT_REFUSED, EXIT_UNREACHABLE
+from switchover.commands.common import CommandFailed, Session, add_config, add_json, session
 
 NAME = "switch"
 HELP = "switch the backup to active now (manual switchover)"
+#: How often --wait asks for the new roles.
+POLL_SECONDS = 0.2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accepted for the reference's /Notifier; switching always goes "
                              "through the running host")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--wait", action="store_true",
+                        help="return once the former backup is active, and print the roles")
+    parser.add_argument("--wait-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="how long --wait waits for the new roles (default 60)")
+    add_json(parser)
 
 
 def _confirm(question: str) -> bool:
@@ -34,30 +47,63 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _backup_session(connection: Session, status: dict[str, Any]) -> Session:
+    """A session on the backup (the server that is to become active)."""
+    if status["role"] == "backup":
+        return connection
+    peer = connection.peer()
+    if peer is None:
+        raise CommandFailed("--wait needs the pair's configuration to find the backup")
+    return peer
+
+
+def wait_for_roles(backup: Session, deadline: float) -> dict[str, Any]:
+    """Poll the former backup until it is active; its status then."""
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            status = backup.call("status")
+        except CommandFailed as exc:
+            last = str(exc)
+        else:
+            if status.get("role") == "active":
+                return status
+            last = f"{status.get('server')} is {status.get('state')}"
+        time.sleep(POLL_SECONDS)
+    raise CommandFailed(f"the new roles are not in place yet: {last}", EXIT_UNREACHABLE)
+
+
 def execute(args: argparse.Namespace) -> int:
-    config = config_or_exit(args.config)
-    try:
-        status = admin_call(config, "status")
-        backup = status["server"] if status["role"] == "backup" else status["peer"]["name"]
-        lone = [w for w in status.get("warnings", [])
-                if w.startswith(("no backup", "peer unreachable"))]
-        if status["role"] == "active" and lone:
-            print(f"switchover: refused: {lone[0]}", file=sys.stderr)
-            return 1
-        for warning in status.get("warnings", []):
-            print(f"WARNING: {warning}")
-        if not args.yes:
-            if not _confirm(f"Switch {backup} to active now?"):
-                print("switch cancelled")
-                return 1
-            if status.get("warnings") and not _confirm(
-                "There are warnings above; data may be lost. Switch anyway?"
-            ):
-                print("switch cancelled")
-                return 1
-        result = admin_call(config, "switch", {"immediate": args.immediate})
-    except CommandFailed as exc:
-        print(f"switchover: {exc}", file=sys.stderr)
-        return 1
-    print(result["message"])
+    connection = session(args)
+    status = connection.call("status")
+    backup = status["server"] if status["role"] == "backup" else status["peer"]["name"]
+    lone = [w for w in status.get("warnings", [])
+            if w.startswith(("no backup", "peer unreachable"))]
+    if status["role"] == "active" and lone:
+        raise CommandFailed(f"refused: {lone[0]}")
+    for warning in status.get("warnings", []):  # stdout stays JSON with --json
+        print(f"WARNING: {warning}", file=sys.stderr if args.json else sys.stdout)
+    if not args.yes:
+        if not _confirm(f"Switch {backup} to active now?"):
+            print("switch cancelled")
+            return EXIT_REFUSED
+        if status.get("warnings") and not _confirm(
+            "There are warnings above; data may be lost. Switch anyway?"
+        ):
+            print("switch cancelled")
+            return EXIT_REFUSED
+    waiting = _backup_session(connection, status) if args.wait else None
+    result = connection.call("switch", {"immediate": args.immediate})
+    if waiting is None:
+        print(orjson.dumps(result).decode() if args.json else result["message"])
+        return 0
+    new = wait_for_roles(waiting, time.monotonic() + args.wait_timeout)
+    peer = new.get("peer") or {}
+    roles = {"active": new["server"], "reason": new.get("reason"),
+             "peer": peer.get("name"), "peer_state": peer.get("state")}
+    if args.json:
+        print(orjson.dumps(roles).decode())
+    else:
+        print(f"{roles['active']} is active ({roles['reason']}); "
+              f"{roles['peer']} is {roles['peer_state'] or 'not known yet'}")
     return 0

@@ -63,7 +63,7 @@ class Admin:
     """Many admin calls over one ZeroMQ context (the CLI makes one per call)."""
 
     def __init__(self, pair: LocalPair, name: str) -> None:
-        from actors.host import operator_key_path, tcp
+        from switchover.endpoints import operator_key_path, tcp
         from transport.security import load_keypair
 
         cfg = pair.config(name)

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping
 import pytest
 import zmq
 
-from actors.host import tcp
+from switchover.endpoints import tcp
 from switchover.localpair import LocalPair
 from transport.admin import admin_request
 from transport.security import generate_keypair, load_keypair

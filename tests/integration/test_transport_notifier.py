@@ -30,6 +30,9 @@ from transport import (
 from transport.envelope import MAX_ENVELOPE_BYTES, Envelope, decode, encode
 from transport.outcome import CONNECTION_LOST, OK, REJECTED, TIMEOUT
 from transport.security import curve_client
+from actors.admin_commands import AdminCommands
+from actors.messages import RequestSwitch
+from tests.fake_host import FakeHost
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
 
@@ -314,12 +317,15 @@ def test_admin_rights(ctx, tmp_path, group, auth, caplog):
     assert rights[bob.public] == {"status"}
     auth.allow("admin", rights)
 
+    # The rights are enforced by the host's real AdminCommands (on a fake host); a
+    # command that raises shows how the socket reports a handler's failure.
+    fake = FakeHost(role="backup")
+    commands = AdminCommands(fake.deps())
+
     def handler(command, args, rights):
         if command == "boom":
             raise RuntimeError("actor did not answer")
-        if command == "switch" and "remote-control" not in rights:
-            return {"status": "error", "errno": 403, "reason": "needs remote-control"}
-        return {"status": "ok", "result": {"command": command, "args": dict(args)}}
+        return commands.handle(command, args, rights)
 
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     server = AdminServer(ctx, endpoint=endpoint, keys=group, authenticator=auth, handler=handler)
@@ -331,9 +337,16 @@ def test_admin_rights(ctx, tmp_path, group, auth, caplog):
 
         ok = ask(alice, "switch", {"immediate": False})
         assert ok == {"status": "ok", "errno": 0, "reason": "",
-                      "result": {"command": "switch", "args": {"immediate": False}}}
-        assert ask(bob, "switch")["errno"] == 403
-        assert ask(bob, "status")["status"] == "ok"
+                      "result": {"accepted": True, "message": "Manual Switchover"}}
+        assert fake.asked == [RequestSwitch(False, "alice")]
+        immediate = ask(alice, "switch", {"immediate": True})
+        assert (immediate["errno"], immediate["reason"]) == (
+            403, "command 'switch' needs the 'master' right")
+        refused = ask(bob, "switch")
+        assert (refused["errno"], refused["reason"]) == (
+            403, "command 'switch' needs the 'remote-control' right")
+        assert fake.asked == [RequestSwitch(False, "alice")]
+        assert ask(bob, "status")["result"]["server"] == "ICServer2"
         stranger = ask(load_keypair(stranger_secret), "status")
         assert (stranger["status"], stranger["errno"]) == ("error", 403)
         boom = ask(alice, "boom")

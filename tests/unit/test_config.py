@@ -521,3 +521,32 @@ def test_data_dir_too_long_for_the_notifier_socket(tmp_path: Path) -> None:
     message = refused(tmp_path, data)
     assert "[server] data_dir" in message and "notifier.ipc" in message
     assert "under 107 characters" in message
+
+
+# --- [log] and [metrics] --------------------------------------------------------------
+
+
+def test_log_and_metrics_defaults_and_values(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, example()))
+    assert (config.log.format, config.log.destination, config.log.level) == (
+        "text", "auto", "INFO")
+    assert config.metrics.port is None
+    data = example()
+    data["log"] = {"format": "json", "destination": "both", "level": "debug"}
+    data["metrics"] = {"listen": "9464"}
+    config = load_config(write(tmp_path, data))
+    assert (config.log.format, config.log.destination, config.log.level) == (
+        "json", "both", "DEBUG")
+    assert (config.metrics.address, config.metrics.port) == ("127.0.0.1", 9464)
+    data["metrics"] = {"listen": "0.0.0.0:9100"}
+    assert load_config(write(tmp_path, data)).metrics.address == "0.0.0.0"
+
+
+@pytest.mark.parametrize("table, value, text", [
+    ({"log": {"format": "xml"}}, "xml", "[log] format = \"xml\": allowed text, json"),
+    ({"log": {"destination": "syslog"}}, "", "allowed auto, file, stderr, both"),
+    ({"metrics": {"listen": "host:port"}}, "", "[metrics] listen = \"host:port\": allowed"),
+    ({"metrics": {"listen": 70000}}, "", "TCP port 1..65535"),
+])
+def test_log_and_metrics_refusals(tmp_path: Path, table, value, text) -> None:
+    assert text in refused(tmp_path, {**example(), **table})
