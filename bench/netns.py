@@ -227,11 +227,19 @@ class Topology:
 ETH_P_ARP = 0x0806
 
 
+#: The observer's own hardware address (locally administered, on no interface).
+OBSERVER_MAC = bytes.fromhex("020000c90001")
+
+
 class ArpObserver:
     """Asks "who has VIP?" on the router's bridge every `interval` seconds and notes when
     a given MAC first answers: the moment the new active answers for the address.
 
-    Runs on its own thread; its packet socket is opened inside the router namespace.
+    Runs on its own thread; its packet socket is opened inside the router namespace. It
+    asks as an ARP probe (sender address 0.0.0.0, RFC 5227) from a MAC of its own, so the
+    answers go to that MAC, which the router's kernel ignores (seen through the bridge in
+    promiscuous mode): the router's own neighbour entry for the VIP, which a client on the
+    LAN uses, is moved only by what the servers announce, as on a LAN without observer.
     """
 
     def __init__(self, topology: Topology, address: str = VIP, interval: float = 0.005) -> None:
@@ -255,7 +263,9 @@ class ArpObserver:
             sock.settimeout(self.interval)
             return sock, sock.getsockname()[4]
 
-        self._sock, self._mac = run_in_netns(self.topology.router, open_socket)
+        ip("link", "set", "br0", "promisc", "on", netns=self.topology.router)
+        self._sock, _ = run_in_netns(self.topology.router, open_socket)
+        self._mac = OBSERVER_MAC
         self._thread = threading.Thread(target=self._run, name="arp-observer", daemon=True)
         self._thread.start()
         return self
@@ -286,8 +296,7 @@ class ArpObserver:
             self._sock.close()
 
     def _request(self) -> bytes:
-        gateway = socket.inet_aton(GATEWAY)
-        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, self._mac, gateway,
+        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, self._mac, b"\x00" * 4,
                           b"\x00" * 6, self.address)
         return b"\xff" * 6 + self._mac + struct.pack("!H", ETH_P_ARP) + arp
 
