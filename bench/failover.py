@@ -1,12 +1,23 @@
 """Time from a fault on the active to the new active answering, beside keepalived (VRRP).
 
 Both contenders run on the same small LAN in network namespaces (bench/netns.py):
-host A and host B each in their own namespace, a bridge in a router namespace. "The new
-active answering" is measured from outside: an observer on the router's bridge asks
-"who has 10.201.0.100?" (ARP) every 5 ms and notes when B's MAC first answers. For the
-switchover pair the commence hook adds that address on the server that becomes active
-(and the discontinue hook removes it); keepalived moves the same address with VRRP
-(advert_int 1). For the pair the time until B's status reads Primary is given too.
+host A and host B each in their own namespace, a bridge in a router namespace, and on
+both hosts a small web service answering its server's name on every address. Two
+observers in the router namespace measure "the new active answering" from outside:
+
+- an ARP observer asks "who has 10.201.0.100?" every 5 ms (as a probe from a MAC of its
+  own, so it never moves the router's own neighbour entry) and notes when B's MAC first
+  answers: "VIP answered";
+- a client starts `GET http://10.201.0.100/` every 10 ms (a new connection each, 1 s
+  timeout) and notes the first 200 from B's service: "client-observed downtime", which
+  adds what a client needs on top (the router learning B's MAC from the gratuitous ARP,
+  the TCP handshake).
+
+For the switchover pair the shipped `vip` hook moves that address (`[hooks]` commence
+`vip up`, discontinue `vip down`, as deploy/README.md configures it); keepalived moves
+the same address with VRRP, at advert_int 1 and at its fastest, 0.01 (VRRPv3 carries
+the interval in centiseconds). For the pair the time until B's status reads Primary is
+given too.
 
 Faults, each repeated (median, min, max):
 
@@ -17,9 +28,17 @@ Faults, each repeated (median, min, max):
   switchover  link cut            A's link set down; time scale 0.1; expected
                                   L·H + S·3·1 s + (S−1)·D + Rt
   switchover  host SIGKILL, fast  "Switchover Reconnect Timeout" = 1, time scale 1
+  switchover  manual switch       `switchover switch` on B (planned hand-over)
+  switchover  graceful stop       SIGTERM to A's host process (planned hand-over)
   keepalived  module SIGKILL      the same kind of module under a pid file, tracked by a
                                   vrrp_script (interval 1, fall 1) `kill -0 $(cat pidfile)`
   keepalived  daemon SIGKILL      A's keepalived processes killed
+  keepalived  graceful stop       SIGTERM to A's keepalived (it sends priority 0 first)
+
+Goals (client-observed): manual switch, graceful stop and module SIGKILL under 250 ms,
+host SIGKILL with the fast profile under 1.5 s, each ahead of keepalived's figure for
+the same kind of fault at advert_int 1 in the same run (a planned hand-over against
+keepalived's graceful stop); the last column compares with keepalived at its fastest.
 
 Needs root (network namespaces) and keepalived (installed with apt-get when missing and
 possible). Rerun with:  ./dev bench failover  [--reps 3] [--only NAME ...] [--keep DIR]
