@@ -11,6 +11,11 @@ never leaves them and the root namespace is not touched:
                                 lo 10.202.0.1/32 (NetTest, reached through the gateway)
 ```
 
+`start_http_server` runs a small web service in a host's namespace (answering its
+server's name on every address, so on the VIP too) and `HttpClient` requests
+`http://VIP/` from the router namespace every 10 ms, recording who answered each
+request and when: what a client on the LAN sees during a switch.
+
 The test process reaches a host's admin socket by joining that host's namespace on a
 short-lived thread (`switchover.localpair.run_in_netns`), so admin calls work even while
 the host's link is down (its own address stays local). Commands inside a namespace run
@@ -370,9 +375,11 @@ def start_http_server(topology: Topology, letter: str, name: str,
     deadline = time.monotonic() + 10
     while not run_in_netns(topology.router, accepts):
         if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            why = proc.communicate(timeout=5)[1].decode(errors="replace").strip()
             stop_http_server(proc)
-            raise NetnsError(f"the web service on {letter} did not start: "
-                             f"{proc.stderr.read().decode(errors='replace') if proc.stderr else ''}")
+            raise NetnsError(f"the web service on {letter} did not start: {why or 'no answer'}")
         time.sleep(0.05)
     return proc
 
