@@ -31,6 +31,16 @@ CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
 
+def enter_netns(netns: str) -> None:
+    """Move the calling thread into the network namespace `netns` (for good: only call it
+    on a thread made for the purpose). Needs CAP_SYS_ADMIN (root)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(f"/run/netns/{netns}", "rb") as handle:
+        if libc.setns(handle.fileno(), CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns into {netns}: {os.strerror(err)}")
+
+
 def run_in_netns(netns: str | None, fn: Callable[[], T], timeout: float = 30.0) -> T:
     """Call `fn` on a fresh thread that has joined the network namespace `netns`.
 
@@ -45,11 +55,7 @@ def run_in_netns(netns: str | None, fn: Callable[[], T], timeout: float = 30.0) 
 
     def target() -> None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            with open(f"/run/netns/{netns}", "rb") as handle:
-                if libc.setns(handle.fileno(), CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns into {netns}: {os.strerror(err)}")
+            enter_netns(netns)
             result["value"] = fn()
         except BaseException as exc:  # handed to the caller
             result["error"] = exc

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import struct
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from bench.netns import PREFIX, VIP, Topology, ip
+from bench.netns import ETH_P_ARP, PREFIX, VIP, Topology, ip
 from switchover.hookconfig import SHIPPED_HOOKS
+from switchover.localpair import run_in_netns
 
 VIP_HOOK = SHIPPED_HOOKS / "vip"
 CIDR = f"{VIP}/{PREFIX}"
@@ -34,6 +38,34 @@ def addresses(topology: Topology, family: str = "-4") -> list[str]:
 
 def router_neighbour(topology: Topology, address: str) -> str:
     return ip("neigh", "show", address, netns=topology.router).stdout
+
+
+def announcements(topology: Topology, seconds: float) -> tuple[socket.socket, list]:
+    """A packet socket on the router's bridge; `collect(sock, seconds)` reads from it."""
+    def open_socket() -> socket.socket:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+        sock.bind(("br0", ETH_P_ARP))
+        return sock
+    return run_in_netns(topology.router, open_socket)
+
+
+def collect(sock: socket.socket, seconds: float) -> list[tuple[float, int, bytes]]:
+    """(monotonic time, ARP op, sender MAC) of every ARP frame naming the VIP as sender."""
+    seen = []
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data = sock.recv(128)
+            except socket.timeout:
+                break
+            if len(data) >= 42 and data[28:32] == socket.inet_aton(VIP):
+                seen.append((time.monotonic(), struct.unpack("!H", data[20:22])[0],
+                             data[22:28]))
+    finally:
+        sock.close()
+    return seen
 
 
 @pytest.fixture
@@ -56,6 +88,40 @@ def test_up_adds_and_announces_the_address_and_is_idempotent(topology: Topology,
     again = vip(topology, "up", CIDR, topology.ifname("A"), "--count", "1")
     assert again.returncode == 0, again.stderr
     assert addresses(topology).count(CIDR) == 1
+
+
+def test_up_returns_once_the_first_announcements_have_left_and_the_repeats_follow(
+        topology: Topology, arping: None) -> None:
+    """arping -c 1 exits a second after its packet: the hook does not wait for that, nor
+    for the repeats, so a hook after it (or a discontinue soon after) is not held up."""
+    sock = announcements(topology, 2.0)
+    started = time.monotonic()
+    done = vip(topology, "up", CIDR, "vethA", "--count", "3", "--interval", "0.3")
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"vip: {CIDR} on vethA, announced by 2 gratuitous ARP "
+                                   "packets; 2 more to follow 0.3 s apart while it stays")
+    assert took < 0.5
+    seen = collect(sock, 1.5)
+    mac = topology.mac("A")
+    assert all(sender == mac for _, _, sender in seen)
+    requests = [at for at, op, _ in seen if op == 1]
+    assert [op for _, op, _ in seen].count(2) == 1 and len(requests) == 3
+    assert requests[0] - started < took + 0.05  # the first one left before the hook returned
+    gaps = [b - a for a, b in zip(requests, requests[1:])]
+    assert all(0.25 < gap < 0.6 for gap in gaps), gaps
+
+
+def test_repeats_stop_once_the_address_is_released(topology: Topology, arping: None) -> None:
+    """An old active that released the VIP never announces it again (its repeats would
+    point the LAN back at a server that no longer answers)."""
+    sock = announcements(topology, 2.0)
+    assert vip(topology, "up", CIDR, "vethA", "--count", "5", "--interval", "0.3").returncode == 0
+    assert vip(topology, "down", CIDR, "vethA").returncode == 0
+    released = time.monotonic()
+    seen = collect(sock, 1.5)
+    assert [at for at, _, _ in seen if at > released + 0.05] == []
+    assert len(seen) == 2  # the first request and the reply
 
 
 def test_down_removes_the_address_and_is_idempotent(topology: Topology, arping: None) -> None:
@@ -83,7 +149,8 @@ def test_ipv6_is_added_and_removed_and_says_how_it_is_announced(topology: Topolo
     (("up", VIP, "vethA"), 2, f"vip: '{VIP}' needs a prefix length, e.g. 10.0.0.100/24;"),
     (("move", CIDR, "vethA"), 2, "vip: unknown action 'move';"),
     (("up", f"{VIP}/33", "vethA"), 2, "has no valid prefix length (0..32)"),
-    (("up", CIDR, "vethA", "--interval", "0.5"), 2, "is not a whole number of seconds"),
+    (("up", CIDR, "vethA", "--interval", "0"), 2, "is not a number of seconds above 0"),
+    (("up", CIDR, "vethA", "--interval", "1s"), 2, "is not a number of seconds above 0"),
     (("up",), 2, "vip: needs an action, an address with its prefix and an interface"),
 ])
 def test_bad_use_exits_non_zero_with_one_line(topology: Topology, args: tuple, code: int,
