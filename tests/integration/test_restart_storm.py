@@ -93,4 +93,6 @@ def test_a_restart_storm_never_switches_a_healthy_pair(make_pair, victim: str) -
     # both agree on the generation at the end, and it counts no switch
     assert status_a["generation"] == status_b["peer"]["generation"] == 1
     assert status_b["peer"]["generation"] == status_a["generation"]
-    assert status_a["peer"]["state"] == "Backup"
+    # A's view of B is refreshed every state query (2 reference seconds): wait for it
+    pair.wait_for(lambda: (pair.status(a) or {}).get("peer", {}).get("state") == "Backup",
+                  10, f"{a} to see {b} as its backup")
