@@ -3,8 +3,8 @@ from switchover.commands import demo, keys, module, ping, query_backup, run, sta
 from switchover.commands import ds, params
 from switchover.commands import interactions
 from switchover.commands import files
-from switchover.commands import pause, rejoin, resume
+from switchover.commands import deploy_files, pause, rejoin, resume
 
 #: The order `switchover --help` lists them in.
 REGISTRY = (run, status, switch, pause, resume, rejoin, query_backup, ping, module, keys, demo, params,
-            ds, interactions, files)
+            ds, interactions, files, deploy_files)
