@@ -20,11 +20,13 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-#: Where the hooks this project ships live; a bare name in `[hooks]` resolves here.
-SHIPPED_HOOKS = Path(__file__).resolve().parents[1] / "deploy" / "hooks"
+#: Where the hooks this project ships live (package data of `switchover.deploy`, the
+#: checkout's deploy/ folder); a bare name in `[hooks]` resolves here.
+SHIPPED_HOOKS = Path(str(files("switchover.deploy") / "hooks"))
 HOOK_KEYS = ("commence", "discontinue", "timeout", "retries")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
