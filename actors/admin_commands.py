@@ -13,15 +13,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
-from actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
-from replication.service import ServiceCommandError
+from switchover.actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
+from switchover.replication.service import ServiceCommandError
 from switchover.events import last_switch, parse_since, select
 from switchover.logs import KINDS, read_events
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from actors.host import Host
+    from switchover.actors.host import Host
 
 ASK_TIMEOUT = 5.0
 #: The right each host command needs (the services declare their own).

@@ -21,26 +21,26 @@ import pykka
 import pykka.debug
 import zmq
 
-from actors.admin_commands import AdminCommands
-from actors.generation import GenerationStore
-from actors.hooks import HookRunner, install, release_previous_run
-from actors.main import SwitchoverMain
-from actors.main_jobs import MainDeps, hooks_budget
-from actors.messages import Begin, ConnectionChanged, PostEvent, Shutdown
-from actors.network import IcmpProber
-from actors.pause import PauseStore
-from actors.peer import PeerLinks, ping_tos
-from actors.primary_driver import ConnectionDropped
-from actors.primary_settings import PrimaryMonitorSettings
-from actors.reload import reload_host
-from actors.replication_health import service_warnings, startup_progress
-from actors.statemachine import Fatal
-from actors.switch_requests import SwitchRequests
-from actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
-from actors.witness import Witness, witness_store
-from actors.shared import SharedState
-from replication.service import STALE, ReplicationService, ServiceContext
-from replication.services import SERVICES
+from switchover.actors.admin_commands import AdminCommands
+from switchover.actors.generation import GenerationStore
+from switchover.actors.hooks import HookRunner, install, release_previous_run
+from switchover.actors.main import SwitchoverMain
+from switchover.actors.main_jobs import MainDeps, hooks_budget
+from switchover.actors.messages import Begin, ConnectionChanged, PostEvent, Shutdown
+from switchover.actors.network import IcmpProber
+from switchover.actors.pause import PauseStore
+from switchover.actors.peer import PeerLinks, ping_tos
+from switchover.actors.primary_driver import ConnectionDropped
+from switchover.actors.primary_settings import PrimaryMonitorSettings
+from switchover.actors.reload import reload_host
+from switchover.actors.replication_health import service_warnings, startup_progress
+from switchover.actors.statemachine import Fatal
+from switchover.actors.switch_requests import SwitchRequests
+from switchover.actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
+from switchover.actors.witness import Witness, witness_store
+from switchover.actors.shared import SharedState
+from switchover.replication.service import STALE, ReplicationService, ServiceContext
+from switchover.replication.services import SERVICES
 from switchover.clock import RealClock
 from switchover.config import Config
 from switchover.endpoints import notifier_ipc, operator_key_path, tcp
@@ -48,17 +48,17 @@ from switchover.logs import EventLog, configure_logging
 from switchover.params import ServerParameters
 from switchover.private import private_dir
 from switchover.sdnotify import notify
-from transport.admin import AdminServer
-from transport.envelope import Envelope
-from transport.notifier import PEER_SENDER, Notifier
-from transport.security import (
+from switchover.transport.admin import AdminServer
+from switchover.transport.envelope import Envelope
+from switchover.transport.notifier import PEER_SENDER, Notifier
+from switchover.transport.security import (
     Authenticator,
     CurveKeys,
     generate_keypair,
     load_authorized,
     load_keypair,
 )
-from transport.switch import SwitchServer, switch_request
+from switchover.transport.switch import SwitchServer, switch_request
 
 log = logging.getLogger("SwitchoverMain")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Protocol
 
-from transport.outcome import Outcome
+from switchover.transport.outcome import Outcome
 
 MAIN = "main"
 AUX = "aux"

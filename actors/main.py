@@ -15,10 +15,10 @@ from typing import Any, Callable
 
 import pykka
 
-from actors import statemachine as sm
-from actors.hooks import run_hooks
-from actors.main_jobs import MainDeps, MainJobs
-from actors.messages import (
+from switchover.actors import statemachine as sm
+from switchover.actors.hooks import run_hooks
+from switchover.actors.main_jobs import MainDeps, MainJobs
+from switchover.actors.messages import (
     Begin,
     ConnectionChanged,
     DiscontinueRequest,
@@ -31,12 +31,12 @@ from actors.messages import (
     Shutdown,
     Tick,
 )
-from actors.module_settings import flag
-from actors.main_operator import MainOperator
-from actors.main_status import MainStatus, role_of
-from actors.peer_view import PeerTracker
-from actors.sysmonitor import ParametersChanged
-from actors.witness_messages import (
+from switchover.actors.module_settings import flag
+from switchover.actors.main_operator import MainOperator
+from switchover.actors.main_status import MainStatus, role_of
+from switchover.actors.peer_view import PeerTracker
+from switchover.actors.sysmonitor import ParametersChanged
+from switchover.actors.witness_messages import (
     AcquireWitness,
     ReleaseWitness,
     WitnessAcquired,

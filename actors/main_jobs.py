@@ -14,18 +14,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from actors import statemachine as sm
-from actors.generation import GenerationStore
-from actors.hooks import run_hooks
-from actors.messages import PeerAnswer, PostEvent
-from actors.network import NetworkPlan, Prober, run_diagnosis
-from actors.pause import PauseStore
-from actors.shared import SharedState
-from actors.witness_messages import ReleaseWitness
+from switchover.actors import statemachine as sm
+from switchover.actors.generation import GenerationStore
+from switchover.actors.hooks import run_hooks
+from switchover.actors.messages import PeerAnswer, PostEvent
+from switchover.actors.network import NetworkPlan, Prober, run_diagnosis
+from switchover.actors.pause import PauseStore
+from switchover.actors.shared import SharedState
+from switchover.actors.witness_messages import ReleaseWitness
 from switchover.clock import Clock
 from switchover.config import Config
 from switchover.logs import EventLog
-from transport.channel import preferred
+from switchover.transport.channel import preferred
 
 log = logging.getLogger("SwitchoverStates")
 

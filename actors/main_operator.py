@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors import statemachine as sm
-from actors.messages import Rejoin, RequestSwitch, SetPause
+from switchover.actors import statemachine as sm
+from switchover.actors.messages import Rejoin, RequestSwitch, SetPause
 
 
 class MainOperator:

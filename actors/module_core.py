@@ -36,9 +36,9 @@ import collections
 from dataclasses import dataclass
 from typing import Any, Deque, Mapping
 
-from actors.links import AUX, MAIN
-from actors.module_settings import MonitorSettings
-from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, Outcome
+from switchover.actors.links import AUX, MAIN
+from switchover.actors.module_settings import MonitorSettings
+from switchover.transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, Outcome
 
 SYSTEM_OK = "SYSTEM_OK"
 MODULE_DOWN = "MODULE_DOWN"

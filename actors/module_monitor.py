@@ -25,11 +25,11 @@ from typing import Any, Callable, Protocol
 
 import pykka
 
-from actors.links import Links
-from actors.module_core import CHANNEL_WORDS, MODULE_DOWN, ModuleMonitorCore, PingRequest
-from actors.module_settings import MonitorSettings
+from switchover.actors.links import Links
+from switchover.actors.module_core import CHANNEL_WORDS, MODULE_DOWN, ModuleMonitorCore, PingRequest
+from switchover.actors.module_settings import MonitorSettings
 from switchover.clock import Clock, TimerHandle
-from transport.outcome import CONNECTION_LOST, Outcome
+from switchover.transport.outcome import CONNECTION_LOST, Outcome
 
 log = logging.getLogger("ModuleMonitor")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from actors.links import AUX, MAIN
+from switchover.actors.links import AUX, MAIN
 
 PING_EID = "TS Diagnostic Ping"
 

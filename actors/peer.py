@@ -28,10 +28,10 @@ import zmq
 
 from switchover.clock import Clock
 from switchover.metrics import observe_request
-from transport.channel import CHANNELS, Channel
-from transport.envelope import Envelope
-from transport.outcome import CONNECTION_LOST, Outcome
-from transport.security import CurveKeys
+from switchover.transport.channel import CHANNELS, Channel
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import CONNECTION_LOST, Outcome
+from switchover.transport.security import CurveKeys
 
 log = logging.getLogger("NotifierLib")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable, Mapping
 
-from actors.state_events import PeerView
+from switchover.actors.state_events import PeerView
 from switchover.config import release_key
 
 #: The peer-view keys copied from the peer's reply into status.

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.module_core import MODULE_DOWN, ModuleMonitorEvent
-from actors.network import Diagnosis, NetworkStatus, ping_sets_for
-from actors.primary_settings import PrimaryMonitorSettings
-from actors.statemachine import ModuleDown, NetworkDown, NotifierDown, PrimaryUnreachable
-from transport.outcome import CANCELLED, CONNECTION_LOST, OK, Outcome
+from switchover.actors.module_core import MODULE_DOWN, ModuleMonitorEvent
+from switchover.actors.network import Diagnosis, NetworkStatus, ping_sets_for
+from switchover.actors.primary_settings import PrimaryMonitorSettings
+from switchover.actors.statemachine import ModuleDown, NetworkDown, NotifierDown, PrimaryUnreachable
+from switchover.transport.outcome import CANCELLED, CONNECTION_LOST, OK, Outcome
 
 Verdict = ModuleDown | NetworkDown | NotifierDown | PrimaryUnreachable
 

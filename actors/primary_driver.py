@@ -28,18 +28,18 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Generator
 
-from actors.links import AUX, MAIN, Links
-from actors.module_core import CHANNEL_WORDS, ModuleMonitorEvent, extract_pid
-from actors.module_monitor import (
+from switchover.actors.links import AUX, MAIN, Links
+from switchover.actors.module_core import CHANNEL_WORDS, ModuleMonitorEvent, extract_pid
+from switchover.actors.module_monitor import (
     ModuleMonitorControl,
     StartMonitoring,
     StopMonitoring,
     UpdateSettings,
     request_outcome,
 )
-from actors.module_settings import MonitorSettings
-from actors.network import Diagnosis, Probe, Prober, diagnose
-from actors.primary_core import (
+from switchover.actors.module_settings import MonitorSettings
+from switchover.actors.network import Diagnosis, Probe, Prober, diagnose
+from switchover.actors.primary_core import (
     DIAGNOSING,
     PINGING,
     STOPPED,
@@ -50,10 +50,10 @@ from actors.primary_core import (
     PrimaryMonitorCore,
     connection_words,
 )
-from actors.primary_settings import PrimaryMonitorSettings
-from actors.statemachine import ModuleDown
+from switchover.actors.primary_settings import PrimaryMonitorSettings
+from switchover.actors.statemachine import ModuleDown
 from switchover.clock import Clock, TimerHandle
-from transport.outcome import CANCELLED, CONNECTION_LOST, REJECTED, Outcome
+from switchover.transport.outcome import CANCELLED, CONNECTION_LOST, REJECTED, Outcome
 
 log = logging.getLogger("PrimaryMonitor")
 

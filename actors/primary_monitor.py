@@ -24,12 +24,12 @@ from typing import Any, Callable
 
 import pykka
 
-from actors.links import Links
-from actors.module_monitor import ModuleMonitorControl
-from actors.network import Prober
-from actors.primary_core import Health
-from actors.primary_driver import PrimaryMonitorDriver
-from actors.primary_settings import PrimaryMonitorSettings
+from switchover.actors.links import Links
+from switchover.actors.module_monitor import ModuleMonitorControl
+from switchover.actors.network import Prober
+from switchover.actors.primary_core import Health
+from switchover.actors.primary_driver import PrimaryMonitorDriver
+from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.clock import Clock
 
 log = logging.getLogger("PrimaryMonitor")

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from actors.module_settings import MonitorSettings, flag, param
-from actors.network import NetworkPlan, local_gateways, ping_sets_for
+from switchover.actors.module_settings import MonitorSettings, flag, param
+from switchover.actors.network import NetworkPlan, local_gateways, ping_sets_for
 
 #: The shortest interval between notifier pings (reference seconds).
 MIN_PING_DELAY = 1.0

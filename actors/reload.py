@@ -26,7 +26,7 @@ from switchover.params import ParamError, lookup
 from switchover.sdnotify import notify
 
 if TYPE_CHECKING:
-    from actors.host import Host
+    from switchover.actors.host import Host
 
 log = logging.getLogger("SwitchoverMain")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from replication.service import ReplicationService
+from switchover.replication.service import ReplicationService
 
 log = logging.getLogger("SwitchoverMain")
 

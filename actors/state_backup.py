@@ -6,7 +6,7 @@ reference is silent.
 """
 from __future__ import annotations
 
-from actors.state_actions import (
+from switchover.actors.state_actions import (
     Action,
     AskPeerToHandOver,
     CancelReconnectTimer,
@@ -21,7 +21,7 @@ from actors.state_actions import (
     StopMonitors,
     WatchOwnNetwork,
 )
-from actors.state_base import (
+from switchover.actors.state_base import (
     HANDOVER_TIMEOUT,
     REASON_HANDOVER,
     REASON_MANUAL,
@@ -37,7 +37,7 @@ from actors.state_base import (
     stay,
     switch,
 )
-from actors.state_events import (
+from switchover.actors.state_events import (
     Event,
     HandedOver,
     HandOverTimedOut,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from actors.state_actions import (
+from switchover.actors.state_actions import (
     Action,
     BecomeActive,
     CancelReconnectTimer,
@@ -19,7 +19,7 @@ from actors.state_actions import (
     StopMonitors,
     WatchOwnNetwork,
 )
-from actors.state_events import Event
+from switchover.actors.state_events import Event
 
 
 class State(str, Enum):

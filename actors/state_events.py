@@ -177,7 +177,7 @@ class StartupComplete:
 
 
 # The witness's reports (docs/witness.md) are events of the state machine as they are.
-from actors.witness_messages import (  # noqa: E402
+from switchover.actors.witness_messages import (  # noqa: E402
     WitnessAcquired,
     WitnessHeldBy,
     WitnessLost,

@@ -4,7 +4,7 @@ a stop), and the stale server's (rejoin). See `actors.statemachine` for the tabl
 """
 from __future__ import annotations
 
-from actors.state_actions import (
+from switchover.actors.state_actions import (
     Action,
     BecomeActive,
     CloseLinks,
@@ -15,7 +15,7 @@ from actors.state_actions import (
     StopMonitors,
     TellPeerDiscontinue,
 )
-from actors.state_base import (
+from switchover.actors.state_base import (
     BACKUP_STATES,
     INIT_RETRY,
     Context,
@@ -26,7 +26,7 @@ from actors.state_base import (
     stay,
     watch,
 )
-from actors.state_events import (
+from switchover.actors.state_events import (
     DiscontinueRequested,
     Event,
     HandOverRequested,

@@ -10,7 +10,7 @@ apply and the reference's behaviour stands.
 """
 from __future__ import annotations
 
-from actors.state_actions import (
+from switchover.actors.state_actions import (
     AskPeerToHandOver,
     BecomeActive,
     CancelReconnectTimer,
@@ -21,7 +21,7 @@ from actors.state_actions import (
     StopMonitors,
     TakeWitness,
 )
-from actors.state_base import (
+from switchover.actors.state_base import (
     ACTIVE_STATES,
     BACKUP_STATES,
     HANDOVER_TIMEOUT,
@@ -30,7 +30,7 @@ from actors.state_base import (
     Transition,
     stay,
 )
-from actors.state_events import (
+from switchover.actors.state_events import (
     Event,
     WitnessAcquired,
     WitnessHeldBy,

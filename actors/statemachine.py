@@ -27,11 +27,11 @@ rule that makes it (see also docs/switching.md):
 """
 from __future__ import annotations
 
-from actors import state_backup as backup
-from actors import state_roles as roles
-from actors import state_witness as witness
-from actors.state_actions import *  # noqa: F401,F403  (the actions, re-exported)
-from actors.state_base import (  # noqa: F401  (re-exported)
+from switchover.actors import state_backup as backup
+from switchover.actors import state_roles as roles
+from switchover.actors import state_witness as witness
+from switchover.actors.state_actions import *  # noqa: F401,F403  (the actions, re-exported)
+from switchover.actors.state_base import (  # noqa: F401  (re-exported)
     ACTIVE_STATES,
     BACKUP_STATES,
     HANDOVER_TIMEOUT,
@@ -49,9 +49,9 @@ from actors.state_base import (  # noqa: F401  (re-exported)
     rank,
     stay,
 )
-from actors.state_events import *  # noqa: F401,F403  (the events, re-exported)
-from actors.state_events import Event, Fatal, PeerQueryDue, Stop
-from actors.state_actions import Log, QueryPeer, StopMonitors
+from switchover.actors.state_events import *  # noqa: F401,F403  (the events, re-exported)
+from switchover.actors.state_events import Event, Fatal, PeerQueryDue, Stop
+from switchover.actors.state_actions import Log, QueryPeer, StopMonitors
 
 
 # --- the table ----------------------------------------------------------------------

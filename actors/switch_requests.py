@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Mapping
 
-from actors.messages import DiscontinueRequest, PostEvent, RequestSwitch, SetPause
-from actors.peer_view import pairing_error
-from actors.shared import SharedState
-from actors.statemachine import HandedOver, HandOverRequested
+from switchover.actors.messages import DiscontinueRequest, PostEvent, RequestSwitch, SetPause
+from switchover.actors.peer_view import pairing_error
+from switchover.actors.shared import SharedState
+from switchover.actors.statemachine import HandedOver, HandOverRequested
 from switchover.config import Config
 from switchover.logs import EventLog
 

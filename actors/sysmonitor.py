@@ -15,15 +15,15 @@ from typing import Any, Callable
 
 import pykka
 
-from actors import statemachine as sm
-from actors.links import Links
-from actors.module_core import MODULE_DOWN, ModuleMonitorEvent
-from actors.module_monitor import ModuleMonitor, TellControl, UpdateSettings
-from actors.module_settings import MonitorSettings
-from actors.network import Prober
-from actors.primary_driver import ConnectionDropped
-from actors.primary_monitor import PrimaryMonitor
-from actors.primary_settings import PrimaryMonitorSettings
+from switchover.actors import statemachine as sm
+from switchover.actors.links import Links
+from switchover.actors.module_core import MODULE_DOWN, ModuleMonitorEvent
+from switchover.actors.module_monitor import ModuleMonitor, TellControl, UpdateSettings
+from switchover.actors.module_settings import MonitorSettings
+from switchover.actors.network import Prober
+from switchover.actors.primary_driver import ConnectionDropped
+from switchover.actors.primary_monitor import PrimaryMonitor
+from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.clock import Clock
 from switchover.params import ServerParameters
 

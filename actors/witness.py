@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import pykka
 
-from actors.witness_driver import WitnessDriver, WitnessStore
-from actors.witness_messages import (
+from switchover.actors.witness_driver import WitnessDriver, WitnessStore
+from switchover.actors.witness_messages import (
     AcquireWitness,
     Holder,
     ReadWitness,
@@ -28,7 +28,7 @@ from actors.witness_messages import (
 )
 from switchover.clock import Clock
 from switchover.witness_config import WitnessConfig
-from transport.witness import EtcdWitness
+from switchover.transport.witness import EtcdWitness
 
 __all__ = [
     "AcquireWitness", "Holder", "ReadWitness", "ReleaseWitness", "Witness", "WitnessAcquired",

@@ -33,7 +33,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
-from actors.witness_messages import (
+from switchover.actors.witness_messages import (
     AcquireWitness,
     ReadWitness,
     ReleaseWitness,
@@ -45,7 +45,7 @@ from actors.witness_messages import (
     WitnessUnreachable,
 )
 from switchover.clock import Clock, TimerHandle
-from transport.witness import AcquireResult, Holder
+from switchover.transport.witness import AcquireResult, Holder
 
 log = logging.getLogger("Witness")
 

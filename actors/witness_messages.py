@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transport.witness import Holder
+from switchover.transport.witness import Holder
 
 __all__ = [
     "AcquireWitness", "Holder", "ReadWitness", "ReleaseWitness", "WitnessAcquired",

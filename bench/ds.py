@@ -36,8 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from replication.ds import Entry, Put  # noqa: E402
-from replication.service import ServiceContext  # noqa: E402
+from switchover.replication.ds import Entry, Put  # noqa: E402
+from switchover.replication.service import ServiceContext  # noqa: E402
 from switchover.clock import RealClock  # noqa: E402
 from switchover.localpair import free_ports  # noqa: E402
 from switchover.params import ServerParameters  # noqa: E402
@@ -61,8 +61,8 @@ def context(name: str, peer: str, data: Path, notifier: Any, links: Any) -> Serv
 def backup_main(conn: Any, ports: list[int], data: str) -> None:
     import zmq
 
-    from actors.peer import PeerLinks
-    from replication.ds.service import DSService
+    from switchover.actors.peer import PeerLinks
+    from switchover.replication.ds.service import DSService
 
     ctx = zmq.Context()
     holder: dict[str, Any] = {}
@@ -137,8 +137,8 @@ def main() -> None:
     import psutil
     import zmq
 
-    from replication.ds.service import DSService
-    from transport.notifier import Notifier
+    from switchover.replication.ds.service import DSService
+    from switchover.transport.notifier import Notifier
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-ds-"))
     atexit.register(shutil.rmtree, tmp, True)  # hundreds of MB: never left behind

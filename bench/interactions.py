@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from switchover.localpair import LocalPair  # noqa: E402
-from transport.interaction_client import InteractionClient  # noqa: E402
-from transport.security import load_keypair  # noqa: E402
+from switchover.transport.interaction_client import InteractionClient  # noqa: E402
+from switchover.transport.security import load_keypair  # noqa: E402
 
 TYPES = ("email", "chat", "callback", "sms", "socialconversation", "directmessage")
 ENABLED = {f"{p} Interaction Recovery Enabled": 1 for p in

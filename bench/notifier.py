@@ -32,7 +32,7 @@ import zmq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from transport import (  # noqa: E402
+from switchover.transport import (  # noqa: E402
     Authenticator,
     Channel,
     ModuleClient,
@@ -40,7 +40,7 @@ from transport import (  # noqa: E402
     generate_keypair,
     load_keypair,
 )
-from transport.security import curve_client, curve_server  # noqa: E402
+from switchover.transport.security import curve_client, curve_server  # noqa: E402
 
 
 def free_port() -> int:

@@ -18,8 +18,8 @@ from switchover.clock import Clock
 from switchover.config import Config
 from switchover.logs import EventLog
 from switchover.params import ServerParameters
-from transport.envelope import Envelope
-from transport.outcome import Outcome
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import Outcome
 
 #: Roles a service is told about. "backup" includes the upgrade states (see `upgrade`).
 ACTIVE, BACKUP, STALE, STOPPING = "active", "backup", "stale", "stopping"

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from replication.ds.service import DSService
-from replication.files.service import FileService
-from replication.interactions.service import InteractionService
-from replication.service import ReplicationService, ServiceContext
+from switchover.replication.ds.service import DSService
+from switchover.replication.files.service import FileService
+from switchover.replication.interactions.service import InteractionService
+from switchover.replication.service import ReplicationService, ServiceContext
 
 #: Factories taking the host's ServiceContext; each builds one service.
 SERVICES: tuple[Callable[[ServiceContext], ReplicationService], ...] = (

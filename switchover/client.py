@@ -72,7 +72,7 @@ class Target:
 
 
 def _read_keys(path: Path, what: str, secret: bool) -> Any:
-    from transport.security import load_keypair, load_public
+    from switchover.transport.security import load_keypair, load_public
 
     try:
         with open(path, "rb"):
@@ -144,7 +144,7 @@ def call(target: Target, command: str, args: Mapping[str, Any] | None = None,
     """Run one admin command; its result, or CommandFailed (refused or unreachable)."""
     import zmq
 
-    from transport.admin import AdminUnavailable, admin_request
+    from switchover.transport.admin import AdminUnavailable, admin_request
 
     client = _read_keys(target.key_file, "operator key", secret=True)
     server_public = _read_keys(target.server_key_file, "server-group key", secret=False)

@@ -128,7 +128,7 @@ class LocalPair:
         }
         self.keys_dir = self.base / "keys"
         if not (self.keys_dir / "server-group.key_secret").exists():
-            from transport.security import generate_keypair
+            from switchover.transport.security import generate_keypair
 
             generate_keypair(self.keys_dir, "server-group")
         for name in self.names:

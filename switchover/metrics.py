@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from switchover.events import SWITCH_INITIATED
-from transport import refusals
+from switchover.transport import refusals
 
 log = logging.getLogger("Metrics")
 

@@ -458,7 +458,7 @@ def _upgrade_refusal(spec: ParamSpec, raw: object, exc: Exception) -> ParamError
 
 
 def _parse_dspaths(spec: ParamSpec, raw: object) -> tuple[str, ...]:
-    from replication.upgrade.spec import SpecError, parse_ds_paths
+    from switchover.replication.upgrade.spec import SpecError, parse_ds_paths
 
     items = _items(raw)
     if items is None:
@@ -472,7 +472,7 @@ def _parse_dspaths(spec: ParamSpec, raw: object) -> tuple[str, ...]:
 
 
 def _parse_attrexceptions(spec: ParamSpec, raw: object) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    from replication.upgrade.spec import SpecError, parse_attribute_exceptions
+    from switchover.replication.upgrade.spec import SpecError, parse_attribute_exceptions
 
     items = _items(raw)
     if items is None:

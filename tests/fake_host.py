@@ -6,11 +6,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from actors.admin_commands import AdminDeps
-from actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
-from replication.service import ServiceCommandError
-from transport.envelope import Envelope
-from transport.outcome import Outcome
+from switchover.actors.admin_commands import AdminDeps
+from switchover.actors.messages import GetStatus, Rejoin, RequestSwitch, SetPause
+from switchover.replication.service import ServiceCommandError
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import Outcome
 
 STATUS = {"server": "ICServer2", "letter": "B", "state": "Backup", "role": "backup",
           "reason": "start-up complete", "generation": 3, "release": "2026.1.0",

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceCommandError
+from switchover.replication.service import ACTIVE, BACKUP, AdminCommand, ServiceCommandError
 from switchover.params import CATALOGUE, ParamError, lookup, no_effect_warning
 
 from .changes import ChangeSet, Delete, Op, Put

@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 import pykka
 
-from replication.stream import Follower, Verdict
+from switchover.replication.stream import Follower, Verdict
 from switchover.clock import Clock, TimerHandle
 
 from .changes import ChangeSet

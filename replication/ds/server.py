@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from transport.envelope import Envelope
+from switchover.transport.envelope import Envelope
 
 from . import protocol as p
 from .snapshot import SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots

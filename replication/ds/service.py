@@ -26,11 +26,11 @@ from typing import Any, Mapping
 
 import pykka
 
-from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
-from replication.upgrade import SpecError, filter_for_state
+from switchover.replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
+from switchover.replication.upgrade import SpecError, filter_for_state
 from switchover.params import ParamError, lookup
-from transport.channel import preferred
-from transport.envelope import Envelope
+from switchover.transport.channel import preferred
+from switchover.transport.envelope import Envelope
 
 from . import protocol as p
 from .changes import ChangeSet, Put

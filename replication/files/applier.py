@@ -28,11 +28,11 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from replication.files.errors import (
+from switchover.replication.files.errors import (
     ApplyError, MissingSource, OutsideMirror, Superseded, SymlinkRefused, VerifyError)
-from replication.files.atomic import CLOEXEC, finish, open_temp, put_in_place, syncfs
-from replication.files.incoming import Incoming
-from replication.files.spec import MirrorSpec, has_exception, is_temp_name
+from switchover.replication.files.atomic import CLOEXEC, finish, open_temp, put_in_place, syncfs
+from switchover.replication.files.incoming import Incoming
+from switchover.replication.files.spec import MirrorSpec, has_exception, is_temp_name
 
 __all__ = ["Applier", "Incoming", "ApplyError", "MissingSource", "OutsideMirror",
            "Superseded", "SymlinkRefused", "VerifyError"]

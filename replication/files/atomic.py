@@ -15,8 +15,8 @@ import secrets
 import stat
 from typing import Any
 
-from replication.files.errors import ApplyError
-from replication.files.spec import TEMP_MARKER
+from switchover.replication.files.errors import ApplyError
+from switchover.replication.files.spec import TEMP_MARKER
 
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | CLOEXEC

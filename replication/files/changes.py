@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable
 
-from replication.files.manifest import scan
-from replication.files.spec import MirrorSpec
+from switchover.replication.files.manifest import scan
+from switchover.replication.files.spec import MirrorSpec
 
 Row = list[Any]
 #: Local state of a logical path on the backup: ("file"|"dir", size, mtime_ns, mode).

@@ -19,14 +19,14 @@ import concurrent.futures
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from replication.files import protocol as proto
-from replication.files.applier import Applier, Incoming
-from replication.files.errors import ApplyError, Superseded
-from replication.files.manifest import Manifest
-from replication.files.spec import MirrorDir
-from replication.service import PeerRequests
-from transport.channel import preferred
-from transport.outcome import Outcome
+from switchover.replication.files import protocol as proto
+from switchover.replication.files.applier import Applier, Incoming
+from switchover.replication.files.errors import ApplyError, Superseded
+from switchover.replication.files.manifest import Manifest
+from switchover.replication.files.spec import MirrorDir
+from switchover.replication.service import PeerRequests
+from switchover.transport.channel import preferred
+from switchover.transport.outcome import Outcome
 
 #: Requests kept in flight per transfer. With RANGE bytes each, at most DEPTH x RANGE
 #: bytes queue on the channel ahead of a heartbeat (a channel that hears nothing for three

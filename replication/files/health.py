@@ -17,13 +17,13 @@ from typing import Any, Callable, Mapping
 
 import pykka
 
-from replication.files import protocol as proto
-from replication.files.settings import HEALTH_INTERVAL, HEALTH_TIMEOUT, param_seconds
-from replication.service import PeerRequests
+from switchover.replication.files import protocol as proto
+from switchover.replication.files.settings import HEALTH_INTERVAL, HEALTH_TIMEOUT, param_seconds
+from switchover.replication.service import PeerRequests
 from switchover.clock import Clock, TimerHandle
 from switchover.logs import EventLog
-from transport.channel import preferred
-from transport.outcome import Outcome
+from switchover.transport.channel import preferred
+from switchover.transport.outcome import Outcome
 
 log = logging.getLogger("FileMonitor")
 

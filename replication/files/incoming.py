@@ -10,11 +10,11 @@ import os
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from replication.files.atomic import finish, open_temp, put_in_place
-from replication.files.errors import ApplyError, Superseded, VerifyError
+from switchover.replication.files.atomic import finish, open_temp, put_in_place
+from switchover.replication.files.errors import ApplyError, Superseded, VerifyError
 
 if TYPE_CHECKING:
-    from replication.files.applier import Applier
+    from switchover.replication.files.applier import Applier
 
 class Incoming:
     """One file being received: chunks in order, then `commit` or `abort`."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Literal, Mapping
 
-from replication.files.spec import Kind, MirrorDir, MirrorSpec, has_exception, is_temp_name
+from switchover.replication.files.spec import Kind, MirrorDir, MirrorSpec, has_exception, is_temp_name
 
 HASH_BUFFER = 1 << 20
 

@@ -32,17 +32,17 @@ from typing import Any, Callable, Sequence
 
 import pykka
 
-from replication.files import protocol as proto
-from replication.files.applier import Applier
-from replication.files.changes import Local, plan_notice
-from replication.files.errors import ApplyError, MissingSource, OutsideMirror
-from replication.files.fetch import Cancelled, FetchError, Fetcher, Item
-from replication.files.health import Progress
-from replication.files.manifest import Manifest, Plan, diff, scan_spec
-from replication.files.settings import INITIAL_TIMEOUT, Specs, param_seconds
-from replication.files.spec import Kind, MirrorDir, MirrorSpec
-from replication.service import PeerRequests
-from replication.stream import Follower, Verdict
+from switchover.replication.files import protocol as proto
+from switchover.replication.files.applier import Applier
+from switchover.replication.files.changes import Local, plan_notice
+from switchover.replication.files.errors import ApplyError, MissingSource, OutsideMirror
+from switchover.replication.files.fetch import Cancelled, FetchError, Fetcher, Item
+from switchover.replication.files.health import Progress
+from switchover.replication.files.manifest import Manifest, Plan, diff, scan_spec
+from switchover.replication.files.settings import INITIAL_TIMEOUT, Specs, param_seconds
+from switchover.replication.files.spec import Kind, MirrorDir, MirrorSpec
+from switchover.replication.service import PeerRequests
+from switchover.replication.stream import Follower, Verdict
 from switchover.clock import Clock, TimerHandle
 from switchover.logs import EventLog
 

@@ -26,13 +26,13 @@ from typing import Any, Callable, Iterable
 import pykka
 import watchfiles
 
-from replication.files import protocol as proto
-from replication.files.changes import notice_rows
-from replication.files.settings import Specs
-from replication.files.spec import MirrorDir, MirrorSpec
-from replication.service import LocalNotifier
+from switchover.replication.files import protocol as proto
+from switchover.replication.files.changes import notice_rows
+from switchover.replication.files.settings import Specs
+from switchover.replication.files.spec import MirrorDir, MirrorSpec
+from switchover.replication.service import LocalNotifier
 from switchover.clock import Clock, TimerHandle
-from transport.envelope import Envelope
+from switchover.transport.envelope import Envelope
 
 log = logging.getLogger("FileMonitor")
 logging.getLogger("watchfiles").setLevel(logging.WARNING)  # one INFO line per burst

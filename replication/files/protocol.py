@@ -32,9 +32,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
-from replication.files.chunks import NotRegularFile
-from replication.files.manifest import Entry, Manifest, scan
-from replication.files.spec import MirrorSpec, parse_exceptions
+from switchover.replication.files.chunks import NotRegularFile
+from switchover.replication.files.manifest import Entry, Manifest, scan
+from switchover.replication.files.spec import MirrorSpec, parse_exceptions
 
 SERVICE = "FileMonitor"
 HEALTH = "File Health Check"

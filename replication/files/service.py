@@ -22,15 +22,15 @@ from typing import Any, Callable, Mapping
 
 import pykka
 
-from replication.files import protocol as proto
-from replication.files import spec as specmod
-from replication.files.health import NOT_CURRENT, NOT_RUNNING, HealthCheck, Progress
-from replication.files.mirror import Mirror, Notice, Publish, Resync
-from replication.files.monitor import FileMonitor, Health
-from replication.files.settings import Specs, build_specs, texts
-from replication.service import (ACTIVE, BACKUP, AdminCommand, ServiceCommandError,
+from switchover.replication.files import protocol as proto
+from switchover.replication.files import spec as specmod
+from switchover.replication.files.health import NOT_CURRENT, NOT_RUNNING, HealthCheck, Progress
+from switchover.replication.files.mirror import Mirror, Notice, Publish, Resync
+from switchover.replication.files.monitor import FileMonitor, Health
+from switchover.replication.files.settings import Specs, build_specs, texts
+from switchover.replication.service import (ACTIVE, BACKUP, AdminCommand, ServiceCommandError,
                                  ServiceContext)
-from transport.envelope import Envelope
+from switchover.transport.envelope import Envelope
 
 log = logging.getLogger("FileMonitor")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from replication.files.spec import MirrorSpec, upgrade_higher, upgrade_lower_dirs
+from switchover.replication.files.spec import MirrorSpec, upgrade_higher, upgrade_lower_dirs
 from switchover.params import lookup
 
 #: Every parameter that changes what is mirrored; a change to any of them rebuilds the spec.

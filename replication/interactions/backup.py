@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Mapping
 
-from replication.stream import Follower, Verdict
+from switchover.replication.stream import Follower, Verdict
 
 from .model import InteractionType, InvalidOperation, Op
 from .recovery import EnabledTypes

@@ -14,10 +14,10 @@ from typing import Any, Callable, Mapping
 
 import pykka
 
-from replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
-from transport.channel import preferred
-from transport.envelope import Envelope
-from transport.outcome import CONNECTION_LOST, Outcome
+from switchover.replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
+from switchover.transport.channel import preferred
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import CONNECTION_LOST, Outcome
 
 from .active import Request
 from .actor import (

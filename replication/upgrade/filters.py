@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from replication.ds.tree import HANDLER, LINE, ROOT, STATION, WRITTEN_BY_INSTALLER, Entry
+from switchover.replication.ds.tree import HANDLER, LINE, ROOT, STATION, WRITTEN_BY_INSTALLER, Entry
 from .spec import (ATTRIBUTE_EXCEPTIONS, DEFAULT_SYNC_DIRS, HIGHER_DS_EXCLUSIONS, SYNC_DIRS,
                    lookup, parse_attribute_exceptions, parse_ds_paths)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from replication.ds.tree import DSError, expand
+from switchover.replication.ds.tree import DSError, expand
 
 SYNC_DIRS = "Custom Upgrade Synchronization Directories"
 ATTRIBUTE_EXCEPTIONS = "Custom Upgrade Attribute Exceptions"

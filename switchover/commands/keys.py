@@ -43,7 +43,7 @@ def parse_rights(text: str) -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from transport.security import generate_keypair
+    from switchover.transport.security import generate_keypair
 
     name = args.name
     if not name or "/" in name or name.startswith("."):

@@ -62,7 +62,7 @@ def healthy(pid_file: Path | None, health_cmd: str | None, timeout: float) -> bo
 def execute(args: argparse.Namespace) -> int:
     from switchover.endpoints import notifier_ipc
     from switchover.logs import configure_logging
-    from transport.module_client import ModuleClient
+    from switchover.transport.module_client import ModuleClient
 
     config = load(args.config)
     configure_logging(None, server=f"{config.server_name}/{args.name}")

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from actors.host import Host
+    from switchover.actors.host import Host
 
     config = load(args.config)
     warn_no_effect(config.parameters.warnings())

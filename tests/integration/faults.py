@@ -19,7 +19,7 @@ import orjson
 import zmq
 
 from switchover.localpair import LocalPair, free_ports
-from transport.security import curve_client, curve_server, load_keypair
+from switchover.transport.security import curve_client, curve_server, load_keypair
 
 
 class CuttableProxy:

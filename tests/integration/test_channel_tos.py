@@ -10,7 +10,7 @@ import pytest
 import zmq
 
 from switchover.localpair import free_ports
-from transport.channel import Channel
+from switchover.transport.channel import Channel
 
 
 class _Spy(Channel):

@@ -64,7 +64,7 @@ class Admin:
 
     def __init__(self, pair: LocalPair, name: str) -> None:
         from switchover.endpoints import operator_key_path, tcp
-        from transport.security import load_keypair
+        from switchover.transport.security import load_keypair
 
         cfg = pair.config(name)
         self.ctx = zmq.Context()
@@ -73,7 +73,7 @@ class Admin:
         self.server = load_keypair(cfg.security.server_group_key).public
 
     def __call__(self, command: str, args: dict[str, Any]) -> Any:
-        from transport.admin import admin_request
+        from switchover.transport.admin import admin_request
 
         reply = admin_request(self.ctx, self.endpoint, command, args, client_keys=self.keys,
                               server_public=self.server, timeout=10.0)
@@ -227,7 +227,7 @@ def test_a_long_import_on_the_active_does_not_stall_its_heartbeats(make_pair,
     """The backup acks while the active imports (one transaction holding its store for
     seconds); those acks are answered on the Notifier's loop thread, which must not wait
     for the store, or its heartbeats stop and the backup diagnoses a healthy active."""
-    from replication.ds import DSStore, Entry, Put
+    from switchover.replication.ds import DSStore, Entry, Put
 
     export = tmp_path / "big.jsonl"
     with DSStore(tmp_path / "big.sqlite", durability="normal") as store:

@@ -15,8 +15,8 @@ import zmq
 
 from switchover.endpoints import tcp
 from switchover.localpair import LocalPair
-from transport.admin import admin_request
-from transport.security import generate_keypair, load_keypair
+from switchover.transport.admin import admin_request
+from switchover.transport.security import generate_keypair, load_keypair
 from tests.integration.test_switching import SCALE, up
 
 pytestmark = pytest.mark.integration

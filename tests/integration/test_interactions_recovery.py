@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from replication.interactions import interaction_loads, promote_one
+from switchover.replication.interactions import interaction_loads, promote_one
 from switchover.localpair import LocalPair
-from transport.interaction_client import InteractionClient
-from transport.security import load_keypair
+from switchover.transport.interaction_client import InteractionClient
+from switchover.transport.security import load_keypair
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 import zmq
 
 from switchover.localpair import LocalPair
-from transport.envelope import MAX_ENVELOPE_BYTES, Envelope, decode, encode
-from transport.security import curve_client, generate_keypair, load_keypair
+from switchover.transport.envelope import MAX_ENVELOPE_BYTES, Envelope, decode, encode
+from switchover.transport.security import curve_client, generate_keypair, load_keypair
 
 pytestmark = pytest.mark.integration
 

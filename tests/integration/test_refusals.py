@@ -11,7 +11,7 @@ import pytest
 import zmq
 from prometheus_client.parser import text_string_to_metric_families
 
-from transport.security import curve_client, generate_keypair, load_keypair, load_public
+from switchover.transport.security import curve_client, generate_keypair, load_keypair, load_public
 
 pytestmark = pytest.mark.integration
 

@@ -77,7 +77,7 @@ def test_watch_before_and_after_a_switch_and_with_a_host_down(short_tmp) -> None
 
     pair = LocalPair(short_tmp / "pair", time_scale=0.05, admin_keys=short_tmp / "admins")
     pair.admin_keys.mkdir()
-    from transport.security import generate_keypair
+    from switchover.transport.security import generate_keypair
 
     _, key = generate_keypair(pair.admin_keys, "watcher", {"rights": "status"})
     screen = None

@@ -12,7 +12,7 @@ import orjson
 import pytest
 import zmq
 
-from transport import (
+from switchover.transport import (
     AdminServer,
     AdminUnavailable,
     Authenticator,
@@ -27,11 +27,11 @@ from transport import (
     load_keypair,
     switch_request,
 )
-from transport.envelope import MAX_ENVELOPE_BYTES, Envelope, decode, encode
-from transport.outcome import CONNECTION_LOST, OK, REJECTED, TIMEOUT
-from transport.security import curve_client
-from actors.admin_commands import AdminCommands
-from actors.messages import RequestSwitch
+from switchover.transport.envelope import MAX_ENVELOPE_BYTES, Envelope, decode, encode
+from switchover.transport.outcome import CONNECTION_LOST, OK, REJECTED, TIMEOUT
+from switchover.transport.security import curve_client
+from switchover.actors.admin_commands import AdminCommands
+from switchover.actors.messages import RequestSwitch
 from tests.fake_host import FakeHost
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(30)]
@@ -375,7 +375,7 @@ def test_killed_module_process_is_reported_at_once(ctx, tmp_path, group, auth):
     h.notifier.start()
     child = subprocess.Popen([sys.executable, "-c", (
         "import time, zmq\n"
-        "from transport.module_client import ModuleClient\n"
+        "from switchover.transport.module_client import ModuleClient\n"
         f"m = ModuleClient(zmq.Context(), endpoint={h.local!r}, name='TsServer',"
         " heartbeat_interval=20.0)\n"
         "m.start()\n"

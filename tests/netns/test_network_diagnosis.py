@@ -204,7 +204,7 @@ def test_nettest_decides_whether_a_lost_primary_is_switched_from(
 
 PROBE = textwrap.dedent("""
     import json, sys
-    from actors.network import IcmpProber, local_gateways
+    from switchover.actors.network import IcmpProber, local_gateways
     prober = IcmpProber(time_scale=1.0)
     print(json.dumps({"gateways": list(local_gateways()),
                       "reached": {a: prober.ping(a, 0.5) for a in sys.argv[1:]}}))

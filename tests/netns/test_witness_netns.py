@@ -21,7 +21,7 @@ WITNESS = "10.202.0.9"  # beside the NetTest address on the router, so it can be
 #: Runs in a host's namespace: one EtcdWitness call, its result as JSON on stdout.
 SCRIPT = """
 import json, sys
-from transport.witness import EtcdWitness, Holder, WitnessError
+from switchover.transport.witness import EtcdWitness, Holder, WitnessError
 witness = EtcdWitness([sys.argv[1]], "/switchover/netns-pair", timeout=1.0)
 op, arg = sys.argv[2], sys.argv[3]
 try:

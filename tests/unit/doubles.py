@@ -11,9 +11,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Iterable
 
-from actors.links import AUX, MAIN
+from switchover.actors.links import AUX, MAIN
 from switchover.clock import Clock, TimerHandle
-from transport.outcome import CANCELLED, CONNECTION_LOST, OK, TIMEOUT, Outcome
+from switchover.transport.outcome import CANCELLED, CONNECTION_LOST, OK, TIMEOUT, Outcome
 
 CHANNELS = (MAIN, AUX)
 

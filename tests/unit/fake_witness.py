@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from switchover.clock import FakeClock
-from transport.witness import AcquireResult, Holder, WitnessError
+from switchover.transport.witness import AcquireResult, Holder, WitnessError
 
 
 @dataclass

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from actors.admin_commands import AdminCommands
-from actors.messages import RequestSwitch
+from switchover.actors.admin_commands import AdminCommands
+from switchover.actors.messages import RequestSwitch
 from tests.fake_host import STATUS, FakeHost
 
 ALL = frozenset({"status", "remote-control", "master"})
@@ -149,7 +149,7 @@ def test_events_selects_by_time_and_kind():
 
 
 def test_changes_are_recorded_with_the_operator_key_name():
-    from transport.security import Rights
+    from switchover.transport.security import Rights
 
     host = FakeHost()
     commands = AdminCommands(host.deps())
@@ -171,7 +171,7 @@ def test_refused_commands_are_not_recorded():
 
 
 def test_parameter_changes_are_recorded_old_to_new():
-    from transport.security import Rights
+    from switchover.transport.security import Rights
 
     host = FakeHost()
     AdminCommands(host.deps()).handle(
@@ -182,8 +182,8 @@ def test_parameter_changes_are_recorded_old_to_new():
 
 
 def test_pause_and_rejoin_name_the_operator():
-    from actors.messages import Rejoin, SetPause
-    from transport.security import Rights
+    from switchover.actors.messages import Rejoin, SetPause
+    from switchover.transport.security import Rights
 
     host = FakeHost()
     commands = AdminCommands(host.deps())

@@ -196,9 +196,9 @@ def test_the_cli_does_not_load_the_host():
     done = subprocess.run([sys.executable, "-c", (
         "import sys, switchover.cli\n"
         "from switchover.commands import common, status\n"
-        "loaded = [m for m in ('pykka', 'actors', 'switchover.actors', 'replication.services',"
-        " 'replication.ds.service', 'replication.files.service',"
-        " 'replication.interactions.service')"
+        "loaded = [m for m in ('pykka', 'actors', 'switchover.actors', 'switchover.replication.services',"
+        " 'switchover.replication.ds.service', 'switchover.replication.files.service',"
+        " 'switchover.replication.interactions.service')"
         " if m in sys.modules]\n"
         "print(loaded)")], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "[]", done.stderr

@@ -7,11 +7,11 @@ from typing import Sequence
 
 import pytest
 
-from replication.ds.changes import Delete, Put
-from replication.ds.hashtree import Level, diff
-from replication.ds.store import DSStore
-from replication.ds.sync import compare_and_update
-from replication.ds.tree import Entry
+from switchover.replication.ds.changes import Delete, Put
+from switchover.replication.ds.hashtree import Level, diff
+from switchover.replication.ds.store import DSStore
+from switchover.replication.ds.sync import compare_and_update
+from switchover.replication.ds.tree import Entry
 
 
 def item(path: str, **attrs: str) -> Entry:
@@ -196,7 +196,7 @@ def test_empty_store_is_bulk_loaded_with_its_own_hashes(tmp_path: Path) -> None:
 
 
 def test_bulk_load_validates_and_rolls_back(tmp_path: Path) -> None:
-    from replication.ds.tree import DSError
+    from switchover.replication.ds.tree import DSError
 
     store = DSStore(tmp_path / "l.db")
     good = ("/Config/a", "Item", {"v": ["1"]}, [])

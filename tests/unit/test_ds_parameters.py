@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from replication.ds.changes import Delete, Put
-from replication.ds.parameters import (ParameterError, ServerParameters, parameter_entry,
+from switchover.replication.ds.changes import Delete, Put
+from switchover.replication.ds.parameters import (ParameterError, ServerParameters, parameter_entry,
                                        parameter_path)
-from replication.ds.store import DSStore
-from replication.ds.tree import Entry
+from switchover.replication.ds.store import DSStore
+from switchover.replication.ds.tree import Entry
 
 
 def fake_validate(name: str, value: str) -> None:

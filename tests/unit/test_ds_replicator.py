@@ -9,19 +9,19 @@ from typing import Any, Iterator
 
 import pytest
 
-from replication.ds import DSStore, Entry, Put
-from replication.ds.snapshot import SNAPSHOT_OPEN
-from replication.ds.changes import ChangeSet
-from replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level,
+from switchover.replication.ds import DSStore, Entry, Put
+from switchover.replication.ds.snapshot import SNAPSHOT_OPEN
+from switchover.replication.ds.changes import ChangeSet
+from switchover.replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level,
                                      encode_level, pack_changes, unpack_changes)
-from replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
+from switchover.replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
                                        ReplicatorDeps, ReplicatorStatus, Resync)
-from replication.ds.server import AckBoard, DSServer
-from replication.ds.snapshot import SNAPSHOT_CHUNK
-from replication.ds.tree import DSError
-from replication.upgrade import UpgradeHigherFilter
+from switchover.replication.ds.server import AckBoard, DSServer
+from switchover.replication.ds.snapshot import SNAPSHOT_CHUNK
+from switchover.replication.ds.tree import DSError
+from switchover.replication.upgrade import UpgradeHigherFilter
 from switchover.clock import FakeClock
-from transport.envelope import Envelope
+from switchover.transport.envelope import Envelope
 
 
 def user(i: int, ext: int = 0, cls: str = "User") -> Put:

@@ -14,16 +14,16 @@ from typing import Any, Callable, Iterator
 import pytest
 import zmq
 
-from actors.peer import PeerLinks
-from replication.ds import protocol as p
-from replication.ds.protocol import HEAD, RemoteError
-from replication.ds.service import DSService
-from replication.service import ServiceContext
+from switchover.actors.peer import PeerLinks
+from switchover.replication.ds import protocol as p
+from switchover.replication.ds.protocol import HEAD, RemoteError
+from switchover.replication.ds.service import DSService
+from switchover.replication.service import ServiceContext
 from switchover.clock import FakeClock
 from switchover.logs import EventLog
 from switchover.params import ServerParameters
-from transport.envelope import Envelope
-from transport.outcome import Outcome
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import Outcome
 
 BASE = {"SwitchoverServer A": "A", "SwitchoverServer B": "B", "Switchover TS Timeout": 10}
 

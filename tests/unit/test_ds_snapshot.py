@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from replication.ds import DSStore, Entry, Put
-from replication.ds.snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots, fetch
-from replication.ds.tree import DSError
+from switchover.replication.ds import DSStore, Entry, Put
+from switchover.replication.ds.snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots, fetch
+from switchover.replication.ds.tree import DSError
 
 
 def users(n: int, start: int = 0) -> list[Put]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from replication.ds.changes import GENESIS, ChangeSet, Delete, Put
-from replication.ds.store import DSStore, GapError
-from replication.ds.tree import DSError, Entry
+from switchover.replication.ds.changes import GENESIS, ChangeSet, Delete, Put
+from switchover.replication.ds.store import DSStore, GapError
+from switchover.replication.ds.tree import DSError, Entry
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 
@@ -154,9 +154,9 @@ def test_export_import_round_trip(tmp_path: Path, store: DSStore) -> None:
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from replication.ds.changes import Delete, Put
-    from replication.ds.store import DSStore
-    from replication.ds.tree import Entry
+    from switchover.replication.ds.changes import Delete, Put
+    from switchover.replication.ds.store import DSStore
+    from switchover.replication.ds.tree import Entry
     store = DSStore(Path(sys.argv[1]))
     k = int(sys.argv[2])
     i = store.seq

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from replication.ds.changes import ChangeSet, Delete, Put, check_ops, effect_of
-from replication.ds.tree import (MAX_ATTRIBUTE_BYTES, MAX_DEPTH, MAX_OPS_PER_WRITE, DSError,
+from switchover.replication.ds.changes import ChangeSet, Delete, Put, check_ops, effect_of
+from switchover.replication.ds.tree import (MAX_ATTRIBUTE_BYTES, MAX_DEPTH, MAX_OPS_PER_WRITE, DSError,
                                  Entry, ancestors, expand, is_under, join, name_of,
                                  normalize, parent_of)
 

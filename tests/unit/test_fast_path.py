@@ -9,10 +9,10 @@ counts as down; the module monitor's own path keeps the reference's timing.
 """
 from __future__ import annotations
 
-from actors.module_core import MODULE_DOWN, ModuleMonitorEvent
-from actors.statemachine import ModuleDown, State
+from switchover.actors.module_core import MODULE_DOWN, ModuleMonitorEvent
+from switchover.actors.statemachine import ModuleDown, State
 from tests.unit import test_primary_monitor as tpm
-from transport.outcome import OK, REJECTED
+from switchover.transport.outcome import OK, REJECTED
 
 
 def _reported_gone(backup) -> None:

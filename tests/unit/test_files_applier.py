@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from replication.files.applier import (
+from switchover.replication.files.applier import (
     Applier, ApplyError, MissingSource, OutsideMirror, Superseded, SymlinkRefused, VerifyError)
-from replication.files.spec import MirrorSpec
+from switchover.replication.files.spec import MirrorSpec
 
 FLOWS = "I3/IC/Flows"
 
@@ -215,8 +215,8 @@ def test_delete_supersedes_transfer(backup: Applier) -> None:
 _CHILD = textwrap.dedent("""
     import hashlib, sys, time
     from pathlib import Path
-    from replication.files.applier import Applier
-    from replication.files.spec import MirrorSpec
+    from switchover.replication.files.applier import Applier
+    from switchover.replication.files.spec import MirrorSpec
     root = Path(sys.argv[1])
     app = Applier(root, MirrorSpec.build(root))
     chunk = b"n" * (1 << 20)

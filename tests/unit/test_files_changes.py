@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from replication.files.changes import Local, notice_rows, plan_notice
-from replication.files.spec import MirrorSpec
+from switchover.replication.files.changes import Local, notice_rows, plan_notice
+from switchover.replication.files.spec import MirrorSpec
 
 
 def spec_at(root: Path) -> MirrorSpec:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from replication.files.applier import Applier
-from replication.files.chunks import (
+from switchover.replication.files.applier import Applier
+from switchover.replication.files.chunks import (
     Chunk, ChunkReader, End, FileChanged, NotRegularFile, Start, read_stable, stream)
-from replication.files.spec import MirrorSpec
+from switchover.replication.files.spec import MirrorSpec
 
 
 def test_chunks_and_digests(tmp_path: Path) -> None:

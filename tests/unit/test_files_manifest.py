@@ -5,8 +5,8 @@ import hashlib
 import os
 from pathlib import Path, PurePosixPath as P
 
-from replication.files.manifest import Manifest, Plan, diff, scan, scan_spec
-from replication.files.spec import MirrorDir, MirrorSpec
+from switchover.replication.files.manifest import Manifest, Plan, diff, scan, scan_spec
+from switchover.replication.files.spec import MirrorDir, MirrorSpec
 
 
 def put(path: Path, data: bytes = b"x", mtime_ns: int | None = None) -> Path:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from replication.files.health import Progress
-from replication.files.mirror import Mirror, Notice
+from switchover.replication.files.health import Progress
+from switchover.replication.files.mirror import Mirror, Notice
 from switchover.clock import FakeClock
 
 

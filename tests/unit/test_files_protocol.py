@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from replication.files import protocol as proto
-from replication.files.applier import Applier
-from replication.files.fetch import RANGE, Fetcher
-from replication.files.health import describe_progress
-from replication.files.settings import build_specs
-from replication.files.spec import MirrorDir, MirrorSpec
+from switchover.replication.files import protocol as proto
+from switchover.replication.files.applier import Applier
+from switchover.replication.files.fetch import RANGE, Fetcher
+from switchover.replication.files.health import describe_progress
+from switchover.replication.files.settings import build_specs
+from switchover.replication.files.spec import MirrorDir, MirrorSpec
 from switchover.params import ServerParameters
-from transport.envelope import Envelope
-from transport.outcome import Outcome
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import Outcome
 
 
 def spec_at(root: Path) -> MirrorSpec:
@@ -139,7 +139,7 @@ def test_progress_text() -> None:
 
 
 def test_a_per_chunk_transfer_refuses_a_chunk_without_its_digest(tmp_path: Path) -> None:
-    from replication.files.errors import VerifyError
+    from switchover.replication.files.errors import VerifyError
 
     (tmp_path / "rec").mkdir()
     app = Applier(tmp_path, spec_at(tmp_path))

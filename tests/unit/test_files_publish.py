@@ -13,16 +13,16 @@ from typing import Any, Callable
 
 import pytest
 
-from replication.files import protocol as proto
-from replication.files.health import Progress
-from replication.files.mirror import Mirror, Publish, Resync
-from replication.files.settings import build_specs
+from switchover.replication.files import protocol as proto
+from switchover.replication.files.health import Progress
+from switchover.replication.files.mirror import Mirror, Publish, Resync
+from switchover.replication.files.settings import build_specs
 from switchover.clock import RealClock
 from switchover.commands import REGISTRY, files
 from switchover.logs import EventLog
 from switchover.params import ServerParameters
-from transport.envelope import Envelope
-from transport.outcome import Outcome
+from switchover.transport.envelope import Envelope
+from switchover.transport.outcome import Outcome
 
 HANDLERS = "I3/IC/Handlers"
 PARAMS = ServerParameters.from_mapping({"CustomMirrorDir": "+/rec"})

@@ -6,8 +6,8 @@ from pathlib import Path, PurePosixPath as P
 
 import pytest
 
-from replication.files.settings import build_specs
-from replication.files.spec import (
+from switchover.replication.files.settings import build_specs
+from switchover.replication.files.spec import (
     DEFAULT_CUSTOM_MIRROR_DIR, DEFAULT_HANDLER_PATH, DEFAULT_I3TABLES_PATH,
     DEFAULT_RESOURCE_PATH, DEFAULT_UPGRADE_FILE_SYNC_DIRS, MirrorDir, MirrorSpec,
     MirrorSpecError, has_exception, normalise_path, parse_dirs, parse_exceptions,

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from actors.hooks import HookReport, HookRunner, install, run_hooks
+from switchover.actors.hooks import HookReport, HookRunner, install, run_hooks
 from switchover.config import HookCommand, Hooks
 from switchover.logs import EventLog
 

@@ -15,9 +15,9 @@ from typing import Any, Mapping, Sequence
 
 import pytest
 
-from transport.envelope import Envelope
-from transport.interaction_client import InteractionClient, InteractionError
-from transport.outcome import OK, REJECTED, TIMEOUT, Outcome
+from switchover.transport.envelope import Envelope
+from switchover.transport.interaction_client import InteractionClient, InteractionError
+from switchover.transport.outcome import OK, REJECTED, TIMEOUT, Outcome
 
 
 class FakeServer:
@@ -155,7 +155,7 @@ def test_both_servers_down_fails_the_call_after_give_up(servers, tmp_path) -> No
     log: list[str] = []
     app = InteractionClient(["A", "B"], None, None, "app", timeout=0.01, give_up=0.3,
                             connect=lambda ep: FakeLink(servers[ep], log, ep))
-    from transport.interaction_client import Unavailable
+    from switchover.transport.interaction_client import Unavailable
 
     with pytest.raises(Unavailable):
         app.close("k")
@@ -201,7 +201,7 @@ def answer_until_done(held: list[tuple[Future, Outcome]], futures: list[Future])
 
 
 def test_a_busy_client_sends_the_waiting_calls_together_in_order(servers, tmp_path) -> None:
-    from transport.interaction_client import BATCH_CALLS, MESSAGES_IN_FLIGHT
+    from switchover.transport.interaction_client import BATCH_CALLS, MESSAGES_IN_FLIGHT
 
     messages: list[str] = []
     app, held = held_client(servers, tmp_path, messages)

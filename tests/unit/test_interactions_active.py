@@ -13,12 +13,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from replication.interactions.active import ActiveSide, Request
-from replication.interactions.model import InteractionType, State
-from replication.interactions.recovery import EnabledTypes
-from replication.interactions.store import InteractionStore
-from replication.interactions.sync import SnapshotSessions
-from replication.interactions.wire import (
+from switchover.replication.interactions.active import ActiveSide, Request
+from switchover.replication.interactions.model import InteractionType, State
+from switchover.replication.interactions.recovery import EnabledTypes
+from switchover.replication.interactions.store import InteractionStore
+from switchover.replication.interactions.sync import SnapshotSessions
+from switchover.replication.interactions.wire import (
     BATCH_CALLS,
     BATCH_REASON,
     Gather,

@@ -12,11 +12,11 @@ from typing import Iterator
 
 import pytest
 
-from replication.interactions.backup import BackupSide
-from replication.interactions.model import Create, InteractionType, Op
-from replication.interactions.recovery import EnabledTypes
-from replication.interactions.store import InteractionStore
-from replication.interactions.wire import change_item, interaction_of, pack
+from switchover.replication.interactions.backup import BackupSide
+from switchover.replication.interactions.model import Create, InteractionType, Op
+from switchover.replication.interactions.recovery import EnabledTypes
+from switchover.replication.interactions.store import InteractionStore
+from switchover.replication.interactions.wire import change_item, interaction_of, pack
 
 CHAT = InteractionType.CHAT
 

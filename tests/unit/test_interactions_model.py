@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from replication.interactions.model import (
+from switchover.replication.interactions.model import (
     AppendMessage,
     Assign,
     Attachment,

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from replication.interactions.model import (
+from switchover.replication.interactions.model import (
     Assign,
     CallbackDetails,
     Create,
@@ -21,7 +21,7 @@ from replication.interactions.model import (
     dumps,
     interaction_loads,
 )
-from replication.interactions.recovery import (
+from switchover.replication.interactions.recovery import (
     PROMOTION_RULES,
     EnabledTypes,
     PromotionAction,

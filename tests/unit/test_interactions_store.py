@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from replication.interactions.model import (
+from switchover.replication.interactions.model import (
     AppendMessage,
     Assign,
     Attachment,
@@ -29,20 +29,20 @@ from replication.interactions.model import (
     TranscriptLine,
     UpdateState,
 )
-from replication.interactions.recovery import (
+from switchover.replication.interactions.recovery import (
     EnabledTypes,
     PromotionAction,
     duration,
     outbound,
 )
-from replication.interactions.rows import (
+from switchover.replication.interactions.rows import (
     SnapshotHeader,
     SnapshotRecord,
     StatKey,
     snapshot_frames,
     snapshot_item,
 )
-from replication.interactions.store import InteractionStore
+from switchover.replication.interactions.store import InteractionStore
 
 E, C, CB = InteractionType.EMAIL, InteractionType.CHAT, InteractionType.CALLBACK
 PDF, PNG, DRAFT = b"%PDF report", b"\x89PNG shot", b"draft attachment"
@@ -361,7 +361,7 @@ def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: Path) 
     import shutil
     import sqlite3
 
-    from replication.interactions import checkpoint
+    from switchover.replication.interactions import checkpoint
 
     store = InteractionStore(tmp_path / "live.db", checkpoint_thread=True)
     try:
@@ -391,7 +391,7 @@ def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: Path) 
 def test_a_writer_that_never_pauses_keeps_the_wal_bounded(tmp_path: Path, monkeypatch) -> None:
     """A PASSIVE checkpoint beside a busy writer never lets the WAL start over; the
     writer's backstop does, and the file is cut back to the limit."""
-    from replication.interactions import checkpoint
+    from switchover.replication.interactions import checkpoint
 
     monkeypatch.setattr(checkpoint, "BACKSTOP_PAGES", 100)
     monkeypatch.setattr(checkpoint, "WAL_LIMIT_BYTES", 1 << 20)

@@ -14,10 +14,10 @@ from typing import Any, Mapping
 
 import pytest
 
-from actors.generation import GenerationStore
-from actors.main import SwitchoverMain
-from actors.main_jobs import MainDeps
-from actors.messages import (
+from switchover.actors.generation import GenerationStore
+from switchover.actors.main import SwitchoverMain
+from switchover.actors.main_jobs import MainDeps
+from switchover.actors.messages import (
     Begin,
     ConnectionChanged,
     DiscontinueRequest,
@@ -26,8 +26,8 @@ from actors.messages import (
     RequestSwitch,
     Tick,
 )
-from actors.statemachine import HandedOver, ModuleDown
-from actors.shared import SharedState
+from switchover.actors.statemachine import HandedOver, ModuleDown
+from switchover.actors.shared import SharedState
 from switchover.clock import FakeClock
 from switchover.config import parse_config
 from switchover.logs import EventLog

@@ -7,19 +7,19 @@ import threading
 
 import pytest
 
-from actors.links import AUX, MAIN
-from actors.module_core import MODULE_DOWN, SYSTEM_OK, ModuleMonitorCore, extract_pid
-from actors.module_monitor import (
+from switchover.actors.links import AUX, MAIN
+from switchover.actors.module_core import MODULE_DOWN, SYSTEM_OK, ModuleMonitorCore, extract_pid
+from switchover.actors.module_monitor import (
     ModuleMonitor,
     ModuleMonitorDriver,
     StartMonitoring,
     UpdateSettings,
 )
-from actors.module_settings import MonitorSettings
+from switchover.actors.module_settings import MonitorSettings
 from switchover.clock import FakeClock
 from tests.unit.actor_support import pump
 from tests.unit.doubles import SILENCE, FakeLinks, Reply, Trampoline
-from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
+from switchover.transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 DEFAULTS = MonitorSettings()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import icmplib
 import pytest
 
-from actors.network import (
+from switchover.actors.network import (
     Diagnosis,
     IcmpProber,
     NetworkPlan,

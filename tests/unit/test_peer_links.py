@@ -10,10 +10,10 @@ from typing import Iterator
 import pytest
 import zmq
 
-from actors.peer import PeerLinks, ping_tos
+from switchover.actors.peer import PeerLinks, ping_tos
 from switchover.clock import FakeClock
 from switchover.params import ServerParameters
-from transport.envelope import Envelope
+from switchover.transport.envelope import Envelope
 
 
 @pytest.fixture

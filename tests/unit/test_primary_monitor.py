@@ -8,18 +8,18 @@ import threading
 
 import pytest
 
-from actors.links import AUX, MAIN
-from actors.module_core import SYSTEM_OK, ModuleMonitorEvent
-from actors.module_monitor import (
+from switchover.actors.links import AUX, MAIN
+from switchover.actors.module_core import SYSTEM_OK, ModuleMonitorEvent
+from switchover.actors.module_monitor import (
     ModuleMonitor,
     ModuleMonitorDriver,
     StartMonitoring,
     StopMonitoring,
     TellControl,
 )
-from actors.module_settings import MonitorSettings
-from actors.network import Diagnosis, NetworkStatus
-from actors.primary_core import (
+from switchover.actors.module_settings import MonitorSettings
+from switchover.actors.network import Diagnosis, NetworkStatus
+from switchover.actors.primary_core import (
     DIAGNOSING,
     PINGING,
     STOPPED,
@@ -28,10 +28,10 @@ from actors.primary_core import (
     TRIGGER_NOTIFIER,
     PrimaryMonitorCore,
 )
-from actors.primary_driver import ConnectionDropped, PrimaryMonitorDriver
-from actors.primary_monitor import PrimaryMonitor
-from actors.primary_settings import PrimaryMonitorSettings
-from actors.statemachine import (
+from switchover.actors.primary_driver import ConnectionDropped, PrimaryMonitorDriver
+from switchover.actors.primary_monitor import PrimaryMonitor
+from switchover.actors.primary_settings import PrimaryMonitorSettings
+from switchover.actors.statemachine import (
     REASON_NOTIFIER,
     REASON_TS_PING,
     BecomeActive,
@@ -58,7 +58,7 @@ from tests.unit.doubles import (
     Reply,
     Trampoline,
 )
-from transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
+from switchover.transport.outcome import CANCELLED, CONNECTION_LOST, OK, REJECTED, TIMEOUT, Outcome
 
 GATEWAY = "172.17.112.1"
 PRIMARY = "172.17.112.171"

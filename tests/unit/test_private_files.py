@@ -9,10 +9,10 @@ from typing import Iterator
 
 import pytest
 
-from replication.ds.changes import Put
-from replication.ds.store import DSStore
-from replication.ds.tree import CONTAINER, Entry
-from replication.interactions.store import InteractionStore
+from switchover.replication.ds.changes import Put
+from switchover.replication.ds.store import DSStore
+from switchover.replication.ds.tree import CONTAINER, Entry
+from switchover.replication.interactions.store import InteractionStore
 from switchover.logs import EventLog, configure_logging
 from switchover.private import private_dir, private_file
 

@@ -6,8 +6,8 @@ import logging
 import pytest
 import zmq
 
-from transport import refusals
-from transport.refusals import KEY_REFUSED, MALFORMED, TIMEOUT, RefusalCore, RefusalLog
+from switchover.transport import refusals
+from switchover.transport.refusals import KEY_REFUSED, MALFORMED, TIMEOUT, RefusalCore, RefusalLog
 
 ACC, DIS, OK = zmq.EVENT_ACCEPTED, zmq.EVENT_DISCONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED
 AUTH = zmq.EVENT_HANDSHAKE_FAILED_AUTH

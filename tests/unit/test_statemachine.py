@@ -12,7 +12,7 @@ import dataclasses
 
 import pytest
 
-from actors.statemachine import (
+from switchover.actors.statemachine import (
     ACTIVE_STATES,
     BACKUP_STATES,
     REASON_MANUAL,
@@ -508,9 +508,9 @@ def test_every_state_event_pair_is_total_and_keeps_the_invariants():
 
 # --- the witness (docs/witness.md): the key is the right to be active -----------------
 
-from actors.state_actions import AskPeerToHandOver as _Ask  # noqa: E402
-from actors.state_actions import PendSwitch, TakeWitness  # noqa: E402
-from actors.witness_messages import (  # noqa: E402
+from switchover.actors.state_actions import AskPeerToHandOver as _Ask  # noqa: E402
+from switchover.actors.state_actions import PendSwitch, TakeWitness  # noqa: E402
+from switchover.actors.witness_messages import (  # noqa: E402
     Holder,
     WitnessAcquired,
     WitnessHeldBy,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from replication.stream import Follower
+from switchover.replication.stream import Follower
 
 # (id, steps, expected outputs, expected acknowledgeable number at the end)
 ROWS: list[tuple[str, list[tuple[Any, ...]], list[str], int]] = [

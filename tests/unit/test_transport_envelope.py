@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from transport.envelope import (
+from switchover.transport.envelope import (
     MAX_BULK_BYTES,
     MAX_BULK_FRAMES,
     MAX_ENVELOPE_BYTES,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from transport.routing import RouteError, RouteTable
+from switchover.transport.routing import RouteError, RouteTable
 
 
 @pytest.fixture

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from replication.ds.changes import ChangeSet, Delete, Put
-from replication.ds.hashtree import diff
-from replication.ds.store import DSStore
-from replication.ds.sync import compare_and_update
-from replication.ds.tree import Entry
-from replication.upgrade.filters import (FULL, UpgradeHigherFilter, UpgradeLowerFilter,
+from switchover.replication.ds.changes import ChangeSet, Delete, Put
+from switchover.replication.ds.hashtree import diff
+from switchover.replication.ds.store import DSStore
+from switchover.replication.ds.sync import compare_and_update
+from switchover.replication.ds.tree import Entry
+from switchover.replication.upgrade.filters import (FULL, UpgradeHigherFilter, UpgradeLowerFilter,
                                          filter_for_state)
-from replication.upgrade.spec import (DEFAULT_SYNC_DIRS, SpecError, parse_attribute_exceptions,
+from switchover.replication.upgrade.spec import (DEFAULT_SYNC_DIRS, SpecError, parse_attribute_exceptions,
                                       parse_ds_paths)
 
 SERVER = "ICServer1"

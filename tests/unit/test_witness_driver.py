@@ -5,9 +5,9 @@ import pykka
 import pytest
 
 from tests.unit.doubles import Trampoline
-from actors.witness import Witness
-from actors.witness_driver import HOLDING, WitnessDriver
-from actors.witness_messages import (
+from switchover.actors.witness import Witness
+from switchover.actors.witness_driver import HOLDING, WitnessDriver
+from switchover.actors.witness_messages import (
     AcquireWitness,
     ReadWitness,
     ReleaseWitness,
@@ -21,7 +21,7 @@ from actors.witness_messages import (
 from switchover.clock import FakeClock
 from tests.unit.actor_support import pump
 from tests.unit.fake_witness import FakeEtcd, ManualExecutor
-from transport.witness import Holder
+from switchover.transport.witness import Holder
 
 TTL = 12.0  # renew every 4 s, retry 2 s after a failed attempt, lost 8 s after the last
 ME, PEER = Holder("ICServer1", 3), Holder("ICServer2", 2)

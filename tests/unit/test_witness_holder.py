@@ -1,7 +1,7 @@
 """What the key's value says: a holder of ours round-trips; anyone else's is still named."""
 from __future__ import annotations
 
-from transport.witness import Holder, holder_key
+from switchover.transport.witness import Holder, holder_key
 
 
 def test_a_holder_round_trips_through_the_key_value() -> None:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.etcd import EtcdCluster
-from transport.witness import EtcdWitness, Holder, WitnessError
+from switchover.transport.witness import EtcdWitness, Holder, WitnessError
 
 pytestmark = pytest.mark.integration
 

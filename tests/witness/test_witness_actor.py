@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from actors.witness import (
+from switchover.actors.witness import (
     AcquireWitness,
     Holder,
     ReleaseWitness,
