@@ -33,7 +33,7 @@ from switchover.actors.peer import PeerLinks, ping_tos
 from switchover.actors.primary_driver import ConnectionDropped
 from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.actors.reload import reload_host
-from switchover.actors.replication_health import service_warnings, startup_progress
+from switchover.actors.replication_health import WarningsPublisher, startup_progress
 from switchover.actors.statemachine import Fatal
 from switchover.actors.switch_requests import SwitchRequests
 from switchover.actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
@@ -225,6 +225,9 @@ class Host:
             self.links.route(service.events(), service.on_peer_event)
             service.start()
             self._defer(f"{service.name} replication", service.stop)
+        publisher = WarningsPublisher(self.clock, self.executor, self.shared, self.services)
+        publisher.start()
+        self._defer("replication warnings", publisher.stop)
 
     def _start_witness(self) -> Any:
         """The Witness actor when `[witness]` is configured (docs/witness.md); its reports
@@ -259,7 +262,6 @@ class Host:
             on_resync=lambda: self._each_service("resync"),
             network_plan=self._network_plan,
             prober=IcmpProber(time_scale=cfg.time_scale),
-            own_warnings=lambda: service_warnings(self.services),
             on_discontinued=self._discontinued.set,
             pause=PauseStore(cfg.data_dir / "pause.json"),
             startup_progress=lambda: startup_progress(self.services),
@@ -272,8 +274,7 @@ class Host:
         """The virtual switch and the admin socket, last: they answer from a started host."""
         this = self.config.this
         self.switch_requests = SwitchRequests(
-            self.config, self.shared, self.events, self._tell_main,
-            lambda: service_warnings(self.services))
+            self.config, self.shared, self.events, self._tell_main)
         self.switch = SwitchServer(
             self.ctx, endpoint=tcp(this.address, this.switch_port), keys=keys,
             authenticator=self.auth, handler=self.switch_requests.handle,

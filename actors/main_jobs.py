@@ -56,8 +56,6 @@ class MainDeps:
     #: The cut-off backup's own-network check: what to ping, and with what.
     network_plan: Callable[[], NetworkPlan] = lambda: NetworkPlan()
     prober: Prober | None = None
-    #: The warnings this server reports to its peer (its replication health).
-    own_warnings: Callable[[], list[str]] = lambda: []
     wall: Callable[[], float] = time.time
     #: Called (on an executor thread) once the discontinue hooks have run and, in a
     #: planned hand-over, the peer has been told: the host waits for it when it stops.

@@ -20,17 +20,25 @@ REPORTED = ("state", "role", "generation", "release", "mode", "connections", "le
             "reason", "warnings", "paused", "pause_version")
 
 
-def pairing_error(ours: Mapping[str, str], theirs: Any, server: str, peer: str) -> str:
-    """The sentence for two configurations that do not name the same A and B; '' if they do."""
-    if not isinstance(theirs, Mapping) or (theirs.get("A"), theirs.get("B")) == (
+def pairing_error(ours: Mapping[str, str], theirs: Any, server: str, peer: str,
+                  letters: tuple[str, Any] = ("", None)) -> str:
+    """The sentence for two configurations that do not name the same A and B; '' if they do.
+
+    `letters` is (ours, theirs): two servers that both call themselves A (or B) have the
+    same pair in reversed order in one configuration, which the names alone cannot show
+    when each file is otherwise consistent."""
+    if isinstance(theirs, Mapping) and (theirs.get("A"), theirs.get("B")) != (
             ours.get("A"), ours.get("B")):
-        return ""
-    return (
-        f"pairing mismatch: {server} has SwitchoverServer A = {ours.get('A')}, "
-        f"SwitchoverServer B = {ours.get('B')}, but {peer} has SwitchoverServer A = "
-        f"{theirs.get('A')}, SwitchoverServer B = {theirs.get('B')}; both configurations "
-        "must name the same two servers in the same order"
-    )
+        return (
+            f"pairing mismatch: {server} has SwitchoverServer A = {ours.get('A')}, "
+            f"SwitchoverServer B = {ours.get('B')}, but {peer} has SwitchoverServer A = "
+            f"{theirs.get('A')}, SwitchoverServer B = {theirs.get('B')}; both configurations "
+            "must name the same two servers in the same order"
+        )
+    if letters[0] and letters[1] == letters[0]:
+        return (f"pairing mismatch: {peer} also calls itself SwitchoverServer {letters[0]}; "
+                "SwitchoverServer A and B are reversed in one of the two configurations")
+    return ""
 
 
 def _iso(seconds: float) -> str:
@@ -62,11 +70,8 @@ class PeerTracker:
             return None
         self.unreachable_since = None
         self.last_answered = now
-        pairing = pairing_error(self.pair, reply.get("pair"), _me(self), self.name)
-        if not pairing and reply.get("letter") == self.letter:
-            pairing = (f"pairing mismatch: {self.name} also calls itself SwitchoverServer "
-                       f"{self.letter}; SwitchoverServer A and B are reversed in one of the "
-                       "two configurations")
+        pairing = pairing_error(self.pair, reply.get("pair"), _me(self), self.name,
+                                (self.letter, reply.get("letter")))
         if reply.get("pairing"):  # the peer refused our query for the same reason
             pairing = str(reply["pairing"])
         self.report = {k: reply[k] for k in REPORTED if k in reply}

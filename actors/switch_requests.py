@@ -23,12 +23,11 @@ log = logging.getLogger("SwitchoverMain")
 
 class SwitchRequests:
     def __init__(self, config: Config, shared: SharedState, events: EventLog,
-                 tell_main: Callable[[Any], None], warnings: Callable[[], list[str]]) -> None:
+                 tell_main: Callable[[Any], None]) -> None:
         self.config = config
         self._shared = shared
         self._events = events
         self._tell_main = tell_main
-        self._service_warnings = warnings
         #: The last pairing mismatch a peer's query showed (a warning in status).
         self.pairing_refused: str | None = None
 
@@ -45,15 +44,12 @@ class SwitchRequests:
         if op == "state":
             snapshot = self._shared.snapshot()
             pairing = pairing_error(snapshot.get("pair", {}), request.get("pair"),
-                                    self.config.server_name, str(request.get("server")))
-            if not pairing and request.get("letter") == self.config.letter:
-                pairing = (f"pairing mismatch: {request.get('server')} also calls itself "
-                           f"SwitchoverServer {self.config.letter}; SwitchoverServer A and B "
-                           "are reversed in one of the two configurations")
+                                    self.config.server_name, str(request.get("server")),
+                                    (self.config.letter, request.get("letter")))
             if pairing:
                 self._refuse_pairing(pairing)
                 return {"status": "error", "reason": pairing, "pairing": pairing}
-            return {"status": "ok", **snapshot, "warnings": self._service_warnings()}
+            return {"status": "ok", **snapshot, "warnings": snapshot.get("warnings", [])}
         if op == "discontinue":
             server, generation = request.get("server"), request.get("generation")
             letter = request.get("letter")
