@@ -20,7 +20,6 @@ Plain dicts only: this module imports nothing outside transport/.
 from __future__ import annotations
 
 import collections
-import hashlib
 import itertools
 import json
 import logging
@@ -28,7 +27,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
@@ -36,34 +34,15 @@ import orjson
 import zmq
 
 from .channel import Channel
-from .envelope import MAX_ENVELOPE_BYTES, EnvelopeError
+from .envelope import EnvelopeError
+from .interaction_batch import (ANSWER_BYTES, BATCH, BATCH_ANSWER_BYTES, BATCH_BYTES,
+                                BATCH_CALLS, MAX_CALL_BYTES, MESSAGES_IN_FLIGHT, SERVICE, Call,
+                                attachment, batch_answers)
+from .last_server import LastServer
 from .outcome import Outcome
 from .security import CurveKeys
 
 log = logging.getLogger("InteractionClient")
-
-SERVICE = "InteractionRecovery"
-#: Several change calls in one message; the server answers them together, in order.
-BATCH = "batch"
-#: Messages in flight at most. While they are out, new calls wait and leave together in
-#: the next message: an idle client sends each call at once, a busy one sends batches, so
-#: the active parses and answers one envelope per batch rather than one per call.
-MESSAGES_IN_FLIGHT = 4
-#: A batch holds at most this many calls (the server's limit) and this many body bytes
-#: (an envelope carries 64 KiB).
-BATCH_CALLS = 128
-BATCH_BYTES = 32 * 1024
-#: The server also refuses a batch whose answer could outgrow an envelope: it counts each
-#: call's key plus `ANSWER_BYTES` against `BATCH_ANSWER_BYTES` (its own limits).
-BATCH_ANSWER_BYTES = 60_000
-ANSWER_BYTES = 350
-#: The calls a batch may carry (the server's change requests); anything else goes alone,
-#: reads among them (their answers ride in bulk frames).
-_BATCHABLE = ("create", "update_state", "assign", "requeue", "append_message", "close",
-              "save_draft")
-#: A call body above this many bytes can never travel (an envelope carries 64 KiB, its
-#: header included): the call fails in the caller; large content goes as files.
-MAX_CALL_BYTES = MAX_ENVELOPE_BYTES - 1024
 
 
 class InteractionError(Exception):
@@ -81,29 +60,6 @@ class Link(Protocol):
                 timeout: float, bulk: Sequence[bytes] = ()) -> Future[Outcome]: ...
 
     def stop(self) -> None: ...
-
-
-@dataclass
-class _Call:
-    rid: str
-    eid: str
-    body: dict[str, Any]
-    bulk: tuple[bytes, ...]
-    size: int = 0  # bytes of the JSON body
-    result: Future = field(default_factory=Future)
-    sent_gen: int = -1
-    solo: bool = False  # a batch holding it was refused whole: it goes alone from now on
-
-    @property
-    def alone(self) -> bool:
-        """Calls with files, reads and anything but a change travel in a message of their
-        own."""
-        return self.solo or bool(self.bulk) or self.eid not in _BATCHABLE
-
-
-def attachment(name: str, data: bytes) -> tuple[dict[str, Any], bytes]:
-    """An attachment's description for a request, and the bytes that travel beside it."""
-    return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, data
 
 
 class InteractionClient:
@@ -125,17 +81,17 @@ class InteractionClient:
         self.name = name
         self._timeout = timeout
         self._give_up = give_up
-        self._state_path = Path(state_path) if state_path else None
+        self._last = LastServer(state_path, name)
         self._keys, self._server_public = keys, server_public
         self._ctx: zmq.Context | None = None
         self._connect = connect or self._channel
-        last = self._load_last()
+        last = self._last.load()
         self.endpoints = [last, *[e for e in endpoints if e != last]] if last in endpoints \
             else list(endpoints)
         self._index = 0
         self._gen = 0
         self._lock = threading.RLock()
-        self._pending: dict[str, _Call] = {}  # insertion order = order of the calls
+        self._pending: dict[str, Call] = {}  # insertion order = order of the calls
         # Calls not yet sent on the current connection, oldest first. At most `window`
         # calls are in flight (what a failover resends), in at most MESSAGES_IN_FLIGHT
         # messages, which keeps far below the sockets' high-water marks.
@@ -219,7 +175,7 @@ class InteractionClient:
         if size > MAX_CALL_BYTES:
             raise InteractionError(f"{eid}: the call is {size} bytes, over the limit of "
                                    f"{MAX_CALL_BYTES}: send large content as files")
-        call = _Call(rid, eid, full, tuple(bulk), size)
+        call = Call(rid, eid, full, tuple(bulk), size)
         with self._lock:
             self._pending[rid] = call
             self._unsent.append(rid)
@@ -256,9 +212,9 @@ class InteractionClient:
                 return
             self._send(group)
 
-    def _next_group(self) -> list[_Call]:
+    def _next_group(self) -> list[Call]:
         """Under the lock: the oldest unsent calls that can share one message."""
-        group: list[_Call] = []
+        group: list[Call] = []
         size = answer = 0
         while self._unsent and self._inflight + len(group) < self._window:
             call = self._pending.get(self._unsent[0])
@@ -279,7 +235,7 @@ class InteractionClient:
                 break
         return group
 
-    def _send(self, group: list[_Call]) -> None:
+    def _send(self, group: list[Call]) -> None:
         """Under the lock."""
         gen, link = self._gen, self._link
         assert link is not None
@@ -303,7 +259,7 @@ class InteractionClient:
         self._messages += 1
         future.add_done_callback(lambda f: self._outcome(group, gen, f.result()))
 
-    def _outcome(self, group: list[_Call], gen: int, outcome: Outcome) -> None:
+    def _outcome(self, group: list[Call], gen: int, outcome: Outcome) -> None:
         body = dict(outcome.response.body or {}) if outcome.response is not None else {}
         status = outcome.response.status if outcome.response is not None else None
         if len(group) > 1 and (status == "error" or body.get("code") == "invalid"):
@@ -318,7 +274,7 @@ class InteractionClient:
         elif len(group) == 1:
             answers = [("ok", body, outcome.bulk)]
         else:
-            answers = _batch_answers(body, len(group))
+            answers = batch_answers(body, len(group))
         with self._lock:
             if gen == self._gen:
                 self._inflight -= len(group)
@@ -334,7 +290,7 @@ class InteractionClient:
             else:
                 self._pump()
 
-    def _refused_batch(self, group: list[_Call], gen: int, reason: str,
+    def _refused_batch(self, group: list[Call], gen: int, reason: str,
                        invalid: bool) -> None:
         """Under the lock: put a refused batch's calls back at the head of the queue. A
         server that calls a batch invalid (one without batches) gets single calls from
@@ -353,7 +309,7 @@ class InteractionClient:
                 self._unsent.appendleft(call.rid)
         self._pump()
 
-    def _settle(self, call: _Call, gen: int, status: str | None, body: dict[str, Any],
+    def _settle(self, call: Call, gen: int, status: str | None, body: dict[str, Any],
                 bulk: Sequence[bytes], detail: str) -> bool:
         """Under the lock: end one call by its answer; True if it must be resent."""
         if self._pending.get(call.rid) is not call:
@@ -375,7 +331,7 @@ class InteractionClient:
         if gen == self._gen:
             self._failing_since = None
             self._tried_since_ok = 0
-            self._save_last(self.endpoint)
+            self._last.save(self.endpoint)
 
     def _begin_failover(self) -> None:
         """Under the lock: drop the connection now, connect to the next server soon."""
@@ -413,7 +369,7 @@ class InteractionClient:
             self._unsent = collections.deque(self._pending)  # resend all, in order
             self._pump()
 
-    # --- the connection and the remembered server -------------------------------------
+    # --- the connection ---------------------------------------------------------------
 
     def _channel(self, endpoint: str) -> Link:
         if self._ctx is None:
@@ -426,27 +382,6 @@ class InteractionClient:
         channel.start()
         return channel
 
-    def _load_last(self) -> str | None:
-        if self._state_path is None or not self._state_path.exists():
-            return None
-        try:
-            return json.loads(self._state_path.read_text()).get("last")
-        except (OSError, ValueError):
-            return None
-
-    def _save_last(self, endpoint: str) -> None:
-        if self._state_path is None or getattr(self, "_saved", None) == endpoint:
-            return
-        self._saved = endpoint
-        try:
-            tmp = self._state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"last": endpoint}))
-            tmp.replace(self._state_path)
-        except OSError as exc:
-            log.warning("%s: cannot remember the server in %s: %s", self.name,
-                        self._state_path, exc)
-
-
 def _set(future: Future, value: Any = None, exc: BaseException | None = None) -> None:
     if future.done():
         return
@@ -454,15 +389,3 @@ def _set(future: Future, value: Any = None, exc: BaseException | None = None) ->
         future.set_exception(exc)
     else:
         future.set_result(value)
-
-
-def _batch_answers(body: Mapping[str, Any], count: int) -> list[tuple[Any, dict[str, Any], tuple]]:
-    """(status, body, bulk) per call of a batch's answer; a malformed answer counts as a
-    failure of the server, so that every call in it is resent (their ids make that safe)."""
-    results = body.get("results")
-    if isinstance(results, list) and len(results) == count and all(
-            isinstance(r, list) and len(r) == 2 and isinstance(r[1], (dict, type(None)))
-            for r in results):
-        return [(r[0], dict(r[1] or {}), ()) for r in results]
-    log.warning("InteractionClient: malformed batch answer: %.200r", body)
-    return [(None, {}, ())] * count

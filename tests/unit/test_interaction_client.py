@@ -201,7 +201,7 @@ def answer_until_done(held: list[tuple[Future, Outcome]], futures: list[Future])
 
 
 def test_a_busy_client_sends_the_waiting_calls_together_in_order(servers, tmp_path) -> None:
-    from switchover.transport.interaction_client import BATCH_CALLS, MESSAGES_IN_FLIGHT
+    from switchover.transport.interaction_batch import BATCH_CALLS, MESSAGES_IN_FLIGHT
 
     messages: list[str] = []
     app, held = held_client(servers, tmp_path, messages)
