@@ -21,6 +21,7 @@ import pykka
 import pykka.debug
 import zmq
 
+from switchover.actors import module_loss
 from switchover.actors.admin_commands import AdminCommands
 from switchover.actors.generation import GenerationStore
 from switchover.actors.hooks import HookRunner, install, release_previous_run
@@ -36,7 +37,7 @@ from switchover.actors.reload import reload_host
 from switchover.actors.replication_health import WarningsPublisher, startup_progress
 from switchover.actors.statemachine import Fatal
 from switchover.actors.switch_requests import SwitchRequests
-from switchover.actors.sysmonitor import ModuleLost, ParametersChanged, SysMonitor
+from switchover.actors.sysmonitor import ParametersChanged, SysMonitor
 from switchover.actors.witness import Witness, witness_store
 from switchover.actors.shared import SharedState
 from switchover.replication.service import STALE, ReplicationService, ServiceContext
@@ -163,6 +164,8 @@ class Host:
         """This host's Notifier: its modules and the peer's two channels attach to it."""
         cfg, this = self.config, self.config.this
         self.shared = SharedState(server=cfg.server_name, state="Init", role="none")
+        losses = module_loss.ModuleLossReporter(lambda env: self.notifier.publish(env),
+                                    lambda: self.shared.snapshot().get("role") == "active")
         self.notifier = Notifier(
             self.ctx,
             remote_endpoints=_unique([tcp(this.address, this.main_port),
@@ -172,7 +175,7 @@ class Host:
             authenticator=self.auth,
             server_name=cfg.server_name,
             heartbeat_interval=self.clock.real_seconds(1.0),
-            on_module=self._on_module,
+            on_module=losses.on_module,
         )
         self.notifier.start()
         self._defer("notifier", self.notifier.stop)
@@ -403,27 +406,10 @@ class Host:
             primary_address=self.config.peer.address,
         ).network_plan()
 
-    def _on_module(self, name: str, alive: bool, info: Mapping[str, Any]) -> None:
-        """A module left or joined this host's Notifier; the backup hears of a loss at once."""
-        pid = info.get("pid") or 0
-        if alive:
-            log.info("NotifierLib: module %s registered (pid %s)", name, pid)
-            return
-        log.warning("NotifierLib: module %s is gone (pid %s, %s)", name, pid,
-                    info.get("reason", "unknown"))
-        if self.shared.snapshot().get("role") == "active":
-            self.notifier.publish(Envelope(
-                kind="event", sender=PEER_SENDER, target=PEER_SENDER,
-                eid="Module Lost",
-                body={"module": name, "pid": int(pid), "reason": str(info.get("reason", ""))},
-            ))
-
     def _on_peer_event(self, env: Envelope, bulk: tuple[bytes, ...]) -> None:
         """The peer's events no replication service declared (once each: PeerLinks)."""
-        if env.eid == "Module Lost":
-            body = env.body
-            lost = ModuleLost(str(body.get("module")), int(body.get("pid") or 0),
-                              str(body.get("reason", "")))
+        if env.eid == module_loss.EID:
+            lost = module_loss.heard(env.body)
             if lost.module == self.params["Switchover Monitoring"]:
                 self.sysmonitor.tell(lost)
 

@@ -59,6 +59,8 @@ class ModuleMonitorEvent:
     detail: str = ""
     #: Told by the active's Notifier (the fast path), not found by this monitor's pings.
     reported: bool = False
+    #: The active saw the module's process end (docs/switching.md, "the fast path").
+    exited: bool = False
 
 
 @dataclass(frozen=True)

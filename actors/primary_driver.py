@@ -146,6 +146,7 @@ class PrimaryMonitorDriver:
         self._module_channel = MAIN
         self._module_pings = 0
         self._reported = False
+        self._exited = False
         self._diag: Generator[Any, Any, Diagnosis] | None = None
 
     @property
@@ -313,6 +314,7 @@ class PrimaryMonitorDriver:
             return
         self._begin(TRIGGER_MODULE)
         self._reported = event.reported
+        self._exited = event.exited
         module = event.module
         log.warning(
             "module monitor indicated the [%s] module is not responding, %s",
@@ -368,12 +370,13 @@ class PrimaryMonitorDriver:
             )
             self._check_network()
             return
-        if (outcome.status == REJECTED and self._reported
+        if (outcome.status == REJECTED and self._reported and not self._exited
                 and self._module_pings < max(m.max_failures, 2)):
             # The fast path: a rejection comes at once, and a module re-registering after
-            # its host's restart is refused for a moment. Confirm again after "Switchover
-            # TS Failure Retry Delay" before calling it down. (The module monitor's own
-            # path keeps the reference's timing: its pings were already spaced.)
+            # its host's restart is refused for a moment. Unless the active saw its process
+            # exit, confirm again after "Switchover TS Failure Retry Delay" before calling
+            # it down. (The module monitor's own path keeps the reference's timing: its
+            # pings were already spaced.)
             log.info("The %s module's ping was rejected (%s); confirming again in %g "
                      "second(s)", m.module, outcome.detail or "no reason given",
                      m.retry_delay)

@@ -44,6 +44,8 @@ class ModuleLost:
     module: str
     pid: int
     reason: str
+    #: The active saw the module's process end, not only its connection close.
+    exited: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,10 +147,12 @@ class SysMonitor(pykka.ThreadingActor):
         if self.primary is None or not self.primary.is_alive():
             return
         log.warning(
-            "The active's Notifier reports the %s module (pid %d) gone (%s): confirming now",
+            "The active's Notifier reports the %s module (pid %d) gone (%s%s): confirming now",
             message.module, message.pid, message.reason,
+            "; its process has exited" if message.exited else "",
         )
         self.primary.tell(ModuleMonitorEvent(
             kind=MODULE_DOWN, module=message.module, channel="main", pid=message.pid,
             detail=f"reported by the active's Notifier: {message.reason}", reported=True,
+            exited=message.exited,
         ))

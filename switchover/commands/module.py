@@ -15,11 +15,11 @@ import subprocess
 import threading
 from pathlib import Path
 
-import psutil
 import zmq
 
 from switchover.client import load
 from switchover.commands.common import add_config
+from switchover.processes import process_alive
 
 NAME = "module"
 HELP = "run a monitored module (TsServer by default) registered with this host's Notifier"
@@ -43,10 +43,7 @@ def healthy(pid_file: Path | None, health_cmd: str | None, timeout: float) -> bo
             pid = int(pid_file.read_text().strip())
         except (OSError, ValueError):
             return False
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.Error:
+        if not process_alive(pid):
             return False
     if health_cmd is not None:
         try:

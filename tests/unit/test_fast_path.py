@@ -5,7 +5,8 @@ and its reconnect arrived together, the Notifier refused the second and reported
 module gone, and the backup's confirmation ping was rejected 2 ms later — a switch
 ("TS Ping Failure") of a module that never died. A rejection is now confirmed again
 after "Switchover TS Failure Retry Delay" ("Ping" in the reference) before the module
-counts as down; the module monitor's own path keeps the reference's timing.
+counts as down, unless the active saw the module's process exit (then nothing can
+re-register it); the module monitor's own path keeps the reference's timing.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from tests.unit import test_primary_monitor as tpm
 from switchover.transport.outcome import OK, REJECTED
 
 
-def _reported_gone(backup) -> None:
+def _reported_gone(backup, exited: bool = False) -> None:
     backup.pm_deliver(ModuleMonitorEvent(
         kind=MODULE_DOWN, module="TsServer", channel="main", pid=4242,
-        detail="reported by the active's Notifier: connection closed", reported=True))
+        detail="reported by the active's Notifier: connection closed", reported=True,
+        exited=exited))
 
 
 def test_a_rejection_cured_within_the_retry_delay_is_no_switch():
@@ -43,6 +45,19 @@ def test_a_rejection_that_lasts_is_a_switch_after_the_retry_delay():
     clock.advance(0.9)
     assert backup.switched == []  # the second confirmation waits the retry delay (1 s)
     clock.advance(0.2)
+    assert [type(e) for _, e in backup.posted] == [ModuleDown]
+    assert backup.state is State.PRIMARY
+
+
+def test_a_rejection_after_the_process_exited_is_a_switch_at_once():
+    """The active saw the module's process end: nothing will re-register it, so the
+    first rejection is the confirmation (no retry delay on the client's downtime)."""
+    clock, links, _, backup = tpm.make_backup()
+    backup.start()
+    clock.advance(1)
+    links.respond("TsServer", tpm.Reply(REJECTED))
+    _reported_gone(backup, exited=True)
+    clock.advance(0.05)
     assert [type(e) for _, e in backup.posted] == [ModuleDown]
     assert backup.state is State.PRIMARY
 
