@@ -76,6 +76,8 @@ class AdminDeps:
     pairing_refused: Callable[[], str | None] = lambda: None
     #: The hooks' warnings (a failed run, until one succeeds).
     hook_warnings: Callable[[], list[str]] = lambda: []
+    #: A `[witness]` is configured (`switch --force` has a key to switch without).
+    witness: bool = False
 
 
 def host_deps(host: "Host") -> AdminDeps:
@@ -97,6 +99,7 @@ def host_deps(host: "Host") -> AdminDeps:
         record=host.events.record,
         pairing_refused=lambda: host.pairing_refused,
         hook_warnings=host.hooks.warnings,
+        witness=host.config.witness is not None,
     )
 
 
@@ -125,7 +128,7 @@ class AdminCommands:
                 name for service in self.d.services for name in service.commands())}))
             return _error(404, f"unknown command {command!r} (known: {known})")
         needed, run = entry
-        if command == "switch" and args.get("immediate"):
+        if command == "switch" and (args.get("immediate") or args.get("force")):
             needed = IMMEDIATE_RIGHT
         if needed not in rights:
             return _error(403, f"command {command!r} needs the {needed!r} right")
@@ -222,16 +225,21 @@ class AdminCommands:
 
     def switch(self, args: Mapping[str, Any], who: str = LOCAL_OPERATOR) -> dict[str, Any]:
         """Switch the backup to active; on the active, the request goes to the backup."""
-        immediate = bool(args.get("immediate"))
+        immediate, force = bool(args.get("immediate")), bool(args.get("force"))
+        if force and not self.d.witness:
+            raise ServiceCommandError(400, f"--force refused: no [witness] is configured on "
+                                           f"{self.d.server_name}, so there is no witness key "
+                                           "to switch without; `switchover switch` switches")
         role = self.d.snapshot().get("role")
         if role == "backup":
-            reply = self.d.ask_main(RequestSwitch(immediate, who), ASK_TIMEOUT)
+            reply = self.d.ask_main(RequestSwitch(immediate, who, force), ASK_TIMEOUT)
             if not reply["accepted"]:
                 raise ServiceCommandError(409, reply["message"])
             return reply
         if role != "active":
             raise ServiceCommandError(409, f"{self.d.server_name} is {role}: nothing to switch")
-        answer = self.d.peer_query({"op": "switch", "immediate": immediate,
+        forced = {"force": True} if force else {}
+        answer = self.d.peer_query({"op": "switch", "immediate": immediate, **forced,
                                     "server": f"{who} on {self.d.server_name}"}, ASK_TIMEOUT)
         peer = self.d.peer_name
         if answer is None:

@@ -17,6 +17,7 @@ import pykka
 
 from switchover.actors import statemachine as sm
 from switchover.actors.hooks import run_hooks
+from switchover.actors.main_fence import MainFence
 from switchover.actors.main_jobs import MainDeps, MainJobs
 from switchover.actors.messages import (
     Begin,
@@ -57,7 +58,7 @@ STARTUP_POLL = 1.0
 
 
 
-class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
+class SwitchoverMain(MainStatus, MainOperator, MainFence, pykka.ThreadingActor):
     def __init__(self, deps: MainDeps) -> None:
         super().__init__()
         self.d = deps
@@ -132,6 +133,9 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             pending_is_switch=self._pending_is_switch,
             peer_reachable=self.peer.unreachable_since is None
             and self.peer.last_answered is not None,
+            fence=bool(self.d.config.hooks.fence),
+            fence_required=p["Switchover Fence Policy"] == "Require",
+            fencing=self._fencing,
         )
 
     @property
@@ -237,6 +241,11 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
                 self.d.witness.tell(AcquireWitness(next_gen))
         elif isinstance(action, a.RerunCommence):
             run_hooks("commence", self.d.config.hooks.commence, self._hook_env(action.reason))
+        elif isinstance(action, a.RunFence):
+            self._run_fence(action)
+        elif isinstance(action, a.AbandonSwitch):
+            if self._switch_pending is not None:
+                self._end_pending(self.state)
         elif isinstance(action, a.ScheduleSwitchAfterStartup):
             self._switch_scheduled = action.reason
         elif isinstance(action, a.AskPeerToHandOver):
@@ -469,6 +478,7 @@ _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
     GetStatus: SwitchoverMain._on_status,
     Shutdown: SwitchoverMain._on_shutdown,
     PostEvent: SwitchoverMain._on_post_event,
+    sm.FenceDone: SwitchoverMain._on_fence_done,
     ParametersChanged: SwitchoverMain._on_parameters,
     RequestSwitch: SwitchoverMain._on_request_switch,
     SetPause: SwitchoverMain._on_set_pause,

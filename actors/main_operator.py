@@ -19,10 +19,11 @@ class MainOperator:
                     "message": f"{self.d.config.server_name} is {self.state.value}, not a backup"}
         self.d.events.record(
             "warning", f"Manual switchover requested by {message.origin}"
-            + (" (immediate)" if message.immediate else ""),
+            + (" (immediate)" if message.immediate else "")
+            + (" (forced: without the witness key)" if message.force else ""),
         )
-        transition = self._apply(sm.ManualSwitch(message.immediate))
-        accepted = self.state is sm.State.PRIMARY or self._handing_over
+        transition = self._apply(sm.ManualSwitch(message.immediate, message.force))
+        accepted = self.state is sm.State.PRIMARY or self._handing_over or self._fencing
         return {"accepted": accepted, "message": transition.reason}
 
     def _on_rejoin(self, message: Rejoin) -> dict[str, Any]:

@@ -65,9 +65,11 @@ class MainStatus:
             "connections": self._connections(),
             "warnings": self.peer.warnings(role) + (
                 [f"this server is starting up: {self._starting_up}"]
-                if self._starting_up is not None else []) + self._witness_warnings(),
+                if self._starting_up is not None else []) + self._witness_warnings()
+            + self._fence_warnings(),
             "starting_up": self._starting_up,
             "witness": self._witness_status(),
+            "fence": self._fence_status(),
         }
 
     def _witness_status(self) -> dict[str, Any]:

@@ -63,6 +63,8 @@ class RequestSwitch:
 
     immediate: bool
     origin: str
+    #: `switch --force`: become active without the witness key (actors/state_fence.py).
+    force: bool = False
 
 
 @dataclass(frozen=True)

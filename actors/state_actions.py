@@ -152,6 +152,22 @@ class RerunCommence:
     reason: str
 
 
+@dataclass(frozen=True)
+class RunFence:
+    """Run the `[hooks] fence` commands against the peer before commencing: the old
+    active was lost, not told (actors/state_fence.py). FenceDone follows, carrying
+    `reason` and `forced` back, so that the switch goes on as it was decided."""
+
+    reason: str
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class AbandonSwitch:
+    """A switch decided is given up (a failed fence under Require): a start or switch
+    waiting for the witness key is forgotten, and the key let go."""
+
+
 Action = (
     Log
     | StartMonitors
@@ -173,4 +189,6 @@ Action = (
     | TakeWitness
     | PendSwitch
     | RerunCommence
+    | RunFence
+    | AbandonSwitch
 )

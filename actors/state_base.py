@@ -110,6 +110,12 @@ class Context:
     pending_is_switch: bool = True
     #: The peer answered its virtual switch at the last query.
     peer_reachable: bool = False
+    #: `[hooks] fence` is configured (actors/state_fence.py), and "Switchover Fence
+    #: Policy" is Require (a failed fence stops the switch) rather than Best Effort.
+    fence: bool = False
+    fence_required: bool = True
+    #: A fence run (RunFence) has not reported back yet.
+    fencing: bool = False
 
 
 @dataclass(frozen=True)

@@ -128,9 +128,11 @@ class LinksRestored:
 
 @dataclass(frozen=True)
 class ManualSwitch:
-    """An operator asked for a switch (eInternalSwitchReq); `immediate` = /Immediate."""
+    """An operator asked for a switch (eInternalSwitchReq); `immediate` = /Immediate;
+    `force` = `switch --force`: become active without the witness key."""
 
     immediate: bool = False
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,18 @@ class StartupComplete:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class FenceDone:
+    """The fence hook (RunFence) has finished: `ok` when every command succeeded;
+    `detail` says what failed. `reason` and `forced` are the switch's, as RunFence had
+    them."""
+
+    ok: bool
+    detail: str
+    reason: str
+    forced: bool = False
+
+
 # The witness's reports (docs/witness.md) are events of the state machine as they are.
 from switchover.actors.witness_messages import (  # noqa: E402
     WitnessAcquired,
@@ -206,6 +220,7 @@ Event = (
     | PauseChanged
     | RejoinRequested
     | StartupComplete
+    | FenceDone
     | WitnessAcquired
     | WitnessHeldBy
     | WitnessUnreachable

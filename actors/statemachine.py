@@ -5,7 +5,7 @@ kept as a table beside the actor that executes it (the Binary Star shape). Nothi
 does I/O or reads a clock: SwitchoverMain executes the returned actions, and every step
 carries a sentence an operator can read (logged, shown by status, asserted by tests).
 Every decision that changes a role is a row here: Init, two actives meeting, discontinue,
-the reconnect probes, the cut-off backup's own network, manual switches.
+the reconnect probes, the cut-off backup's own network, manual switches, the fence.
 
 Where the reference is silent or contradicts itself, the choice is written next to the
 rule that makes it (see also docs/switching.md):
@@ -28,6 +28,7 @@ rule that makes it (see also docs/switching.md):
 from __future__ import annotations
 
 from switchover.actors import state_backup as backup
+from switchover.actors import state_fence as fence
 from switchover.actors import state_roles as roles
 from switchover.actors import state_witness as witness
 from switchover.actors.state_actions import *  # noqa: F401,F403  (the actions, re-exported)
@@ -59,7 +60,10 @@ from switchover.actors.state_actions import Log, QueryPeer, StopMonitors
 
 def step(state: State, event: Event, ctx: Context) -> Transition:
     """Apply one event; unknown (state, event) pairs keep the state and say so."""
-    return witness.gate(state, _step(state, event, ctx), ctx)
+    t = _step(state, event, ctx)
+    if not fence.without_witness(event):
+        t = witness.gate(state, t, ctx)
+    return fence.gate(state, event, t, ctx)
 
 
 def _step(state: State, event: Event, ctx: Context) -> Transition:
@@ -73,6 +77,8 @@ def _step(state: State, event: Event, ctx: Context) -> Transition:
         return Transition(
             State.ERROR, (StopMonitors(), Log("error", event.reason)), f"error: {event.reason}"
         )
+    if fence.takes(state, event):
+        return fence.rows(state, event, ctx)
     if isinstance(event, witness.WITNESS_EVENTS):
         return witness.witness_rows(state, event, ctx)
     if isinstance(event, PeerQueryDue):

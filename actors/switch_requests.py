@@ -78,6 +78,7 @@ class SwitchRequests:
             if self._shared.snapshot().get("role") != "backup":
                 return {"status": "error", "reason": "this server is not the backup"}
             origin = str(request.get("server", "peer"))
-            self._tell_main(RequestSwitch(bool(request.get("immediate")), origin))
+            self._tell_main(RequestSwitch(bool(request.get("immediate")), origin,
+                                          bool(request.get("force"))))
             return {"status": "ok"}
         return {"status": "error", "reason": f"unknown virtual switch op {op!r}"}

@@ -1,7 +1,9 @@
 """The `[hooks]` table: what runs when this host becomes or stops being the active server.
 
 The reference's "Switchover Event initiator" runs a handler on Commence (this server
-becomes active) and Discontinue (it ceases operations). Each entry is one command:
+becomes active) and Discontinue (it ceases operations). Beyond the reference, Fence runs
+on the server about to become active, before Commence, when the old active was lost
+rather than told to stop (docs/witness.md, "Fencing"). Each entry is one command:
 
 - a list, the argument vector run without a shell: `["vip", "up", "10.0.0.100/24",
   "eth0"]`; a bare first word names a hook shipped in `deploy/hooks/`, a path (absolute,
@@ -27,7 +29,7 @@ from typing import Any, Callable, Mapping
 #: Where the hooks this project ships live (package data of `switchover.deploy`, the
 #: checkout's deploy/ folder); a bare name in `[hooks]` resolves here.
 SHIPPED_HOOKS = Path(str(files("switchover.deploy") / "hooks"))
-HOOK_KEYS = ("commence", "discontinue", "timeout", "retries")
+HOOK_KEYS = ("commence", "discontinue", "fence", "timeout", "retries")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
 MAX_RETRIES = 10
@@ -49,10 +51,12 @@ class HookCommand:
 
 @dataclass(frozen=True)
 class Hooks:
-    """The commands run on Commence and Discontinue, with their time limit and retries."""
+    """The commands run on Commence, Discontinue and Fence, with their time limit and
+    retries (commence only: a fence's failure is for "Switchover Fence Policy")."""
 
     commence: tuple[HookCommand, ...] = ()
     discontinue: tuple[HookCommand, ...] = ()
+    fence: tuple[HookCommand, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
 
@@ -77,7 +81,7 @@ def parse_hooks(table: Mapping[str, Any], base: Path, fail: Fail) -> Hooks:
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
         raise fail("retries", retries, f"allowed a whole number 0..{MAX_RETRIES}")
     kinds = {}
-    for kind in ("commence", "discontinue"):
+    for kind in ("commence", "discontinue", "fence"):
         value = table.get(kind, [])
         if isinstance(value, (str, dict)):
             value = [value]

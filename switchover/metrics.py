@@ -40,7 +40,7 @@ SWITCHES = Counter("switchover_switches", "Switches this server initiated, by re
                    ["reason"], registry=REGISTRY)
 LAST_SWITCH = Gauge("switchover_last_switch_timestamp_seconds",
                     "When this server last initiated a switch (Unix time)", registry=REGISTRY)
-HOOK_RUNS = Counter("switchover_hook_runs", "Commence and discontinue hook commands run, "
+HOOK_RUNS = Counter("switchover_hook_runs", "Commence, discontinue and fence hook commands run, "
                     "by outcome (each attempt)", ["hook", "outcome"], registry=REGISTRY)
 
 

@@ -181,6 +181,8 @@ def _default_text(spec: ParamSpec) -> str:
 
 
 def _range_cell(spec: ParamSpec) -> str:
+    if spec.choices:
+        return " or ".join(spec.choices)
     if spec.kind not in ("int", "seconds"):
         return ""
     lo = "" if spec.minimum is None else f"{spec.minimum:g}"

@@ -62,11 +62,13 @@ def _spec(
     dynamic: bool = False,
     range_note: str = "",
     no_effect: str = "",
+    choices: tuple[str, ...] = (),
 ) -> ParamSpec:
-    probe = ParamSpec(name, kind, None, minimum, maximum, dynamic, section, description, range_note)
+    probe = ParamSpec(name, kind, None, minimum, maximum, dynamic, section, description,
+                      range_note, choices=choices)
     typed = None if default is None else probe.parse(default)
     return ParamSpec(name, kind, typed, minimum, maximum, dynamic, section, description,
-                     range_note, no_effect)
+                     range_note, no_effect, choices)
 
 
 def _recovery(prefix: str, what: str) -> ParamSpec:
@@ -482,6 +484,18 @@ _SPECS: list[ParamSpec] = [
         range_note=_CHOSEN + "at least 5 so that a renewal outlasts an etcd leader election "
         "(about 1 s) with two retries to spare; at most 120 so that the witness never delays "
         "a host-loss switchover by more than twice the reference's 'around 70 seconds'",
+    ),
+    _spec(
+        "Switchover Fence Policy", "choice", "Require",
+        "Beyond the reference: what a failed `[hooks] fence` means. The fence runs on the "
+        "server about to become active, before its commence hooks, when the old active was "
+        "lost rather than told to stop (an automatic switch after Loss of Connection to "
+        "Notifier, or `switchover switch --force`). Require (the default) stops the switch "
+        "when a fence command fails or times out: the old active may still be serving, and "
+        "two actives are worse than none; the reason is in status and the event log. Best "
+        "Effort switches anyway, with a warning that both servers may be active. Without "
+        "`[hooks] fence` this parameter does nothing.",
+        dynamic=True, section=EXTENSION, choices=("Require", "Best Effort"),
     ),
     # --- retired by the reference: accepted, ignored --------------------------------
     *UDP_MONITOR_SPECS,

@@ -266,10 +266,14 @@ class ParamSpec:
     description: str
     range_note: str = ""
     no_effect: str = ""
+    #: A "choice" parameter's values, as written in docs and shown back.
+    choices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown parameter kind {self.kind!r} for {self.name!r}")
+        if (self.kind == "choice") != bool(self.choices):
+            raise ValueError(f"{self.name!r}: choices go with the kind \"choice\" only")
 
     # --- refusals -------------------------------------------------------------------
 
@@ -362,6 +366,15 @@ def _parse_text(spec: ParamSpec, raw: object) -> str:
     if not isinstance(raw, str):
         raise spec.error(raw, "allowed text (a string)")
     return raw.strip()
+
+
+def _parse_choice(spec: ParamSpec, raw: object) -> str:
+    """One of the spec's values, matched ignoring letter case and extra spaces."""
+    wanted = " ".join(raw.split()).lower() if isinstance(raw, str) else None
+    for choice in spec.choices:
+        if choice.lower() == wanted:
+            return choice
+    raise spec.error(raw, "allowed " + " or ".join(spec.choices) + " (any letter case)")
 
 
 def _parse_ignored(spec: ParamSpec, raw: object) -> str:
@@ -491,6 +504,7 @@ _PARSERS: dict[str, Callable[[ParamSpec, object], object]] = {
     "seconds": _parse_number,
     "bool": _parse_bool,
     "text": _parse_text,
+    "choice": _parse_choice,
     "name": _parse_name,
     "address": _parse_address,
     "path": _parse_path,

@@ -16,10 +16,14 @@ from urllib.parse import urlsplit
 
 from switchover.params import valid_address
 
-__all__ = ["WITNESS_KEYS", "WitnessConfig", "parse_witness"]
+__all__ = ["FORCE_RISK", "WITNESS_KEYS", "WitnessConfig", "parse_witness"]
 
 WITNESS_KEYS = ("endpoints", "prefix", "ca_file", "cert_file", "key_file", "user", "password")
 DEFAULT_ETCD_PORT = 2379
+#: What `switchover switch --force` risks, in the words the operator confirms and the
+#: event log records (docs/witness.md).
+FORCE_RISK = ("the witness cannot confirm the active is gone; if it is alive, "
+              "both servers may be active")
 
 #: `fail(key, value, problem)` -> the ConfigError to raise (key None: the table itself;
 #: value None: none to show).

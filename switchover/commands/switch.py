@@ -5,6 +5,8 @@
 not current, upgrade state, ...) are printed first and need a second confirmation, as the
 reference's "File replication warnings" do; `--yes` answers both for scripts. `--wait`
 returns only once the former backup reports itself active, and prints the new roles.
+`--force` switches without the witness key when the witness cannot be reached
+(docs/witness.md): it asks its own confirmation, naming the risk, unless `--yes`.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import orjson
 
 from switchover.client import EXIT_REFUSED, EXIT_UNREACHABLE
 from switchover.commands.common import CommandFailed, Session, add_config, add_json, session
+from switchover.witness_config import FORCE_RISK
 
 NAME = "switch"
 HELP = "switch the backup to active now (manual switchover)"
@@ -28,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config(parser)
     parser.add_argument("--immediate", action="store_true",
                         help="the reference's /Immediate: needs the master right")
+    parser.add_argument("--force", action="store_true",
+                        help="with [witness]: switch without the witness key (when the "
+                             "witness is unreachable); needs the master right; may make two "
+                             "actives")
     parser.add_argument("--notifier", action="store_true",
                         help="accepted for the reference's /Notifier; switching always goes "
                              "through the running host")
@@ -76,6 +83,10 @@ def wait_for_roles(backup: Session, deadline: float) -> dict[str, Any]:
 def execute(args: argparse.Namespace) -> int:
     connection = session(args)
     status = connection.call("status")
+    if args.force and not (status.get("witness") or {}).get("configured"):
+        raise CommandFailed(f"--force refused: no [witness] is configured on "
+                            f"{status['server']}, so there is no witness key to switch "
+                            "without; `switchover switch` switches")
     backup = status["server"] if status["role"] == "backup" else status["peer"]["name"]
     lone = [w for w in status.get("warnings", [])
             if w.startswith(("no backup", "peer unreachable"))]
@@ -84,7 +95,9 @@ def execute(args: argparse.Namespace) -> int:
     for warning in status.get("warnings", []):  # stdout stays JSON with --json
         print(f"WARNING: {warning}", file=sys.stderr if args.json else sys.stdout)
     if not args.yes:
-        if not _confirm(f"Switch {backup} to active now?"):
+        question = (f"Force {backup} to active without the witness key? {FORCE_RISK}"
+                    if args.force else f"Switch {backup} to active now?")
+        if not _confirm(question):
             print("switch cancelled")
             return EXIT_REFUSED
         if status.get("warnings") and not _confirm(
@@ -93,7 +106,8 @@ def execute(args: argparse.Namespace) -> int:
             print("switch cancelled")
             return EXIT_REFUSED
     waiting = _backup_session(connection, status) if args.wait else None
-    result = connection.call("switch", {"immediate": args.immediate})
+    request = {"immediate": args.immediate, **({"force": True} if args.force else {})}
+    result = connection.call("switch", request)
     if waiting is None:
         print(orjson.dumps(result).decode() if args.json else result["message"])
         return 0

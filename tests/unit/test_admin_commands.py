@@ -1,6 +1,7 @@
 """AdminCommands against a fake host: the rights table and every host command."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -201,3 +202,27 @@ def test_status_warns_of_a_refused_pairing():
     out = AdminCommands(deps).status({})
     assert out["warnings"][0] == ("the peer's queries are refused: ICServer1 says it is "
                                   "SwitchoverServer B too")
+
+
+def test_force_needs_the_master_right_and_a_witness():
+    host = FakeHost(role="backup")
+    out = AdminCommands(host.deps()).handle("switch", {"force": True}, REMOTE)
+    assert out["reason"] == "command 'switch' needs the 'master' right"
+    out = AdminCommands(host.deps()).handle("switch", {"force": True}, ALL)
+    assert (out["errno"], out["reason"]) == (400, "--force refused: no [witness] is "
+                                             "configured on ICServer2, so there is no witness "
+                                             "key to switch without; `switchover switch` "
+                                             "switches")
+    assert not host.asked
+
+
+def test_force_reaches_main_on_the_backup_and_the_backup_from_the_active():
+    host = FakeHost(role="backup")
+    deps = dataclasses.replace(host.deps(), witness=True)
+    AdminCommands(deps).handle("switch", {"force": True}, ALL)
+    assert host.asked == [RequestSwitch(False, "local operator", True)]
+    host = FakeHost(role="active")
+    deps = dataclasses.replace(host.deps(), witness=True)
+    AdminCommands(deps).handle("switch", {"force": True}, ALL)
+    assert host.peer_requests == [{"op": "switch", "immediate": False, "force": True,
+                                   "server": "local operator on ICServer2"}]

@@ -109,3 +109,13 @@ def test_the_deploy_examples_load_with_the_shipped_hooks(name: str) -> None:
     assert [c.argv[0] for c in config.hooks.commence] == [str(SHIPPED_HOOKS / "vip"),
                                                          str(SHIPPED_HOOKS / "service")]
     assert config.hooks.discontinue[-1].argv[1:] == ("down", "10.60.0.100/24", "eth0")
+
+
+def test_fence_takes_the_same_forms_and_is_checked_the_same_way(tmp_path: Path) -> None:
+    hooks = parsed(tmp_path, {"fence": [{"command": "ipmitool chassis power off", "timeout": 20},
+                                        ["service", "stop", "web.service"]]})
+    assert hooks.fence[0] == HookCommand(shell="ipmitool chassis power off", timeout=20)
+    assert hooks.fence[1].argv[0] == str(SHIPPED_HOOKS / "service")
+    assert parsed(tmp_path, {}).fence == ()
+    assert refusal(tmp_path, {"fence": [["fence-peer"]]}).startswith(
+        f'{tmp_path / "a.toml"}: [hooks] fence[0] = "fence-peer": not a shipped hook')

@@ -57,6 +57,7 @@ RECOVERY_FLAGS = [
 
 EXPECTED_NAMES = {
     "SwitchoverServer A", "SwitchoverServer B", *RECOVERY_FLAGS, "Switchover Auto Rejoin",
+    "Switchover Fence Policy",
     "Mail Interaction Recovery Filter Enabled", "CustomMirrorDir", "InitialMirrorDir",
     "MirrorExceptions", "Custom Upgrade Attribute Exceptions",
     "Custom Upgrade File Synchronization Directories",
@@ -103,7 +104,7 @@ def test_dynamic_exactly_the_reference_list_plus_interaction_recovery() -> None:
     assert dynamic == {
         "CustomMirrorDir", "Switchover Max TS Failures", "Switchover TS Failure Retry Delay",
         "Switchover TS Timeout", "Mail Interaction Recovery Filter Enabled", *RECOVERY_FLAGS,
-        "Switchover Auto Rejoin",
+        "Switchover Auto Rejoin", "Switchover Fence Policy",
     }
 
 
@@ -112,7 +113,7 @@ def test_project_extensions_are_marked_and_say_why() -> None:
     assert ext == {
         "Switchover Initial Mirror Timeout", "Switchover Synchronous DS Replication",
         "Switchover Synchronous DS Timeout", "Switchover Auto Rejoin",
-        "Switchover Witness Lease TTL",
+        "Switchover Witness Lease TTL", "Switchover Fence Policy",
     }
     assert "registry" in CATALOGUE["Switchover Initial Mirror Timeout"].description
     assert CATALOGUE["Switchover Synchronous DS Replication"].default is False
@@ -736,3 +737,16 @@ def test_params_set_prints_the_warning_under_the_change() -> None:
         'warning: server parameter "X" has no effect']
     del result["warning"]
     assert len(_render("set", result).splitlines()) == 1
+
+
+@pytest.mark.parametrize("raw, value", [("Require", "Require"), ("best  effort", "Best Effort"),
+                                        ("BEST EFFORT", "Best Effort")])
+def test_fence_policy_takes_its_two_values_in_any_case(raw, value) -> None:
+    assert CATALOGUE["Switchover Fence Policy"].parse(raw) == value
+
+
+def test_fence_policy_refusal_names_the_parameter_and_the_choices() -> None:
+    with pytest.raises(ParamError) as exc:
+        CATALOGUE["Switchover Fence Policy"].parse("maybe")
+    assert str(exc.value) == ('server parameter "Switchover Fence Policy" = "maybe": '
+                              "allowed Require or Best Effort (any letter case)")
