@@ -361,7 +361,9 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
         if reply is not None and reply.get("status") not in (None, "ok") \
                 and not reply.get("pairing"):
             reply = None  # an error answer tells nothing about the peer's state
-        returned = self.peer.unreachable_since is not None
+        # Seen before, then silent: a peer first seen now is starting, not coming back.
+        returned = self.peer.unreachable_since is not None \
+            and self.peer.last_answered is not None
         view = self.peer.answered(reply)
         self._last_view = view
         if view is not None and self._peer_check is not None:

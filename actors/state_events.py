@@ -32,8 +32,9 @@ class PeerView:
 class PeerAnswered:
     """The peer's virtual switch answered a state query, or not (`peer` is None).
 
-    `returned` is True for an answer after the previous query went unanswered: the
-    peer was out of reach (a partition, or a restart) and answers again."""
+    `returned` is True for an answer after the previous query went unanswered, from a
+    peer that had answered before: it was out of reach (a partition, or a restart) and
+    answers again."""
 
     peer: PeerView | None
     name: str = ""  # the peer's configured name, for the reasons

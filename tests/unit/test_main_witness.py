@@ -98,11 +98,12 @@ def test_the_active_reruns_its_commence_hooks_when_the_peer_answers_again(
     runs: list[tuple[str, str]] = []
     monkeypatch.setattr(main_module, "run_hooks", lambda kind, commands, env, **_: runs.append(
         (kind, env["SWITCHOVER_REASON"])))
-    peer = Peer(None, None, peer_state("Reconnecting"))
+    peer = Peer(None, peer_state("Backup"), None, peer_state("Reconnecting"))
     ref, clock, _, deps = start(tmp_path, peer)  # fail-safe start: the peer is silent
     assert status(ref)["state"] == "Primary"
-    clock.advance(2.0)  # still silent
-    status(ref), status(ref)  # the tick, then the answer it queried
+    for _ in range(2):  # first seen (starting, not coming back), then silent
+        clock.advance(2.0)
+        status(ref), status(ref)  # the tick, then the answer it queried
     assert [kind for kind, _ in runs] == ["commence"]
     clock.advance(2.0)  # the partition heals
     status(ref), status(ref)
