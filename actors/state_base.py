@@ -108,14 +108,14 @@ class Context:
     #: a switch (a new generation) or a start.
     switch_pending: str | None = None
     pending_is_switch: bool = True
-    #: The peer answered its virtual switch at the last query.
-    peer_reachable: bool = False
     #: `[hooks] fence` is configured (actors/state_fence.py), and "Switchover Fence
     #: Policy" is Require (a failed fence stops the switch) rather than Best Effort.
     fence: bool = False
     fence_required: bool = True
     #: A fence run (RunFence) has not reported back yet.
     fencing: bool = False
+    #: This server's name: a witness key held under another name is another server's.
+    server_name: str = ""
 
 
 @dataclass(frozen=True)
