@@ -85,6 +85,8 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
         self._witness_holder: str | None = None
         self._switch_pending: str | None = None
         self._pending_is_switch = True
+        self._peer_check: float | None = None  # CheckPeer's deadline, while it runs
+        self._check_answered = False
         self.jobs = MainJobs(deps, self._tell_self)
         self._publish()
 
@@ -130,8 +132,7 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             witness_key=self._witness_key,
             switch_pending=self._switch_pending,
             pending_is_switch=self._pending_is_switch,
-            peer_reachable=self.peer.unreachable_since is None
-            and self.peer.last_answered is not None,
+            server_name=self.d.config.server_name,
         )
 
     @property
@@ -216,6 +217,11 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             self._later("own-network", action.after)
         elif isinstance(action, a.QueryPeer):
             self._at("peer-query", action.after, self._query_peer)
+        elif isinstance(action, a.CheckPeer):
+            self._peer_check, self._check_answered = action.within, False
+            self._later("peer-check", action.within)
+            self._query_in_flight = True  # beside a query in flight, which may be slow
+            self.jobs.query_state(self.peer.pair)
         elif isinstance(action, a.TellPeerDiscontinue):
             self._tell_peer_discontinue(self.d.generation.value)
         elif isinstance(action, a.Resync):
@@ -236,6 +242,9 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
                     self._pending_is_switch else gen.peek_next()
                 self.d.witness.tell(AcquireWitness(next_gen))
         elif isinstance(action, a.RerunCommence):
+            self.d.events.record("info", f"Switchover Service: {action.reason}",
+                                 kind="recommence")
+            # Queued on the hook runner like every run: its results are logged there.
             run_hooks("commence", self.d.config.hooks.commence, self._hook_env(action.reason))
         elif isinstance(action, a.ScheduleSwitchAfterStartup):
             self._switch_scheduled = action.reason
@@ -352,8 +361,13 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
         if reply is not None and reply.get("status") not in (None, "ok") \
                 and not reply.get("pairing"):
             reply = None  # an error answer tells nothing about the peer's state
+        # Seen before, then silent: a peer first seen now is starting, not coming back.
+        returned = self.peer.unreachable_since is not None \
+            and self.peer.last_answered is not None
         view = self.peer.answered(reply)
         self._last_view = view
+        if view is not None and self._peer_check is not None:
+            self._check_answered = True
         if reply is not None and isinstance(reply.get("pause_version"), int):
             self._take_pause(bool(reply.get("paused")), reply["pause_version"],
                              self.d.config.peer.name)
@@ -361,13 +375,17 @@ class SwitchoverMain(MainStatus, MainOperator, pykka.ThreadingActor):
             self.d.generation.observe(view.generation)
             if self.state is sm.State.INIT:
                 self.upgrade = view.upgrade
-        self._apply(sm.PeerAnswered(view, self.d.config.peer.name))
+        self._apply(sm.PeerAnswered(view, self.d.config.peer.name,
+                                    returned=returned and view is not None))
 
     def _on_tick(self, message: Tick) -> None:
         name = message.name
         self._timers.pop(name, None)
         if name == "peer-query":
             self._apply(sm.PeerQueryDue())
+        elif name == "peer-check" and self._peer_check is not None:
+            within, self._peer_check = self._peer_check, None
+            self._apply(sm.PeerCheckEnded(self._check_answered, within))
         elif name == "reconnect":
             self._apply(sm.ReconnectExpired())
         elif name == "reconnect-probe":

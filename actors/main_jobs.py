@@ -21,6 +21,7 @@ from switchover.actors.messages import PeerAnswer, PostEvent
 from switchover.actors.network import NetworkPlan, Prober, run_diagnosis
 from switchover.actors.pause import PauseStore
 from switchover.actors.shared import SharedState
+from switchover.actors.witness_driver import MIN_LEASE_SECONDS
 from switchover.actors.witness_messages import ReleaseWitness
 from switchover.clock import Clock
 from switchover.config import Config
@@ -157,11 +158,12 @@ class MainJobs:
         executor = self.d.executor
 
         witness = self.d.witness
+        release_wait = self._release_wait() if witness is not None else None
 
         def after() -> None:
             try:
                 if witness is not None and witness.is_alive():
-                    witness.tell(ReleaseWitness())  # the key is free for the new active
+                    self._release_witness(witness, release_wait if tell_peer else None)
                 if tell_peer:
                     query({"op": "handed-over", "server": cfg.server_name}, PEER_QUERY_TIMEOUT)
             finally:
@@ -175,3 +177,23 @@ class MainJobs:
 
         if run_hooks("discontinue", cfg.hooks.discontinue, env, on_done=later) is None:
             later()
+
+    def _release_wait(self) -> float:
+        """Real seconds a revoke may take: its own etcd call and a renewal ahead of it,
+        each bounded by a sixth of the lease etcd grants (see actors.witness_driver)."""
+        ttl = float(self.d.config.parameters["Switchover Witness Lease TTL"])
+        return max(MIN_LEASE_SECONDS, self.d.clock.real_seconds(ttl)) / 3 + 1.0
+
+    @staticmethod
+    def _release_witness(witness: Any, wait: float | None) -> None:
+        """Give the key back; with `wait`, until etcd confirmed (or the wait ran out), so
+        that the peer told next finds the key free and takes it at once."""
+        if wait is None:
+            witness.tell(ReleaseWitness())
+            return
+        try:
+            revoked = witness.ask(ReleaseWitness(), timeout=wait)
+            if isinstance(revoked, concurrent.futures.Future):
+                revoked.result(timeout=wait)
+        except Exception as exc:  # a dead actor or etcd too slow: the lease expires by itself
+            log.warning("Releasing the witness key: %s", exc or type(exc).__name__)

@@ -75,6 +75,15 @@ class QueryPeer:
 
 
 @dataclass(frozen=True)
+class CheckPeer:
+    """Ask the peer's virtual switch now, even with a query in flight, and post
+    PeerCheckEnded `within` reference seconds later: a deadline that a query's own
+    timeout (never under a real second) cannot keep."""
+
+    within: float
+
+
+@dataclass(frozen=True)
 class TellPeerDiscontinue:
     """Tell the peer it is no longer active, with this server's generation."""
 
@@ -133,7 +142,8 @@ class AskPeerToHandOver:
 
 @dataclass(frozen=True)
 class TakeWitness:
-    """Ask the witness for the pair's key (the right to be active), and keep it."""
+    """Ask the witness for the pair's key (the right to be active), and keep it; asked
+    again while it is trying, it tries at once (the holder may just have released it)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,7 @@ Action = (
     | ProbeNotifier
     | WatchOwnNetwork
     | QueryPeer
+    | CheckPeer
     | TellPeerDiscontinue
     | BecomeActive
     | Resync

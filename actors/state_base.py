@@ -108,8 +108,8 @@ class Context:
     #: a switch (a new generation) or a start.
     switch_pending: str | None = None
     pending_is_switch: bool = True
-    #: The peer answered its virtual switch at the last query.
-    peer_reachable: bool = False
+    #: This server's name: a witness key held under another name is another server's.
+    server_name: str = ""
 
 
 @dataclass(frozen=True)

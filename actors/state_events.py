@@ -30,10 +30,15 @@ class PeerView:
 
 @dataclass(frozen=True)
 class PeerAnswered:
-    """The peer's virtual switch answered a state query, or not (`peer` is None)."""
+    """The peer's virtual switch answered a state query, or not (`peer` is None).
+
+    `returned` is True for an answer after the previous query went unanswered, from a
+    peer that had answered before: it was out of reach (a partition, or a restart) and
+    answers again."""
 
     peer: PeerView | None
     name: str = ""  # the peer's configured name, for the reasons
+    returned: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,14 @@ class DiscontinueRequested:
     peer: str
     generation: int
     letter: str
+
+
+@dataclass(frozen=True)
+class PeerCheckEnded:
+    """The deadline of a CheckPeer passed: whether the peer answered since it was asked."""
+
+    answered: bool
+    within: float
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,7 @@ from switchover.actors.witness_messages import (  # noqa: E402
 Event = (
     PeerAnswered
     | PeerQueryDue
+    | PeerCheckEnded
     | DiscontinueRequested
     | Stop
     | Fatal

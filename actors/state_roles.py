@@ -1,6 +1,11 @@
 """The rows that start, end and rank a server's activity: Init ("The Init State"), the
-active's rows (two actives meeting, Discontinue, a planned hand-over asked by the backup,
-a stop), and the stale server's (rejoin). See `actors.statemachine` for the table.
+active's rows (two actives meeting, Discontinue, a partition healing, a planned
+hand-over asked by the backup, a stop), and the stale server's (rejoin). See
+`actors.statemachine` for the table.
+
+Whoever stays active after a partition re-runs its commence hooks, with or without a
+witness: the peer may have been active meanwhile and announced the VIP, and the
+network's ARP caches may still point at it after its discontinue took the VIP down.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from switchover.actors.state_actions import (
     GoStale,
     Log,
     QueryPeer,
+    RerunCommence,
     StopMonitors,
     TellPeerDiscontinue,
 )
@@ -81,10 +87,14 @@ def primary(event: Event, ctx: Context) -> Transition:
         if peer is None:
             return stay(s, f"this server is the active server; {event.name} does not "
                          "answer on the virtual switch", nxt)
-        if peer.state != s.value:
-            return stay(s, f"this server is the active server; {event.name} is "
-                         f"{peer.state}", nxt)
-        return _two_actives(event.name, peer.generation, peer.letter, ctx, nxt)
+        if peer.state == s.value:
+            return _two_actives(event.name, peer.generation, peer.letter, ctx, nxt)
+        t = stay(s, f"this server is the active server; {event.name} is {peer.state}", nxt)
+        if not event.returned or peer.state == State.INIT.value:
+            return t  # a peer that answers in Init was restarted, not cut off
+        why = (f"partition healed: {event.name} answers again ({peer.state}); "
+               "re-announcing: re-running the commence hooks")
+        return Transition(s, t.actions + (RerunCommence(why),), f"{t.reason}; {why}")
     if isinstance(event, DiscontinueRequested):
         return _two_actives(event.peer, event.generation, event.letter, ctx)
     if isinstance(event, HandOverRequested):
@@ -103,13 +113,18 @@ def _two_actives(peer: str, generation: int, letter: str, ctx: Context,
         reason = (f"{peer} is active with generation {generation} (ours {ctx.generation}); "
                   "this server is no longer active")
         return Transition(State.INACTIVE, (CloseLinks(), GoStale(reason)) + more, reason)
+    # The other active may have announced the VIP meanwhile: this one announces it again.
     return stay(
         State.PRIMARY,
         f"{peer} claims to be active with generation {generation}, not newer than ours "
-        f"({ctx.generation}); telling it that it is no longer active",
+        f"({ctx.generation}); telling it that it is no longer active, and re-running the "
+        "commence hooks (re-announcing)",
         Log("warning", f"{peer} is also active with generation {generation} (ours "
                        f"{ctx.generation}): telling it that it is no longer active"),
-        TellPeerDiscontinue(), *more,
+        TellPeerDiscontinue(),
+        RerunCommence(f"partition healed: {peer} was active too (generation {generation}, "
+                      f"ours {ctx.generation}) and is told to stop; re-announcing"),
+        *more,
     )
 
 

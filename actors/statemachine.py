@@ -50,7 +50,7 @@ from switchover.actors.state_base import (  # noqa: F401  (re-exported)
     stay,
 )
 from switchover.actors.state_events import *  # noqa: F401,F403  (the events, re-exported)
-from switchover.actors.state_events import Event, Fatal, PeerQueryDue, Stop
+from switchover.actors.state_events import Event, Fatal, PeerCheckEnded, PeerQueryDue, Stop
 from switchover.actors.state_actions import Log, QueryPeer, StopMonitors
 
 
@@ -75,12 +75,14 @@ def _step(state: State, event: Event, ctx: Context) -> Transition:
         )
     if isinstance(event, witness.WITNESS_EVENTS):
         return witness.witness_rows(state, event, ctx)
+    if isinstance(event, PeerCheckEnded):
+        return witness.peer_check_ended(state, event, ctx)
     if isinstance(event, PeerQueryDue):
         return stay(state, "no action: asking the peer for its state", QueryPeer())
     if state is State.INIT:
         return roles.init(event, ctx)
     if state is State.PRIMARY:
-        return roles.primary(event, ctx)
+        return witness.primary_without_key(event, ctx) or roles.primary(event, ctx)
     if state is State.BACKUP:
         return backup.backup(event, ctx)
     if state is State.RECONNECTING:

@@ -86,10 +86,12 @@ class Witness(pykka.ThreadingActor):
         self._driver.close()
 
     def on_receive(self, message: Any) -> Any:
+        """Asked (``ask``) ReleaseWitness, the answer is the revoke's future, or None."""
         try:
-            self._driver.handle(message)
+            return self._driver.handle(message)
         except Exception:
             log.exception("failed to handle %r", message)
+            return None
 
     def snapshot(self) -> dict[str, Any]:
         return self._driver.snapshot()

@@ -18,7 +18,9 @@ from the injected clock, so tests run the driver on a FakeClock. With T the leas
   key: the driver never revokes a lease it reports lost, so that margin is never cut
   short;
 - a candidate that finds the key held, or etcd unreachable, tries again every T/3 and
-  reports a change of holder or of reason once, not every attempt.
+  reports a change of holder or of reason once, not every attempt; asked again
+  meanwhile (the state machine does when the old active confirms its hand-over, after
+  revoking its lease) it tries at once.
 
 etcd counts whole real seconds, at least its own minimum (2 s with default tuning): the
 driver asks for the TTL rounded up to that, and its schedule follows the TTL etcd granted,
@@ -123,6 +125,8 @@ class WitnessDriver:
         self._confirmed_at = 0.0
         self._timer: TimerHandle | None = None
         self._guard: TimerHandle | None = None
+        self._attempting = False  # an acquire is in flight
+        self._retry_now = False  # asked again meanwhile: no wait before the next attempt
         self._last: object = None
 
     @property
@@ -132,11 +136,13 @@ class WitnessDriver:
 
     # --- messages -----------------------------------------------------------------------
 
-    def handle(self, message: object) -> None:
+    def handle(self, message: object) -> Future | None:
+        """One command, completion or timer; for ReleaseWitness, the revoke's future
+        (done once etcd answered it), so that a hand-over tells its peer only then."""
         if isinstance(message, AcquireWitness):
             self.acquire(message.generation)
         elif isinstance(message, ReleaseWitness):
-            self.release()
+            return self.release()
         elif isinstance(message, ReadWitness):
             self._submit("read", lambda s: s.read()[0])
         elif isinstance(message, _Done):
@@ -151,6 +157,7 @@ class WitnessDriver:
                 self._renew()
         else:
             log.warning("ignoring unknown message %r", message)
+        return None
 
     def acquire(self, generation: int) -> None:
         holder = Holder(self.server, generation)
@@ -158,18 +165,26 @@ class WitnessDriver:
             self.post(WitnessAcquired(holder, self._granted))
             return
         if self.mode == ACQUIRING and self._holder == holder:
+            # Asked again while trying: the holder may just have released the key, so
+            # try now rather than at the next retry (after the attempt in flight, if any).
+            if self._attempting:
+                self._retry_now = True
+            else:
+                self._attempt()
             return
         if self.mode == HOLDING:
             self._revoke(report=False)  # FIFO worker: revoked before the new attempt runs
         self._reset(ACQUIRING, holder)
         self._attempt()
 
-    def release(self) -> None:
+    def release(self) -> Future | None:
+        revoked = None
         if self.mode == HOLDING:
-            self._revoke(report=True)
+            revoked = self._revoke(report=True)
         else:
             self.post(WitnessReleased(None, False, "this server held no witness key"))
         self._reset(IDLE, None)
+        return revoked
 
     def close(self) -> None:
         """Stop without revoking: a stopping host's key expires within its TTL."""
@@ -188,7 +203,18 @@ class WitnessDriver:
 
     def _attempt(self) -> None:
         holder, ttl = self._holder, self._ask
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._attempting, self._retry_now = True, False
         self._submit("acquire", lambda s: s.acquire(holder, ttl))
+
+    def _retry(self) -> None:
+        """The next attempt: at once if asked again meanwhile, else in T/3."""
+        if self._retry_now:
+            self._attempt()
+        else:
+            self._schedule(self._granted / 3)
 
     def _on_acquired(self, done: _Done) -> None:
         result: AcquireResult = done.value
@@ -203,7 +229,7 @@ class WitnessDriver:
             self._attempt()
             return
         self._report(WitnessHeldBy(result.holder))
-        self._schedule(self._granted / 3)
+        self._retry()
 
     # --- holding ------------------------------------------------------------------------
 
@@ -250,9 +276,9 @@ class WitnessDriver:
         self._reset(IDLE, None)  # not revoked: the demotion keeps its margin (module doc)
         self._report(WitnessLost(holder, reason, margin))
 
-    def _revoke(self, report: bool) -> None:
+    def _revoke(self, report: bool) -> Future | None:
         holder, lease = self._holder, self._lease
-        self._submit("release", lambda s: s.release(lease), context=(holder, report))
+        return self._submit("release", lambda s: s.release(lease), context=(holder, report))
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -273,18 +299,19 @@ class WitnessDriver:
                              stale=True)
             return
         if done.kind == "acquire":
+            self._attempting = False
             if done.error:
                 self._report(WitnessUnreachable(done.error, holding=False))
-                self._schedule(self._granted / 3)
+                self._retry()
             else:
                 self._on_acquired(done)
         elif done.kind == "renew":
             self._on_renewed(done)
 
     def _submit(self, kind: str, call: Callable[[WitnessStore], Any], context: Any = None,
-                stale: bool = False) -> None:
+                stale: bool = False) -> Future | None:
         if self._executor is None:
-            return
+            return None
         op, sent_at = (-1 if stale else self._op), self.clock.now()
 
         def run() -> _Done:
@@ -298,6 +325,7 @@ class WitnessDriver:
         future = self._executor.submit(run)
         future.add_done_callback(
             lambda f: self.deliver(_result(f, _Done(op, kind, sent_at, context=context))))
+        return future
 
     def _open_store(self) -> WitnessStore:
         if self._store is None:
@@ -315,6 +343,7 @@ class WitnessDriver:
                 timer.cancel()
         self._timer = self._guard = None
         self.mode, self._holder, self._lease = mode, holder, 0
+        self._attempting = self._retry_now = False
         self._confirmed_at = 0.0
         self._last = None
 

@@ -475,8 +475,9 @@ _SPECS: list[ParamSpec] = [
         "With a [witness] configured, the lifetime of the etcd lease under which the active "
         "holds the pair's key, the right to be active. The active renews the lease every "
         "third of this time and counts the key lost two thirds of it after its last "
-        "confirmed renewal, leaving a third for its own demotion before the backup can take "
-        "the key. A backup that has decided to switch waits at most this long for a dead "
+        "confirmed renewal, leaving a third before the backup can take the key: it asks its "
+        "peer and demotes itself unless the peer answers within a third of that, so its "
+        "discontinue hooks have the rest. A backup that has decided to switch waits at most this long for a dead "
         "active's key. (Range chosen by switchover: 5..120.)",
         section=EXTENSION, minimum=5, maximum=120,
         range_note=_CHOSEN + "at least 5 so that a renewal outlasts an etcd leader election "

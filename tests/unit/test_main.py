@@ -89,7 +89,8 @@ def config(tmp_path: Path, name: str = "ICServer1", release: str = "2026.1.0"):
 
 
 def start(tmp_path: Path, peer: Peer, *, name: str = "ICServer1", release: str = "2026.1.0",
-          force_backup: bool = False, manual: bool = False, startup=lambda: None):
+          force_backup: bool = False, manual: bool = False, startup=lambda: None,
+          witness: Any = None, executor: Any = None):
     clock = FakeClock()
     links = FakeLinks()
     resyncs: list[float] = []
@@ -97,10 +98,10 @@ def start(tmp_path: Path, peer: Peer, *, name: str = "ICServer1", release: str =
         config=config(tmp_path, name, release), clock=clock,
         events=EventLog(tmp_path / "events.jsonl", name),
         generation=GenerationStore(tmp_path / "generation.json"), shared=SharedState(),
-        executor=InlineExecutor(), peer_query=peer, links=links,
+        executor=executor or InlineExecutor(), peer_query=peer, links=links,
         force_backup=force_backup, manual_switch_only=manual,
         on_resync=lambda: resyncs.append(clock.now()), wall=clock.now,
-        startup_progress=startup,
+        startup_progress=startup, witness=witness,
     )
     ref = SwitchoverMain.start(deps)
     ref.ask(Begin())

@@ -42,6 +42,7 @@ from switchover.actors.statemachine import (
     OwnNetworkChecked,
     PauseChanged,
     PeerAnswered,
+    PeerCheckEnded,
     PeerQueryDue,
     PeerView,
     PrimaryUnreachable,
@@ -51,6 +52,7 @@ from switchover.actors.statemachine import (
     ReconnectProbed,
     ReconnectProbeDue,
     RejoinRequested,
+    RerunCommence,
     Resync,
     ScheduleSwitchAfterStartup,
     StartupComplete,
@@ -92,6 +94,11 @@ def rejoin(state: str | None, upgrade=None):
 def peer(state: str, generation: int = 1, letter: str = "B", upgrade=None, pairing=""):
     return PeerAnswered(PeerView("ICServer2", state, generation, letter, upgrade, pairing),
                         "ICServer2")
+
+
+def healed(state: str, generation: int = 1, letter: str = "B"):
+    """The peer answers again after it had not (a partition healed, or a restart)."""
+    return dataclasses.replace(peer(state, generation, letter), returned=True)
 
 
 NO_ANSWER = PeerAnswered(None, "ICServer2")
@@ -139,15 +146,26 @@ ROWS = [
     ("two-actives-newer-peer", S.PRIMARY, peer("Primary", 6), GEN5, S.INACTIVE,
      [CloseLinks, GoStale, QueryPeer], "no longer active"),
     ("two-actives-older-peer", S.PRIMARY, peer("Primary", 4), GEN5, S.PRIMARY,
-     [Log, TellPeerDiscontinue, QueryPeer], "telling it"),
+     [Log, TellPeerDiscontinue, RerunCommence, QueryPeer], "telling it"),
     ("two-actives-tie-a-stays", S.PRIMARY, peer("Primary", 5, "B"), GEN5, S.PRIMARY,
-     [Log, TellPeerDiscontinue, QueryPeer], "not newer"),
+     [Log, TellPeerDiscontinue, RerunCommence, QueryPeer], "not newer"),
+    ("two-actives-after-a-partition", S.PRIMARY, healed("Primary", 4), GEN5, S.PRIMARY,
+     [Log, TellPeerDiscontinue, RerunCommence, QueryPeer], "re-running the commence hooks"),
+    # --- a partition heals: whoever stays active announces again (with or without witness)
+    ("partition-healed-peer-backup", S.PRIMARY, healed("Reconnecting"), AUTO, S.PRIMARY,
+     [QueryPeer, RerunCommence], "partition healed: ICServer2 answers again"),
+    ("partition-healed-peer-stale", S.PRIMARY, healed("Inactive"), AUTO, S.PRIMARY,
+     [QueryPeer, RerunCommence], "re-running the commence hooks"),
+    ("peer-restarted-no-rerun", S.PRIMARY, healed("Init", letter="B"), AUTO, S.PRIMARY,
+     [QueryPeer], "ICServer2 is Init"),
+    ("partition-healed-backup-no-rerun", S.BACKUP, healed("Primary"), AUTO, S.BACKUP,
+     [QueryPeer], "no action"),
     ("two-actives-tie-b-yields", S.PRIMARY, peer("Primary", 5, "A"), GEN5_B, S.INACTIVE,
      [CloseLinks, GoStale, QueryPeer], "no longer active"),
     ("discontinue-newer", S.PRIMARY, DiscontinueRequested("ICServer2", 6, "B"), GEN5,
      S.INACTIVE, [CloseLinks, GoStale], "generation 6 (ours 5)"),
     ("discontinue-older", S.PRIMARY, DiscontinueRequested("ICServer2", 2, "B"), GEN5,
-     S.PRIMARY, [Log, TellPeerDiscontinue], "not newer than ours (5)"),
+     S.PRIMARY, [Log, TellPeerDiscontinue, RerunCommence], "not newer than ours (5)"),
     ("discontinue-in-backup", S.BACKUP, DiscontinueRequested("ICServer2", 7, "B"), AUTO,
      S.BACKUP, [], "ignored"),
     # --- Backup: Module Down
@@ -460,7 +478,8 @@ EVENTS = [NO_ANSWER, peer("Primary"), peer("Init", letter="A"), peer("Backup"),
           ReconnectProbeDue(), ReconnectProbed(True), ReconnectProbed(False), LinksRestored(),
           ManualSwitch(), ManualSwitch(True), HandOverRequested("B"), HandedOver("B"),
           HandOverTimedOut(), PauseChanged(True), PauseChanged(False), rejoin("Primary"),
-          rejoin(None), StartupComplete()]
+          rejoin(None), StartupComplete(), healed("Primary", 9, "A"), healed("Backup"),
+          PeerCheckEnded(True, 1.0), PeerCheckEnded(False, 1.0)]
 CONTEXTS = [AUTO, MANUAL, NO_WAIT, NEVER_UNREACHABLE, AS_B, FORCED, CUT_OFF, GEN5, PEER_UP,
             HANDING, READY, PAUSED, PAUSED_READY, AUTO_REJOIN, STARTING, SCHEDULED]
 
@@ -509,7 +528,7 @@ def test_every_state_event_pair_is_total_and_keeps_the_invariants():
 # --- the witness (docs/witness.md): the key is the right to be active -----------------
 
 from switchover.actors.state_actions import AskPeerToHandOver as _Ask  # noqa: E402
-from switchover.actors.state_actions import PendSwitch, TakeWitness  # noqa: E402
+from switchover.actors.state_actions import CheckPeer, PendSwitch, TakeWitness  # noqa: E402
 from switchover.actors.witness_messages import (  # noqa: E402
     Holder,
     WitnessAcquired,
@@ -519,12 +538,15 @@ from switchover.actors.witness_messages import (  # noqa: E402
 )
 
 WIT = Context(witness=True)
-WIT_PEER_UP = Context(witness=True, peer_active=True, peer_reachable=True)
-WIT_KEY = Context(witness=True, witness_key=True, peer_reachable=True)
-WIT_LONE = Context(witness=True, witness_key=True, peer_reachable=False)
+WIT_PEER_UP = Context(witness=True, peer_active=True)
+#: An active with the key, and one that lost it (WitnessLost, or etcd down since).
+WIT_KEY = Context(witness=True, witness_key=True, server_name="ICServer1")
+WIT_NO_KEY = Context(witness=True, witness_key=False, server_name="ICServer1")
 PENDING = Context(witness=True, switch_pending=REASON_TS_PING)
 PENDING_START = Context(witness=True, switch_pending="fail-safe", pending_is_switch=False)
 HOLDER_B = Holder("ICServer2", 3)
+HOLDER_ME = Holder("ICServer1", 2)
+DEMOTED = [StopMonitors, CloseLinks, GoStale]
 
 WITNESS_ROWS = [
     ("witness-switch-waits-for-the-key", S.BACKUP, ModuleDown(), WIT_PEER_UP, S.BACKUP,
@@ -548,11 +570,36 @@ WITNESS_ROWS = [
      PENDING, S.RECONNECTING, [Log], "no automatic switch: the witness is unreachable"),
     ("witness-unreachable-healthy", S.PRIMARY, WitnessUnreachable("refused", True), WIT_KEY,
      S.PRIMARY, [], "no action"),
-    ("witness-lost-peer-answers", S.PRIMARY, WitnessLost(HOLDER_B, "timeout", 3.0), WIT_KEY,
-     S.PRIMARY, [Log, TakeWitness], "staying active"),
-    ("witness-lost-alone-demotes", S.PRIMARY, WitnessLost(HOLDER_B, "timeout", 3.0),
-     WIT_LONE, S.INACTIVE, [StopMonitors, CloseLinks, GoStale],
-     "demoting itself before the key can expire"),
+    # the key lost: ask the peer at once, with a deadline inside the margin
+    ("witness-lost-checks-the-peer", S.PRIMARY, WitnessLost(HOLDER_ME, "timeout", 3.0),
+     WIT_NO_KEY, S.PRIMARY, [CheckPeer, TakeWitness],
+     "demoting itself unless it answers within 1.0 s"),
+    ("witness-lost-no-margin-demotes", S.PRIMARY, WitnessLost(HOLDER_ME, "deleted", 0.0),
+     WIT_NO_KEY, S.INACTIVE, DEMOTED, "no margin left"),
+    ("witness-lost-not-active", S.BACKUP, WitnessLost(HOLDER_ME, "timeout", 3.0), WIT,
+     S.BACKUP, [], "not active"),
+    ("witness-check-answered-stays", S.PRIMARY, PeerCheckEnded(True, 1.0), WIT_NO_KEY,
+     S.PRIMARY, [Log], "the peer answered within 1.0 s: staying active"),
+    ("witness-check-silent-demotes", S.PRIMARY, PeerCheckEnded(False, 1.0), WIT_NO_KEY,
+     S.INACTIVE, DEMOTED, "did not answer within 1.0 s: demoting itself before the key"),
+    ("witness-check-key-back", S.PRIMARY, PeerCheckEnded(False, 1.0), WIT_KEY, S.PRIMARY,
+     [], "no action: the peer check ended; the witness key is held again"),
+    ("witness-check-not-active", S.INACTIVE, PeerCheckEnded(False, 1.0), WIT_NO_KEY,
+     S.INACTIVE, [], "no action"),
+    # an active without the key: the peer going silent demotes it at once
+    ("witness-keyless-peer-silent-demotes", S.PRIMARY, NO_ANSWER, WIT_NO_KEY, S.INACTIVE,
+     DEMOTED + [QueryPeer], "the witness key is not held and ICServer2 does not answer"),
+    ("witness-keyless-peer-answers-stays", S.PRIMARY, peer("Backup"), WIT_NO_KEY,
+     S.PRIMARY, [QueryPeer], "ICServer2 is Backup"),
+    ("witness-holder-peer-silent-stays", S.PRIMARY, NO_ANSWER, WIT_KEY, S.PRIMARY,
+     [QueryPeer], "does not answer"),
+    # another server holds the key: it has the right to be active
+    ("witness-held-by-another-demotes", S.PRIMARY, WitnessHeldBy(HOLDER_B), WIT_KEY,
+     S.INACTIVE, DEMOTED, "held by ICServer2 (generation 3): that server has the right"),
+    ("witness-held-by-own-old-lease", S.PRIMARY, WitnessHeldBy(HOLDER_ME), WIT_NO_KEY,
+     S.PRIMARY, [], "no action"),
+    ("witness-partition-healed-reruns", S.PRIMARY, healed("Backup"), WIT_KEY, S.PRIMARY,
+     [QueryPeer, RerunCommence], "partition healed"),
     ("witness-pending-keeps-its-reason", S.BACKUP, HandedOver("ICServer1"),
      dataclasses.replace(PENDING, handing_over=True), S.BACKUP, [StopMonitors, TakeWitness],
      "still waiting for the witness key to switch (TS Ping Failure)"),
@@ -587,3 +634,28 @@ def test_with_a_witness_nothing_becomes_active_without_the_key():
         PENDING_START, witness_key=True))
     (become,) = [a for a in t.actions if isinstance(a, BecomeActive)]
     assert (t.state, become.reason, become.switch) == (S.PRIMARY, "fail-safe", False)
+
+
+def test_an_isolated_active_demotes_before_its_lease_can_expire():
+    """Issue 14's first rule: A loses its peer and etcd at once; the peer is still
+    counted reachable when WitnessLost comes (its query has not timed out yet). A asks
+    the peer with a deadline inside the margin and demotes at that deadline, so its
+    demotion precedes the moment etcd can give the key to the backup."""
+    margin = 10.0 / 3
+    t = step(S.PRIMARY, WitnessLost(HOLDER_ME, "no renewal confirmed", margin), WIT_NO_KEY)
+    assert t.state is S.PRIMARY
+    (check,) = [a for a in t.actions if isinstance(a, CheckPeer)]
+    assert 0 < check.within < margin
+    t = step(S.PRIMARY, PeerCheckEnded(False, check.within), WIT_NO_KEY)
+    assert t.state is S.INACTIVE
+    assert any(isinstance(a, GoStale) for a in t.actions)
+
+
+def test_with_a_witness_an_active_without_the_key_never_outlives_a_silent_peer():
+    for ctx in CONTEXTS:
+        ctx = dataclasses.replace(ctx, witness=True, witness_key=False,
+                                  server_name="ICServer1")
+        for event in (NO_ANSWER, PeerCheckEnded(False, 1.0), WitnessHeldBy(HOLDER_B)):
+            t = step(S.PRIMARY, event, ctx)
+            assert t.state is S.INACTIVE, (ctx, event)
+            assert any(isinstance(a, GoStale) for a in t.actions)

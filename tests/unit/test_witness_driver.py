@@ -184,6 +184,41 @@ def test_another_holder_is_reported_once_and_the_key_taken_when_its_lease_ends(
     assert rig.etcd.calls.count("acquire") == 4  # at 0, T/3, 2T/3 and T
 
 
+def test_asked_again_while_the_key_is_held_it_tries_at_once(rig: Rig) -> None:
+    """The old active revoked its lease and confirmed its hand-over: the candidate takes
+    the key now, not at its next retry T/3 later (docs/witness.md, module death)."""
+    lease = rig.etcd.take(PEER, ttl=int(TTL))
+    rig.tell(AcquireWitness(3))
+    assert rig.posts == [WitnessHeldBy(PEER)]
+    rig.etcd.leases.pop(lease)  # the peer's ReleaseWitness
+    rig.etcd.key = None
+    rig.tell(AcquireWitness(3))
+    assert rig.posts == [WitnessHeldBy(PEER), WitnessAcquired(ME, TTL)]
+    rig.run_for(TTL / 3 + 0.1)  # the retry the early attempt replaced does not run
+    assert rig.etcd.calls == ["acquire", "acquire", "keep_alive", "read"]
+
+
+def test_asked_again_during_an_attempt_it_tries_again_when_that_one_ends(rig: Rig) -> None:
+    rig.etcd.take(PEER, ttl=int(TTL))
+    rig.executor.hold = True
+    rig.tell(AcquireWitness(3))
+    rig.tell(AcquireWitness(3))  # one attempt at a time: the second waits for the first
+    assert len(rig.executor.pending) == 1
+    rig.executor.finish()
+    assert rig.etcd.calls == ["acquire", "acquire"]  # no T/3 wait between the two
+    assert rig.posts == [WitnessHeldBy(PEER)]
+
+
+def test_release_answers_with_the_revokes_future(rig: Rig) -> None:
+    rig.tell(AcquireWitness(3))
+    rig.executor.hold = True
+    revoked = rig.driver.handle(ReleaseWitness())
+    assert revoked is not None and not revoked.done() and rig.etcd.key is not None
+    rig.executor.finish()
+    assert revoked.done() and rig.etcd.key is None
+    assert rig.driver.handle(ReleaseWitness()) is None  # nothing held: nothing to wait for
+
+
 def test_a_held_key_is_never_taken_while_its_holder_renews(rig: Rig) -> None:
     lease = rig.etcd.take(PEER, ttl=int(TTL))
     rig.tell(AcquireWitness(3))
