@@ -113,8 +113,8 @@ def witness_rows(state: State, event: Event, ctx: Context) -> Transition:
 
 
 def peer_check_ended(state: State, event: PeerCheckEnded, ctx: Context) -> Transition:
-    """An active that lost the key stays only if the peer answered in time: a peer that
-    answers is not switching, so the witness is what is down, not the pair."""
+    """An active that lost the key stays only if the peer answered in time: then the
+    witness is what is down, not the pair, and the peer is watched on (the next row)."""
     if state not in ACTIVE_STATES or not ctx.witness:
         return stay(state, "no action: the peer check ended, this server is not active "
                     "under a witness")

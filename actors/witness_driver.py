@@ -17,8 +17,10 @@ from the injected clock, so tests run the driver on a FakeClock. With T the leas
   that send, so at least T/3 remains for the demotion before anyone else can take the
   key: the driver never revokes a lease it reports lost, so that margin is never cut
   short;
-- a candidate that finds the key held, or etcd unreachable, tries again every T/3 and
-  reports a change of holder or of reason once, not every attempt; asked again
+- a candidate that finds the key held, or etcd unreachable, tries again every T/3, or
+  just after the holder's lease runs out when that is sooner (so that a dead holder's
+  key is taken at most T after its last renewal, not up to T/3 later), and reports a
+  change of holder or of reason once, not every attempt; asked again
   meanwhile (the state machine does when the old active confirms its hand-over, after
   revoking its lease) it tries at once.
 
@@ -55,6 +57,9 @@ IDLE, ACQUIRING, HOLDING = "idle", "acquiring", "holding"
 
 #: etcd's shortest lease with its default tuning (1.5 election timeouts, rounded up).
 MIN_LEASE_SECONDS = 2
+#: Real seconds after a held lease's end before a candidate tries again: etcd reports
+#: whole seconds and deletes an expired lease's key in a sweep every half second.
+EXPIRY_SLACK = 0.5
 
 
 class WitnessStore(Protocol):
@@ -209,12 +214,16 @@ class WitnessDriver:
         self._attempting, self._retry_now = True, False
         self._submit("acquire", lambda s: s.acquire(holder, ttl))
 
-    def _retry(self) -> None:
-        """The next attempt: at once if asked again meanwhile, else in T/3."""
+    def _retry(self, expires_in: float | None = None) -> None:
+        """The next attempt: at once if asked again meanwhile, else in T/3, or just after
+        the holder's lease runs out (`expires_in` real seconds, by etcd) if that is sooner."""
         if self._retry_now:
             self._attempt()
-        else:
-            self._schedule(self._granted / 3)
+            return
+        delay = self._granted / 3
+        if expires_in is not None:
+            delay = min(delay, (expires_in + EXPIRY_SLACK) / self._scale())
+        self._schedule(delay)
 
     def _on_acquired(self, done: _Done) -> None:
         result: AcquireResult = done.value
@@ -229,7 +238,7 @@ class WitnessDriver:
             self._attempt()
             return
         self._report(WitnessHeldBy(result.holder))
-        self._retry()
+        self._retry(result.expires_in)
 
     # --- holding ------------------------------------------------------------------------
 

@@ -272,7 +272,7 @@ SCENARIOS: dict[str, Callable[[], Result]] = {
                                           "beside module-kill", ttl=10),
     "host-kill-fast-witness": lambda: Result("host SIGKILL, Reconnect Timeout 1",
                                              "switchover", 1.0, None,
-                                             "beside host-kill-fast; ≤ T + T/3", ttl=5),
+                                             "beside host-kill-fast; adds ≤ T", ttl=5),
     "manual-switch": lambda: Result("manual switch", "switchover", 1.0, None, "",
                                     client_limit=0.25, ahead_of="ka-stop"),
     "graceful-stop": lambda: Result("graceful stop (SIGTERM)", "switchover", 1.0, None, "",

@@ -69,12 +69,15 @@ class Holder:
 
 @dataclass(frozen=True)
 class AcquireResult:
-    """`lease` and `ttl` (seconds etcd granted) when the key was taken, else who holds it."""
+    """`lease` and `ttl` (seconds etcd granted) when the key was taken, else who holds it
+    and, when etcd said, in how many (whole) seconds the holder's lease runs out unless
+    it is renewed."""
 
     acquired: bool
     lease: int = 0
     ttl: int = 0
     holder: Holder | None = None
+    expires_in: float | None = None
 
 
 def holder_key(prefix: str) -> str:
@@ -127,7 +130,8 @@ class EtcdWitness:
         """Grant a lease, then create the key under it if absent, in one transaction.
 
         When someone else holds the key the fresh lease is revoked at once (best effort:
-        it holds nothing and would expire by itself) and the holder is returned.
+        it holds nothing and would expire by itself) and the holder is returned, with the
+        time its lease has left, so that a candidate can try again just after it ends.
         """
         granted = self._post("/lease/grant", {"TTL": ttl, "ID": 0})
         lease, ttl_granted = int(granted["ID"]), int(granted["TTL"])
@@ -146,8 +150,20 @@ class EtcdWitness:
         except WitnessError:
             pass
         kvs = reply.get("responses", [{}])[0].get("response_range", {}).get("kvs", [])
-        current = Holder.decode(_decode(kvs[0]["value"])) if kvs else None
-        return AcquireResult(False, holder=current)
+        if not kvs:
+            return AcquireResult(False)
+        return AcquireResult(False, holder=Holder.decode(_decode(kvs[0]["value"])),
+                             expires_in=self._time_to_live(int(kvs[0].get("lease", 0))))
+
+    def _time_to_live(self, lease: int) -> float | None:
+        """Seconds etcd still gives `lease` (0 once it expired); None when unknown."""
+        if not lease:
+            return None
+        try:
+            reply = self._post("/kv/lease/timetolive", {"ID": lease})
+        except WitnessError:
+            return None  # best effort: the candidate then tries again at its usual pace
+        return float(max(0, int(reply.get("TTL", -1))))
 
     def keep_alive(self, lease: int) -> int:
         """Renew `lease`; the TTL etcd restarted it with, or 0 when the lease is gone."""

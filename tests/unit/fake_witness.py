@@ -67,7 +67,8 @@ class FakeStore:
     def acquire(self, holder: Holder, ttl: int) -> AcquireResult:
         etcd = self._enter("acquire")
         if etcd.key is not None:
-            return AcquireResult(False, holder=etcd.key[0])
+            left = etcd.leases[etcd.key[1]] - etcd.clock.now()
+            return AcquireResult(False, holder=etcd.key[0], expires_in=left)
         lease = etcd.take(holder, ttl)
         return AcquireResult(True, lease=lease, ttl=ttl, holder=holder)
 

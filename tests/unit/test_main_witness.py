@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +36,14 @@ class FakeWitness:
     def __init__(self, revoke: Any = None) -> None:
         self.told: list[object] = []
         self.revoke = revoke
+        self.asked = threading.Event()
 
     def tell(self, message: object) -> None:
         self.told.append(message)
 
     def ask(self, message: object, timeout: float | None = None) -> Any:
         self.told.append(message)
+        self.asked.set()
         return self.revoke
 
     def is_alive(self) -> bool:
@@ -125,8 +126,7 @@ def test_a_hand_over_tells_the_peer_only_after_the_key_is_revoked(tmp_path: Path
         jobs = MainJobs(dataclasses.replace(deps, witness=witness, executor=executor,
                                             on_discontinued=finished.set), lambda _: None)
         jobs.discontinue({}, tell_peer=True)
-        while ReleaseWitness() not in witness.told:
-            time.sleep(0.01)
+        assert witness.asked.wait(10) and witness.told == [ReleaseWitness()]
         assert not finished.is_set()
         assert all(r["op"] != "handed-over" for r in peer.requests)
         revoked.set_result(None)  # etcd confirmed the revoke

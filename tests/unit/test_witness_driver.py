@@ -6,7 +6,7 @@ import pytest
 
 from tests.unit.doubles import Trampoline
 from switchover.actors.witness import Witness
-from switchover.actors.witness_driver import HOLDING, WitnessDriver
+from switchover.actors.witness_driver import EXPIRY_SLACK, HOLDING, WitnessDriver
 from switchover.actors.witness_messages import (
     AcquireWitness,
     ReadWitness,
@@ -217,6 +217,20 @@ def test_release_answers_with_the_revokes_future(rig: Rig) -> None:
     rig.executor.finish()
     assert revoked.done() and rig.etcd.key is None
     assert rig.driver.handle(ReleaseWitness()) is None  # nothing held: nothing to wait for
+
+
+def test_a_dead_holders_key_is_taken_just_after_its_lease_ends(rig: Rig) -> None:
+    """Host loss: the key is taken within EXPIRY_SLACK of the lease's end, not up to T/3
+    later, so the witness adds at most T to the failover (docs/witness.md)."""
+    rig.etcd.take(PEER, ttl=int(TTL))
+    rig.run_for(3.9)  # the peer's last renewal was 3.9 s ago: 8.1 s left
+    expires = rig.clock.now() + TTL - 3.9
+    rig.tell(AcquireWitness(3))
+    while not any(isinstance(p, WitnessAcquired) for p in rig.posts):
+        assert rig.clock.now() < expires + TTL, "never acquired"
+        rig.clock.advance(0.05)
+    assert expires <= rig.clock.now() <= expires + EXPIRY_SLACK + 0.05
+    assert rig.etcd.calls.count("acquire") == 4  # at 0, T/3, 2T/3 (held), then at its end
 
 
 def test_a_held_key_is_never_taken_while_its_holder_renews(rig: Rig) -> None:

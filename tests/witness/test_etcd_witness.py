@@ -50,6 +50,7 @@ def test_a_taken_key_is_never_overwritten(etcd: EtcdCluster) -> None:
     refused = second.acquire(Holder("ICServer2", 4), ttl=10)
     assert taken.acquired and not refused.acquired
     assert refused.holder == Holder("ICServer1", 3)
+    assert refused.expires_in is not None and 0 < refused.expires_in <= 10
     assert second.read() == (Holder("ICServer1", 3), taken.lease)
 
 
