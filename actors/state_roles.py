@@ -4,8 +4,12 @@ hand-over asked by the backup, a stop), and the stale server's (rejoin). See
 `actors.statemachine` for the table.
 
 Whoever stays active after a partition re-runs its commence hooks, with or without a
-witness: the peer may have been active meanwhile and announced the VIP, and the
-network's ARP caches may still point at it after its discontinue took the VIP down.
+witness, when the peer may have served meanwhile: it answers as an active (two actives
+meet, the winner re-announces) or as a stale server (it served and demoted itself, and
+the network's ARP caches may still point at it after its discontinue took the VIP
+down). A peer back as a backup never announced the VIP, and announcing again then
+could race its switch: a query missed under load, then the peer's switch, would have
+the old active announce after the new one.
 """
 from __future__ import annotations
 
@@ -90,10 +94,10 @@ def primary(event: Event, ctx: Context) -> Transition:
         if peer.state == s.value:
             return _two_actives(event.name, peer.generation, peer.letter, ctx, nxt)
         t = stay(s, f"this server is the active server; {event.name} is {peer.state}", nxt)
-        if not event.returned or peer.state == State.INIT.value:
-            return t  # a peer that answers in Init was restarted, not cut off
-        why = (f"partition healed: {event.name} answers again ({peer.state}); "
-               "re-announcing: re-running the commence hooks")
+        if not event.returned or peer.state != State.INACTIVE.value:
+            return t  # a peer back as a backup never served: nothing to announce over
+        why = (f"partition healed: {event.name} answers again, stale (it may have served "
+               "meanwhile); re-announcing: re-running the commence hooks")
         return Transition(s, t.actions + (RerunCommence(why),), f"{t.reason}; {why}")
     if isinstance(event, DiscontinueRequested):
         return _two_actives(event.peer, event.generation, event.letter, ctx)

@@ -99,7 +99,7 @@ def test_the_active_reruns_its_commence_hooks_when_the_peer_answers_again(
     runs: list[tuple[str, str]] = []
     monkeypatch.setattr(main_module, "run_hooks", lambda kind, commands, env, **_: runs.append(
         (kind, env["SWITCHOVER_REASON"])))
-    peer = Peer(None, peer_state("Backup"), None, peer_state("Reconnecting"))
+    peer = Peer(None, peer_state("Backup"), None, peer_state("Inactive"))
     ref, clock, _, deps = start(tmp_path, peer)  # fail-safe start: the peer is silent
     assert status(ref)["state"] == "Primary"
     for _ in range(2):  # first seen (starting, not coming back), then silent
@@ -109,7 +109,7 @@ def test_the_active_reruns_its_commence_hooks_when_the_peer_answers_again(
     clock.advance(2.0)  # the partition heals
     status(ref), status(ref)
     assert len(runs) == 2 and runs[1][0] == "commence"
-    assert runs[1][1].startswith("partition healed: ICServer2 answers again (Reconnecting)")
+    assert runs[1][1].startswith("partition healed: ICServer2 answers again, stale")
     assert any(e.get("kind") == "recommence" for e in deps.events.recent())
     clock.advance(2.0)  # answering on: nothing more to announce
     status(ref), status(ref)
