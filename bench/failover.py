@@ -30,6 +30,10 @@ Faults, each repeated (median, min, max):
   switchover  host SIGKILL, fast  "Switchover Reconnect Timeout" = 1, time scale 1
   switchover  manual switch       `switchover switch` on B (planned hand-over)
   switchover  graceful stop       SIGTERM to A's host process (planned hand-over)
+  switchover  the same two with a witness: module-kill-witness (default lease TTL, 10 s)
+                                  and host-kill-fast-witness (TTL 5 s, its minimum): one
+                                  etcd member on the router (bench/router_etcd.py); the
+                                  backup commences only once it holds the key
   keepalived  module SIGKILL      the same kind of module under a pid file, tracked by a
                                   vrrp_script (interval 1, fall 1) `kill -0 $(cat pidfile)`
   keepalived  daemon SIGKILL      A's keepalived processes killed
@@ -40,259 +44,98 @@ host SIGKILL with the fast profile under 1.5 s, each ahead of keepalived's figur
 the same kind of fault at advert_int 1 in the same run (a planned hand-over against
 keepalived's graceful stop); the last column compares with keepalived at its fastest.
 
-Needs root (network namespaces) and keepalived (installed with apt-get when missing and
-possible). Rerun with:  ./dev bench failover  [--reps 3] [--only NAME ...] [--keep DIR]
+Partitions, with and without the witness (cut-witness, cut-no-witness, isolate-witness,
+isolate-no-witness): how long both servers were active, from both event logs; see
+bench/partition.py. The keepalived contender lives in bench/keepalived.py, what the
+scenarios share in bench/failover_kit.py.
+
+Needs root (network namespaces), keepalived for its rows (installed with apt-get when
+missing and possible) and etcd for the witness rows (`./dev test` unpacks it into
+.venv/etcd; without it those rows are left out, saying why). Rerun with:  ./dev bench failover  [--reps 3] [--only NAME ...] [--keep DIR]
 """
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.failover_kit import (  # noqa: E402
+    FAULT_TIMEOUT,
+    NAMES,
+    Result,
+    StatusWatch,
+    cleanup,
+    client_answered,
+    fmt,
+    in_sync,
+    say,
+    start_pair,
+    start_web,
+    vip_hooks,
+    watch_client,
+)
+from bench.keepalived import FASTEST_ADVERT, ensure_keepalived, run_keepalived  # noqa: E402
 from bench.netns import (  # noqa: E402
-    PREFIX,
     VIP,
     ArpObserver,
-    HttpClient,
     Topology,
     netns_available,
     ranges_unused,
-    start_http_server,
     stop_http_server,
 )
+from bench.partition import (  # noqa: E402
+    PARTITIONS,
+    PartitionResult,
+    describe,
+    partition_table,
+    run_partition,
+)
+from bench.router_etcd import EtcdUnavailable, start_router_etcd  # noqa: E402
 from switchover.localpair import LocalPair  # noqa: E402
 
 RERUN = "./dev bench failover"
-NAMES = ("ICServer1", "ICServer2")
-FAULT_TIMEOUT = 60.0  # seconds to wait for the new active after a fault
 
 # docs/switching.md symbols with default parameters (reference seconds)
 L, H, ECHO, S, D, RT = 3, 1.0, 1.0, 3, 10.0, 30.0
 LINK_FORMULA = L * H + S * 3 * ECHO + (S - 1) * D + RT  # 62 s
 
 
-@dataclass
-class Result:
-    name: str
-    contender: str
-    scale: float | None
-    expected: float | None  # seconds, real
-    goal: str
-    #: Client-observed downtime goal: the median under this many seconds ...
-    client_limit: float | None = None
-    #: ... and under the median of this keepalived scenario in the same run.
-    ahead_of: str | None = None
-    vip: list[float] = field(default_factory=list)
-    client: list[float] = field(default_factory=list)
-    status: list[float] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-def say(text: str) -> None:
-    print(f"[failover {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-# --- keepalived ------------------------------------------------------------------------
-
-
-def ensure_keepalived() -> str | None:
-    """The keepalived binary; installs it with apt-get when running as root and possible."""
-    found = shutil.which("keepalived")
-    if found:
-        return found
-    print("keepalived is not installed; install it with:  apt-get install -y keepalived",
-          flush=True)
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        say("installing keepalived with apt-get")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        try:
-            subprocess.run(["apt-get", "update"], env=env, timeout=600, check=False,
-                           stdout=subprocess.DEVNULL)
-            subprocess.run(["apt-get", "install", "-y", "keepalived"], env=env, timeout=600,
-                           check=False, stdout=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            say("apt-get timed out")
-        found = shutil.which("keepalived")
-    return found
-
-
-KEEPALIVED_CONF = """\
-global_defs {{
-    router_id so_{letter}
-    script_user root
-    vrrp_garp_master_delay 0
-    vrrp_version {version}
-}}
-vrrp_script chk_module {{
-    script "{check}"
-    interval 1
-    fall 1
-    rise 1
-}}
-vrrp_instance so_vip {{
-    state BACKUP
-    interface {dev}
-    virtual_router_id 51
-    priority {priority}
-    advert_int {advert}
-    virtual_ipaddress {{
-        {vip}/{prefix} dev {dev}
-    }}
-    track_script {{
-        chk_module
-    }}
-}}
-"""
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL, one process this benchmark started (by its PID)."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def cleanup(what: str, step: Callable[[], Any]) -> None:
-    """One teardown step; a failure is reported and the next step still runs."""
-    try:
-        step()
-    except Exception as exc:
-        say(f"cleanup of {what} failed: {exc}")
-
-
-def stop_daemon(proc: subprocess.Popen) -> None:
-    """Stop a keepalived started here, and any child its killed parent left behind."""
-    children = descendants(proc.pid)
-    stop_process(proc)
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def descendants(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-class StatusWatch(threading.Thread):
-    """Polls B's status until it reads Primary; notes the monotonic time it did."""
-
-    def __init__(self, pair: LocalPair, name: str, timeout: float) -> None:
-        super().__init__(name="status-watch", daemon=True)
-        self.pair, self.host, self.timeout = pair, name, timeout
-        self.at: float | None = None
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while not self._halt.is_set() and time.monotonic() < deadline:
-            try:
-                status = self.pair.status(self.host, timeout=1.0)
-            except Exception:
-                status = None
-            if status and status.get("state") == "Primary":
-                self.at = time.monotonic()
-                return
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
-
-
-def start_pair(pair: LocalPair, timeout: float = 30.0) -> None:
-    pair.start_active(timeout=timeout)
-    pair.start_backup(timeout=timeout)
-
-
 # --- the switchover pair ---------------------------------------------------------------
-
-
-def start_web(topo: Topology) -> list[subprocess.Popen]:
-    """The web service on both hosts (answering its server's name on every address)."""
-    servers: list[subprocess.Popen] = []
-    try:
-        for name, letter in zip(NAMES, "AB"):
-            servers.append(start_http_server(topo, letter, name))
-    except BaseException:
-        for proc in servers:
-            stop_http_server(proc)
-        raise
-    return servers
-
-
-def watch_client(topo: Topology, name: str) -> HttpClient:
-    """A client on the LAN, once the VIP answers with `name`'s service."""
-    client = HttpClient(topo, limit=FAULT_TIMEOUT + 60).start()
-    if client.wait_answer(name, time.monotonic(), 10) is None:
-        client.stop()
-        raise RuntimeError(f"the VIP never answered with {name}'s service")
-    return client
-
-
-def client_answered(client: HttpClient, name: str, t0: float) -> float | None:
-    """Seconds from `t0` to the first 200 from `name`, waiting for it (then a little
-    longer, so the tail of the switch is recorded too)."""
-    at = client.wait_answer(name, t0, FAULT_TIMEOUT)
-    time.sleep(0.2)
-    client.stop()
-    return None if at is None else at - t0
-
-
-def vip_hooks(topo: Topology) -> dict[str, dict[str, Any]]:
-    """The shipped vip hook, configured as deploy/README.md says."""
-    cidr = f"{VIP}/{PREFIX}"
-    return {name: {"commence": [["vip", "up", cidr, topo.ifname(letter)]],
-                   "discontinue": [["vip", "down", cidr, topo.ifname(letter)]]}
-            for name, letter in zip(NAMES, "AB")}
-
-
-def in_sync(pair: LocalPair, a: str) -> bool:
-    """A sees B as its backup with no warnings: what a planned hand-over needs."""
-    peer = (pair.status(a) or {}).get("peer", {})
-    return peer.get("state") == "Backup" and peer.get("warnings") == []
 
 
 def run_switchover(result: Result, fault: str, params: Mapping[str, Any], reps: int,
                    keep: Path | None) -> None:
+    """The fault `reps` times; with `result.ttl`, the pair is guarded by a witness (one
+    etcd member on the router, a key prefix of each repetition's own)."""
     scale = result.scale or 1.0
     topo = Topology().build()
-    observer = None
+    observer = cluster = None
     web: list[subprocess.Popen] = []
     try:
+        if result.ttl is not None:
+            cluster = start_router_etcd(topo, Path(tempfile.mkdtemp(prefix="so-etcd-",
+                                                                    dir=keep)))
+            params = {**params, "Switchover Witness Lease TTL": result.ttl}
         observer = ArpObserver(topo).start()
         web = start_web(topo)
         mac_b = topo.mac("B")
         for rep in range(reps):
             base = Path(tempfile.mkdtemp(prefix="so-fo-", dir=keep))
+            witness = None if cluster is None else {
+                "endpoints": cluster.endpoints, "prefix": f"/switchover/bench{rep}"}
             pair = LocalPair(
                 base, time_scale=scale, parameters=dict(params), hooks=vip_hooks(topo),
+                witness=witness,
                 addresses={NAMES[0]: topo.address("A"), NAMES[1]: topo.address("B")},
                 netns={NAMES[0]: topo.ns("A"), NAMES[1]: topo.ns("B")},
             )
@@ -302,6 +145,9 @@ def run_switchover(result: Result, fault: str, params: Mapping[str, Any], reps: 
                 start_pair(pair)
                 pair.wait_for(lambda: topo.has_address("A"), 10, "the VIP on A")
                 pair.wait_for(lambda: in_sync(pair, a), 30, "A to see B in sync")
+                if cluster is not None:
+                    pair.wait_for(lambda: (pair.status(a) or {}).get("witness", {})
+                                  .get("held_here"), 30, "A to hold the witness key")
                 time.sleep(1.0)  # let the backup's monitors settle into their rhythm
                 if topo.has_address("B"):
                     raise RuntimeError("the VIP is on B before the fault")
@@ -365,115 +211,16 @@ def run_switchover(result: Result, fault: str, params: Mapping[str, Any], reps: 
             cleanup("web service", lambda: stop_http_server(proc))
         if observer is not None:
             observer.stop()
-        topo.destroy()
-
-
-# --- keepalived --------------------------------------------------------------------------
-
-
-def run_keepalived(result: Result, fault: str, reps: int, binary: str,
-                   keep: Path | None, advert: float = 1.0) -> None:
-    topo = Topology().build()
-    observer = None
-    web: list[subprocess.Popen] = []
-    try:
-        observer = ArpObserver(topo).start()
-        web = start_web(topo)
-        mac_b = topo.mac("B")
-        for rep in range(reps):
-            base = Path(tempfile.mkdtemp(prefix="so-ka-", dir=keep))
-            # The module: the same `switchover module` process as the pair's, run alone.
-            pair = LocalPair(base, addresses={NAMES[0]: topo.address("A"),
-                                              NAMES[1]: topo.address("B")},
-                             netns={NAMES[0]: topo.ns("A"), NAMES[1]: topo.ns("B")})
-            daemons: dict[str, subprocess.Popen] = {}
-            client = None
-            try:
-                for name, letter, priority in zip(NAMES, "AB", (150, 100)):
-                    module = pair.start_module(name)
-                    pid_file = base / f"module-{letter}.pid"
-                    pid_file.write_text(f"{module.pid}\n")
-                    check = base / f"check-{letter}.sh"
-                    check.write_text(f"#!/bin/sh\nkill -0 $(cat {pid_file}) 2>/dev/null\n")
-                    check.chmod(0o755)
-                    conf = base / f"keepalived-{letter}.conf"
-                    conf.write_text(KEEPALIVED_CONF.format(
-                        letter=letter, check=check, dev=topo.ifname(letter),
-                        priority=priority, vip=VIP, prefix=PREFIX, advert=f"{advert:g}",
-                        version=2 if advert >= 1 else 3))
-                    log = open(base / f"keepalived-{letter}.log", "ab")
-                    daemons[letter] = subprocess.Popen(
-                        [*topo.exec_prefix(letter), binary, "--dont-fork", "--log-console",
-                         "--log-detail", "--vrrp", "--use-file", str(conf),
-                         "--pid", str(base / f"keepalived-{letter}.pid"),
-                         "--vrrp_pid", str(base / f"vrrp-{letter}.pid")],
-                        stdout=log, stderr=subprocess.STDOUT)
-                    log.close()
-                pair.wait_for(lambda: topo.has_address("A") and not topo.has_address("B"),
-                              30, "keepalived to put the VIP on A")
-                time.sleep(2.0)  # a few adverts in the steady state
-                client = watch_client(topo, NAMES[0])
-                t0 = time.monotonic()
-                observer.watch(mac_b, t0)
-                t0 = time.monotonic()
-                if fault == "module":
-                    # reaped at once, as a supervisor would: `kill -0` succeeds on a zombie
-                    pair.kill(f"{NAMES[0]}/TsServer", signal.SIGKILL)
-                elif fault == "stop":
-                    daemons["A"].send_signal(signal.SIGTERM)  # priority 0 advert, then exit
-                else:
-                    parent = daemons["A"].pid
-                    for pid in [*descendants(parent), parent]:
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
-                answered = observer.wait(FAULT_TIMEOUT)
-                served = client_answered(client, NAMES[1], t0)
-                if answered is None:
-                    result.notes.append(f"rep {rep + 1}: B never answered (logs in {base})")
-                else:
-                    result.vip.append(answered - t0)
-                if served is None:
-                    result.notes.append(f"rep {rep + 1}: B's service never answered on the "
-                                        f"VIP (logs in {base})")
-                else:
-                    result.client.append(served)
-                say(f"{result.name} rep {rep + 1}: VIP "
-                    f"{(answered - t0) if answered else float('nan'):.3f} s, client "
-                    f"{served if served is not None else float('nan'):.3f} s")
-            except Exception as exc:
-                result.notes.append(f"rep {rep + 1}: {exc} (logs in {base})")
-                say(f"{result.name} rep {rep + 1} failed: {exc}")
-            finally:
-                if client is not None:
-                    cleanup("client", client.stop)
-                for proc in daemons.values():
-                    cleanup("keepalived", lambda: stop_daemon(proc))
-                cleanup("modules", pair.stop_all)
-                for letter in "AB":
-                    cleanup("VIP", lambda: topo.drop_address(letter))
-                if keep is None and not result.notes:
-                    shutil.rmtree(base, ignore_errors=True)
-    finally:
-        for proc in web:
-            cleanup("web service", lambda: stop_http_server(proc))
-        if observer is not None:
-            observer.stop()
+        if cluster is not None:
+            cleanup("etcd", cluster.stop)
         topo.destroy()
 
 
 # --- the table ---------------------------------------------------------------------------
 
 
-def fmt(values: list[float]) -> str:
-    if not values:
-        return "—"
-    return (f"{statistics.median(values):6.3f} ({min(values):.3f}–{max(values):.3f})")
-
-
 def table(results: dict[str, Result]) -> str:
-    head = ("contender", "fault", "scale", "n", "VIP answered (ARP), s", "client-observed "
+    head = ("contender", "fault", "scale", "witness", "n", "VIP answered (ARP), s", "client-observed "
             "downtime, s", "status Primary, s", "expected, s", "measured/expected", "goal",
             "met", "vs fastest keepalived")
     rows = [head]
@@ -500,6 +247,7 @@ def table(results: dict[str, Result]) -> str:
         elif med is not None and goal.startswith("±2%") and r.expected:
             met = "yes" if abs(med / r.expected - 1) <= 0.02 else "no"
         rows.append((r.contender, r.name, f"{r.scale:g}" if r.scale else "—",
+                     "—" if r.ttl is None else f"etcd, T = {r.ttl:g} s",
                      str(max(len(r.vip), len(r.client))), fmt(r.vip), fmt(r.client),
                      fmt(r.status), f"{r.expected:.2f}" if r.expected else "—", ratio,
                      goal or "—", met, fastest))
@@ -512,9 +260,6 @@ def table(results: dict[str, Result]) -> str:
     return "\n".join(lines)
 
 
-#: keepalived's fastest advert_int: VRRPv3 carries the interval in centiseconds.
-FASTEST_ADVERT = 0.01
-
 SCENARIOS: dict[str, Callable[[], Result]] = {
     "module-kill": lambda: Result("module SIGKILL", "switchover", 1.0, None, "",
                                   client_limit=0.25, ahead_of="ka-module-kill"),
@@ -523,6 +268,11 @@ SCENARIOS: dict[str, Callable[[], Result]] = {
                                "±2% of formula"),
     "host-kill-fast": lambda: Result("host SIGKILL, Reconnect Timeout 1", "switchover", 1.0,
                                      1.0, "", client_limit=1.5, ahead_of="ka-daemon-kill"),
+    "module-kill-witness": lambda: Result("module SIGKILL", "switchover", 1.0, None,
+                                          "beside module-kill", ttl=10),
+    "host-kill-fast-witness": lambda: Result("host SIGKILL, Reconnect Timeout 1",
+                                             "switchover", 1.0, None,
+                                             "beside host-kill-fast; adds ≤ T", ttl=5),
     "manual-switch": lambda: Result("manual switch", "switchover", 1.0, None, "",
                                     client_limit=0.25, ahead_of="ka-stop"),
     "graceful-stop": lambda: Result("graceful stop (SIGTERM)", "switchover", 1.0, None, "",
@@ -547,6 +297,8 @@ PAIR_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
     "host-kill": ("host", {}),
     "link-cut": ("link", {}),
     "host-kill-fast": ("host", {"Switchover Reconnect Timeout": 1}),
+    "module-kill-witness": ("module", {}),
+    "host-kill-fast-witness": ("host", {"Switchover Reconnect Timeout": 1}),
     "manual-switch": ("manual", {}),
     "graceful-stop": ("stop", {}),
 }
@@ -555,7 +307,7 @@ PAIR_FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each fault")
-    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS),
+    parser.add_argument("--only", nargs="*", choices=sorted([*SCENARIOS, *PARTITIONS]),
                         help="run only these scenarios")
     parser.add_argument("--keep", type=Path, help="keep configs and logs under this dir")
     args = parser.parse_args(argv)
@@ -570,20 +322,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-    chosen = args.only or list(SCENARIOS)
+    chosen = args.only or [*SCENARIOS, *PARTITIONS]
     keepalived = None
     if any(name.startswith("ka-") for name in chosen):
         keepalived = ensure_keepalived()
         if keepalived is None:
             say("keepalived unavailable: its rows are left out")
     results: dict[str, Result] = {}
+    partitions: dict[str, PartitionResult] = {}
     for name in chosen:
+        if name in PARTITIONS:
+            partitions[name] = PARTITIONS[name]()
+            say(f"partition: {partitions[name].name}, {name}, {args.reps} repetition(s)")
+            try:
+                run_partition(partitions[name], args.reps, args.keep)
+            except EtcdUnavailable as exc:
+                say(f"{name} left out: {exc}")
+                del partitions[name]
+            continue
         result = SCENARIOS[name]()
         say(f"{result.contender}: {result.name}, {result.goal or 'goal ' + name}, "
             f"{args.reps} repetition(s)")
         if name in PAIR_FAULTS:
             fault, params = PAIR_FAULTS[name]
-            run_switchover(result, fault, params, args.reps, args.keep)
+            try:
+                run_switchover(result, fault, params, args.reps, args.keep)
+            except EtcdUnavailable as exc:
+                say(f"{name} left out: {exc}")
+                continue
         elif keepalived is not None:
             kind = name.removeprefix("ka-").removeprefix("fast-")
             run_keepalived(result, {"module-kill": "module", "daemon-kill": "daemon",
@@ -593,6 +359,20 @@ def main(argv: list[str] | None = None) -> int:
             continue
         results[name] = result
     print()
+    if partitions:
+        print(partition_table(partitions))
+        for p in partitions.values():
+            for note in p.notes:
+                print(f"  note ({p.name}): {note}")
+        print(describe() + "\n")
+    if results:
+        print_failover(results, keepalived)
+    only = f" --only {' '.join(args.only)}" if args.only else ""
+    print(f"Rerun with:  {RERUN} --reps {args.reps}{only}")
+    return 0
+
+
+def print_failover(results: dict[str, Result], keepalived: str | None) -> None:
     print(table(results))
     for r in results.values():
         for note in r.notes:
@@ -606,9 +386,6 @@ def main(argv: list[str] | None = None) -> int:
     if keepalived:
         version = subprocess.run([keepalived, "--version"], capture_output=True, text=True)
         print(f"keepalived: {(version.stderr or version.stdout).splitlines()[0]}")
-    only = f" --only {' '.join(args.only)}" if args.only else ""
-    print(f"Rerun with:  {RERUN} --reps {args.reps}{only}")
-    return 0
 
 
 if __name__ == "__main__":

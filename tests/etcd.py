@@ -200,8 +200,12 @@ class EtcdCluster:
             member.start(self.initial, self.token)
         self.wait_healthy(self.members)
 
-    def restart(self, member: EtcdMember, down_for: float = 0.0) -> None:
-        """Stop one member, leave it down `down_for` seconds, start it again on its data."""
+    def restart(self, member: EtcdMember, down_for: float = 0.0, crash: bool = False) -> None:
+        """Stop one member (`crash`: SIGKILL, so a leader hands nothing over), leave it down
+        `down_for` seconds, start it again on its data."""
+        if crash and member.process is not None:
+            member.process.kill()
+            member.process.wait(STOP_TIMEOUT)
         member.stop()
         time.sleep(down_for)
         member.start(self.initial, self.token, state="existing")

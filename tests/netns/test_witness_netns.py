@@ -6,17 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
 import pytest
 
-from bench.netns import Topology, ip
-from tests.etcd import EtcdCluster, etcd_binary
+from bench.netns import Topology
+from bench.router_etcd import WITNESS
+from tests.etcd import EtcdCluster
 
 pytestmark = pytest.mark.netns
 
 ROOT = Path(__file__).resolve().parents[2]
-WITNESS = "10.202.0.9"  # beside the NetTest address on the router, so it can be cut alone
 
 #: Runs in a host's namespace: one EtcdWitness call, its result as JSON on stdout.
 SCRIPT = """
@@ -38,21 +38,6 @@ except WitnessError as exc:
 """
 
 
-@pytest.fixture
-def witness_on_router(topology: Topology, tmp_path: Path) -> Iterator[EtcdCluster]:
-    path, why = etcd_binary()
-    if path is None:
-        pytest.skip(why)
-    ip("addr", "add", f"{WITNESS}/32", "dev", "lo", netns=topology.router)
-    cluster = EtcdCluster(path, tmp_path / "etcd", host=WITNESS,
-                          exec_prefix=["ip", "netns", "exec", topology.router])
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 def call(topology: Topology, letter: str, cluster: EtcdCluster, op: str, arg: str) -> dict:
     done = subprocess.run(
         [*topology.exec_prefix(letter), sys.executable, "-c", SCRIPT, cluster.endpoints[0],
@@ -64,8 +49,9 @@ def call(topology: Topology, letter: str, cluster: EtcdCluster, op: str, arg: st
 
 
 def test_both_hosts_reach_the_witness_and_a_cut_host_cannot_renew(
-    topology: Topology, witness_on_router: EtcdCluster,
+    topology: Topology, router_etcd: Callable[[int], EtcdCluster],
 ) -> None:
+    witness_on_router = router_etcd(1)
     taken = call(topology, "A", witness_on_router, "acquire", "ICServer1")
     assert taken["acquired"]
     assert call(topology, "B", witness_on_router, "read", "-") == {
