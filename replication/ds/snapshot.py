@@ -1,22 +1,29 @@
-"""Full sync of an empty backup: a consistent copy of the active's store file.
+"""Full sync by copy, the active's side: a consistent copy of its store file, in chunks.
 
-Rebuilding an empty backup entry by entry costs validating and hashing every entry in
-Python (about 7 µs each), while the file itself crosses the loopback in tens of
-milliseconds. So the active copies its store (`sqlite3_serialize`) inside one read
-transaction on a connection of its own (writers go on; the copy shows one commit, with
-the seq, chain, root hash and count that commit left in `meta`), and serves it in
-`CHUNK`-sized bulk frames, each with its CRC-32. The backup fetches `AHEAD` chunks at
-a time into a file beside its store, fsyncs it, checks that the copy holds what the
-active announced (size, seq, chain, root hash, count), and only then replaces its
-store with it (`DSStore.replace`). It follows the stream from the copy's seq; the
-change log and the hash compare stay for a backup that is only behind.
+Rebuilding a backup entry by entry costs validating and hashing every entry in Python
+(about 7 µs each), while the file itself crosses the loopback in tens of milliseconds.
+So for an empty or diverged backup ("Synchronizing the registry on both servers": an
+identical image) the active serves a copy of its store, made on a connection of its own
+so that writers go on meanwhile:
+
+1. a checkpoint moves every committed page from the WAL into the database file;
+2. a read transaction starts, and the head it sees (seq, chain, root hash, count, from
+   `meta`) is what the copy holds. If the WAL is still empty at that moment, the file
+   itself is that commit, and stays so while the transaction lasts: SQLite writes WAL
+   pages back into the file only under an exclusive lock on read slot 0, which a reader
+   of an empty WAL holds shared. The copy then reads the file, `CHUNK` by `CHUNK`, and
+   every chunk can be sent as soon as it is read. Otherwise (a writer committed in
+   between) the copy is `sqlite3_serialize` of the transaction, whole before its first
+   chunk;
+3. the transaction ends when the copy is read (a few tens of milliseconds), not when the
+   backup has fetched it.
 
 Requests: "DS Snapshot Open" -> {sid, size, chunks, seq, chain, root, count};
-"DS Snapshot Chunk" {sid, index} -> {index, crc} + one bulk frame.
+"DS Snapshot Chunk" {sid, index} -> {index, crc} + one bulk frame. The backup's side is
+`fullsync.py`.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import sqlite3
 import threading
@@ -31,24 +38,14 @@ from .tree import DSError
 SNAPSHOT_OPEN, SNAPSHOT_CHUNK = "DS Snapshot Open", "DS Snapshot Chunk"
 #: Bytes per chunk (one bulk frame, under the envelope's 8 MiB).
 CHUNK = 4 << 20
-#: Chunk requests in flight: the next ones cross the network while one is written.
-AHEAD = 3
 #: Real seconds an unfinished snapshot is kept for a backup that went quiet.
 IDLE = 60.0
+#: Real seconds a chunk request waits for the copy to reach it.
+READ_WAIT = 30.0
 
-
-def copy_store(path: Path) -> tuple[bytes, dict[str, Any]]:
-    """A consistent copy of the store file at `path`, and the head it holds: read in one
-    read transaction of a connection of its own (WAL: writers go on meanwhile)."""
-    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-    try:
-        src.execute("BEGIN")
-        head = read_head(src)  # starts the read transaction the copy is made in
-        data = src.serialize()
-        src.execute("COMMIT")
-        return data, head
-    finally:
-        src.close()
+#: ``read_file(offset, into)``: the store file's bytes at `offset` into `into`
+#: (`DSStore.read_file`); returns how many were read.
+ReadFile = Callable[[int, memoryview], int]
 
 
 def read_head(db: sqlite3.Connection) -> dict[str, Any]:
@@ -60,97 +57,131 @@ def read_head(db: sqlite3.Connection) -> dict[str, Any]:
             "synced": int(meta.get("synced", 0))}
 
 
+class Copy:
+    """One copy of the store, filled from the start on a thread of its own while its
+    first chunks are already being served."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: bytes | bytearray = b""
+        self.ready = 0
+        self.error: BaseException | None = None
+        self.how = ""
+        self.seconds = 0.0  # how long reading it took
+        self.touched = self._started = time.monotonic()
+        self._cond = threading.Condition()
+
+    def fill(self, db: sqlite3.Connection, read_file: ReadFile | None) -> None:
+        """Step 2 and 3 of the module docstring; `read_file` None: serialize."""
+        self._started = time.monotonic()
+        try:
+            if read_file is None:
+                self.how = "serialize"
+                data = db.serialize()
+                if len(data) != self.size:
+                    raise DSError(f"store copy is {len(data)} bytes, expected {self.size}")
+                self._advance(data, self.size)
+            else:
+                self.how = "file"
+                buf = bytearray(self.size)
+                view = memoryview(buf)
+                pos = 0
+                while pos < self.size:
+                    n = read_file(pos, view[pos:pos + CHUNK])
+                    if n <= 0:
+                        raise DSError(f"store file ends at {pos} bytes, expected {self.size}")
+                    pos += n
+                    self._advance(buf, pos)
+            db.execute("COMMIT")
+        except BaseException as exc:
+            with self._cond:
+                self.error = exc
+                self._cond.notify_all()
+        finally:
+            db.close()
+
+    def _advance(self, data: bytes | bytearray, ready: int) -> None:
+        with self._cond:
+            self.data, self.ready = data, ready
+            if ready >= self.size:
+                self.seconds = time.monotonic() - self._started
+            self._cond.notify_all()
+
+    def piece(self, start: int, end: int, timeout: float) -> memoryview:
+        """Bytes start..end, once the copy has read them."""
+        end = min(end, self.size)
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.ready >= end or self.error is not None,
+                                       timeout):
+                raise DSError(f"the store copy did not reach {end} bytes in {timeout:g} s")
+            if self.ready < end:
+                raise DSError(f"the store copy failed: {self.error}")
+            return memoryview(self.data)[start:end]  # no copy
+
+
+def start_copy(path: Path, read_file: ReadFile) -> tuple[Copy, dict[str, Any]]:
+    """Steps 1 and 2 of the module docstring: the head the copy holds, and the copy,
+    filling on its own thread."""
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA busy_timeout=1000")
+        db.execute(f"PRAGMA mmap_size={1 << 30}")  # serialize without a read() per page
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        db.execute("BEGIN")
+        head = read_head(db)  # the read transaction starts here
+        size = (db.execute("PRAGMA page_count").fetchone()[0]
+                * db.execute("PRAGMA page_size").fetchone()[0])
+        copy = Copy(size)
+        threading.Thread(target=copy.fill, args=(db, read_file if _wal_empty(path) else None),
+                         name="ds-snapshot", daemon=True).start()
+    except BaseException:
+        db.close()
+        raise
+    return copy, head
+
+
+def _wal_empty(path: Path) -> bool:
+    try:
+        return os.stat(f"{path}-wal").st_size == 0
+    except FileNotFoundError:
+        return True
+
+
 class Snapshots:
     """The active's copies being fetched, by session id (any thread)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_file: ReadFile) -> None:
         self._path = path
+        self._read_file = read_file
         self._lock = threading.Lock()
-        self._sessions: dict[str, tuple[bytes, float]] = {}
+        self._sessions: dict[str, Copy] = {}
 
     def open(self) -> dict[str, Any]:
-        data, head = copy_store(self._path)
+        copy, head = start_copy(self._path, self._read_file)
         if not head["synced"]:
             raise DSError("this store is not synced: no copy to serve")
         sid = uuid.uuid4().hex
         now = time.monotonic()
         with self._lock:
-            for old in [s for s, (_, at) in self._sessions.items() if now - at > IDLE]:
+            for old in [s for s, c in self._sessions.items() if now - c.touched > IDLE]:
                 del self._sessions[old]
-            self._sessions[sid] = (data, now)
-        return {"sid": sid, "size": len(data), "chunks": -(-len(data) // CHUNK), **head}
+            self._sessions[sid] = copy
+        return {"sid": sid, "size": copy.size, "chunks": -(-copy.size // CHUNK), **head}
 
     def chunk(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[memoryview]]:
         sid, index = body.get("sid"), body.get("index")
         with self._lock:
-            found = self._sessions.get(str(sid))
-            if found is not None:
-                self._sessions[str(sid)] = (found[0], time.monotonic())
-        if found is None or type(index) is not int or index < 0:
+            copy = self._sessions.get(str(sid))
+        if copy is None or type(index) is not int or index < 0:
             raise DSError(f"DS Snapshot Chunk: no snapshot {sid!r} or bad index {index!r}")
-        data = found[0]
-        piece = memoryview(data)[index * CHUNK:(index + 1) * CHUNK]  # no copy
-        if (index + 1) * CHUNK >= len(data):
+        copy.touched = time.monotonic()
+        piece = copy.piece(index * CHUNK, (index + 1) * CHUNK, READ_WAIT)
+        answer: dict[str, Any] = {"index": index, "crc": zlib.crc32(piece)}
+        if (index + 1) * CHUNK >= copy.size:
             self.close(str(sid))  # the last one: a resend opens a new snapshot
-        return {"index": index, "crc": zlib.crc32(piece)}, [piece]
+            answer.update(how=copy.how, read_ms=round(copy.seconds * 1000, 1))
+        return answer, [piece]
 
     def close(self, sid: str) -> None:
         with self._lock:
             self._sessions.pop(sid, None)
-
-
-def fetch(request: Any, dest: Path, cancel: threading.Event,
-          progress: Callable[[int, Mapping[str, Any]], None] = lambda done, head: None
-          ) -> dict[str, Any]:
-    """On the resync's worker: the active's copy into `dest`, fsynced and checked; the
-    head it holds. `request(eid, body)` is `RemoteTree.request`; `progress(bytes
-    written, announced head)` follows the copy. Raises DSError when the copy is not what
-    the active announced (`dest` is then removed)."""
-    opened, _ = request(SNAPSHOT_OPEN, {})
-    try:
-        sid, size, chunks = str(opened["sid"]), int(opened["size"]), int(opened["chunks"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DSError(f"malformed DS Snapshot Open answer: {exc!r}") from None
-
-    def get(index: int) -> bytes:
-        body, bulk = request(SNAPSHOT_CHUNK, {"sid": sid, "index": index})
-        if body.get("index") != index or len(bulk) != 1 or zlib.crc32(bulk[0]) != body.get("crc"):
-            raise DSError(f"DS snapshot chunk {index} damaged or out of place")
-        return bulk[0]
-
-    try:
-        with open(dest, "wb") as out, concurrent.futures.ThreadPoolExecutor(
-                AHEAD, thread_name_prefix="ds-snapshot") as pool:
-            ahead = [pool.submit(get, i) for i in range(min(AHEAD, chunks))]
-            for index in range(chunks):
-                piece = ahead.pop(0).result()
-                if cancel.is_set():
-                    raise DSError("snapshot fetch cancelled")
-                if index + AHEAD < chunks:
-                    ahead.append(pool.submit(get, index + AHEAD))
-                out.write(piece)
-                progress(out.tell(), opened)
-            out.flush()
-            os.fsync(out.fileno())
-        _check(dest, size, opened)
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return opened
-
-
-def _check(dest: Path, size: int, announced: Mapping[str, Any]) -> None:
-    """The copy is whole and holds the head the active announced with it."""
-    if dest.stat().st_size != size:
-        raise DSError(f"DS snapshot is {dest.stat().st_size} bytes, expected {size}")
-    db = sqlite3.connect(f"file:{dest}?mode=ro", uri=True)
-    try:
-        head = read_head(db)
-    except sqlite3.DatabaseError as exc:
-        raise DSError(f"DS snapshot unreadable: {exc}") from None
-    finally:
-        db.close()
-    for key in ("seq", "chain", "root", "count"):
-        if head[key] != announced.get(key):
-            raise DSError(f"DS snapshot holds {key} {head[key]!r}, the active announced "
-                          f"{announced.get(key)!r}")

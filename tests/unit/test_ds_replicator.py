@@ -12,11 +12,13 @@ import pytest
 from switchover.replication.ds import DSStore, Entry, Put
 from switchover.replication.ds.snapshot import SNAPSHOT_OPEN
 from switchover.replication.ds.changes import ChangeSet
-from switchover.replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level,
-                                     encode_level, pack_changes, unpack_changes)
+from switchover.replication.ds.protocol import (WALK, RemoteError, decode_level,
+                                                encode_level, pack_changes, unpack_changes)
+from switchover.replication.ds.remote import RemoteTree
 from switchover.replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
-                                       ReplicatorDeps, ReplicatorStatus, Resync)
+                                       ReplicatorDeps, Resync)
 from switchover.replication.ds.server import AckBoard, DSServer
+from switchover.replication.ds.status import ReplicatorStatus
 from switchover.replication.ds.snapshot import SNAPSHOT_CHUNK
 from switchover.replication.ds.tree import DSError
 from switchover.replication.upgrade import UpgradeHigherFilter
@@ -300,15 +302,19 @@ def replicated(store: DSStore, flt: Any) -> list[Entry]:
     return [e for e in (flt.admits(e) for e in store.walk()) if e is not None]
 
 
-@pytest.mark.parametrize("held, diverged", [
-    (None, False),  # the first resync waits for its first request (the head)
-    ({SNAPSHOT_CHUNK}, False),  # ... for its last one, a chunk of the active's store file
-    ({WALK}, True),  # ... for its last one, before writing repairs to a diverged store
-], ids=["first-request", "last-request-load", "last-request-repairs"])
+@pytest.mark.parametrize("held, prior", [
+    (None, ""),  # the first resync waits for its first request (the head)
+    ({SNAPSHOT_CHUNK}, ""),  # ... for its last one, a chunk of the active's store file
+    ({SNAPSHOT_CHUNK}, "diverged"),  # ... the same, to replace a diverged store
+    ({WALK}, "unsynced"),  # ... for its last one, before writing repairs
+], ids=["first-request", "last-request-copy", "last-request-copy-diverged",
+        "last-request-repairs"])
 def test_follow_with_a_new_filter_cancels_the_resync_under_way(
-        rig: Rig, held: set[str] | None, diverged: bool) -> None:
-    if diverged:  # an old active's own change; the station is the only subtree to fetch
+        rig: Rig, held: set[str] | None, prior: str) -> None:
+    if prior:  # an old active's own change; the station is the only subtree to fetch
         rig.backup.write([user(1, 111), user(2)])
+    if prior == "unsynced":  # a resync was cut short: compare-and-update repairs it
+        rig.backup.sync_batch([])
     rig.write(user(1), Put(Entry.make("/Config/Stations/s1", "Station", {})))
     rig.write(user(2))
     rig.direct.held = held

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from switchover.replication.ds import DSStore, Entry, Put
-from switchover.replication.ds.snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots, fetch
+from switchover.replication.ds.fullsync import Phases
+from switchover.replication.ds.fullsync import fetch as fetch_copy
+from switchover.replication.ds.snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots
 from switchover.replication.ds.tree import DSError
 
 
@@ -38,6 +40,10 @@ class Wire:
         return answer, tuple(frames)
 
 
+def fetch(wire: Any, dest: Path, cancel: threading.Event) -> dict[str, Any]:
+    return fetch_copy(wire, dest, cancel, Phases())
+
+
 @pytest.fixture
 def active(tmp_path: Path) -> Any:
     with DSStore(tmp_path / "active.sqlite", durability="normal") as store:
@@ -48,7 +54,7 @@ def active(tmp_path: Path) -> Any:
 
 def test_an_empty_backup_takes_the_copy_and_follows_from_its_seq(active: DSStore,
                                                                   tmp_path: Path) -> None:
-    wire = Wire(Snapshots(active.path))
+    wire = Wire(Snapshots(active.path, active.read_file))
     incoming = tmp_path / "backup.sqlite.incoming"
     head = fetch(wire, incoming, threading.Event())
     assert wire.chunks == -(-head["size"] // CHUNK) > 1  # several frames
@@ -64,7 +70,7 @@ def test_an_empty_backup_takes_the_copy_and_follows_from_its_seq(active: DSStore
 
 
 def test_the_copy_is_one_commit_while_the_active_writes(active: DSStore, tmp_path: Path) -> None:
-    snapshots = Snapshots(active.path)
+    snapshots = Snapshots(active.path, active.read_file)
     stop = threading.Event()
 
     def writer() -> None:
@@ -94,7 +100,7 @@ def test_the_copy_is_one_commit_while_the_active_writes(active: DSStore, tmp_pat
 ])
 def test_a_damaged_copy_never_replaces_the_store(active: DSStore, tmp_path: Path,
                                                  damage: Any, complaint: str) -> None:
-    wire = Wire(Snapshots(active.path))
+    wire = Wire(Snapshots(active.path, active.read_file))
     wire.tamper = damage
     incoming = tmp_path / "incoming"
     with pytest.raises(DSError, match=complaint):
@@ -104,7 +110,7 @@ def test_a_damaged_copy_never_replaces_the_store(active: DSStore, tmp_path: Path
 
 def test_a_copy_that_disagrees_with_the_announced_head_is_refused(active: DSStore,
                                                                   tmp_path: Path) -> None:
-    snapshots = Snapshots(active.path)
+    snapshots = Snapshots(active.path, active.read_file)
     real_open = snapshots.open
     snapshots.open = lambda: {**real_open(), "seq": 1}  # type: ignore[method-assign]
     incoming = tmp_path / "incoming"

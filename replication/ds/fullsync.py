@@ -1,0 +1,119 @@
+"""Full sync by copy, the backup's side: fetch the active's store copy, check it, keep it.
+
+`fetch` asks "DS Snapshot Open", then fetches `AHEAD` chunks at a time (the next ones
+cross the network while one is written) into a file beside the store, allocated at its
+full size first, and fsyncs it. `check` opens the file and reads its head row from
+`meta` (one query, not a recomputation of the hashes: the copy is the active's store
+as one commit, whose hashes `DSStore.write` kept true): only a copy holding the size,
+seq, chain, root hash and count the active announced may replace the store
+(`DSStore.replace`); a copy that does not is removed and the store stays as it was.
+The backup then follows the stream from the copy's seq ("DS Change" events above it).
+
+The time of each phase goes to the replicator's status (`Phases`): the snapshot (the
+active's checkpoint and read transaction, until the open is answered), the transfer
+(chunks fetched and written; the active reads the file meanwhile), the fsync, the check
+and the swap.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import sqlite3
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .snapshot import SNAPSHOT_CHUNK, SNAPSHOT_OPEN, read_head
+from .tree import DSError
+
+#: Chunk requests in flight.
+AHEAD = 3
+
+Request = Callable[[str, Mapping[str, Any]], tuple[Mapping[str, Any], tuple[bytes, ...]]]
+
+
+class Phases:
+    """Milliseconds of each phase of one copy, in order, for status and the benchmark."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._mark = time.monotonic()
+
+    def done(self, phase: str) -> None:
+        now = time.monotonic()
+        self.ms[phase] = round((now - self._mark) * 1000, 1)
+        self._mark = now
+
+
+def fetch(request: Request, dest: Path, cancel: threading.Event, phases: Phases,
+          progress: Callable[[int, Mapping[str, Any]], None] = lambda done, head: None
+          ) -> dict[str, Any]:
+    """The active's copy into `dest`, fsynced and checked; the head it holds.
+    `request(eid, body)` is `RemoteTree.request`; `progress(bytes written, announced
+    head)` follows the copy. Raises DSError when the copy is not what the active
+    announced (`dest` is then removed)."""
+    opened, _ = request(SNAPSHOT_OPEN, {})
+    try:
+        sid, size, chunks = str(opened["sid"]), int(opened["size"]), int(opened["chunks"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DSError(f"malformed DS Snapshot Open answer: {exc!r}") from None
+    phases.done("snapshot")
+    last: dict[str, Any] = {}
+
+    def get(index: int) -> bytes:
+        body, bulk = request(SNAPSHOT_CHUNK, {"sid": sid, "index": index})
+        if body.get("index") != index or len(bulk) != 1 or zlib.crc32(bulk[0]) != body.get("crc"):
+            raise DSError(f"DS snapshot chunk {index} damaged or out of place")
+        if index == chunks - 1:
+            last.update(body)
+        return bulk[0]
+
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if size:
+                os.posix_fallocate(fd, 0, size)  # the blocks at once, not chunk by chunk
+            with concurrent.futures.ThreadPoolExecutor(
+                    AHEAD, thread_name_prefix="ds-snapshot") as pool:
+                ahead = [pool.submit(get, i) for i in range(min(AHEAD, chunks))]
+                written = 0
+                for index in range(chunks):
+                    piece = ahead.pop(0).result()
+                    if cancel.is_set():
+                        raise DSError("snapshot fetch cancelled")
+                    if index + AHEAD < chunks:
+                        ahead.append(pool.submit(get, index + AHEAD))
+                    written += os.pwrite(fd, piece, written)
+                    progress(written, opened)
+            phases.done("transfer")
+            os.fsync(fd)
+            phases.done("fsync")
+        finally:
+            os.close(fd)
+        check(dest, size, opened)
+        phases.done("verify")
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    if last.get("how"):
+        phases.ms[f"active read ({last['how']})"] = float(last.get("read_ms", 0))
+    return opened
+
+
+def check(dest: Path, size: int, announced: Mapping[str, Any]) -> None:
+    """The copy is whole and holds the head the active announced with it."""
+    if dest.stat().st_size != size:
+        raise DSError(f"DS snapshot is {dest.stat().st_size} bytes, expected {size}")
+    db = sqlite3.connect(f"file:{dest}?mode=ro", uri=True)
+    try:
+        head = read_head(db)
+    except sqlite3.DatabaseError as exc:
+        raise DSError(f"DS snapshot unreadable: {exc}") from None
+    finally:
+        db.close()
+    for key in ("seq", "chain", "root", "count"):
+        if head[key] != announced.get(key):
+            raise DSError(f"DS snapshot holds {key} {head[key]!r}, the active announced "
+                          f"{announced.get(key)!r}")
