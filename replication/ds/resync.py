@@ -88,9 +88,9 @@ def run_resync(store: ResyncStore, remote: RemoteTree, flt: DSFilter | None
     if flt is None and store.synced and store.count():
         seq, chain = store.head
         try:
-            if seq > head.seq:
+            if seq > head.seq or (seq == head.seq and chain != head.chain):
                 raise DivergedError(f"this store is at change {seq}, the active at "
-                                    f"{head.seq}")
+                                    f"{head.seq}, with another history")
             batch: list[ChangeSet] = []
             n = 0
             for cs in remote.changes_since(seq, chain, head.seq):

@@ -1,8 +1,9 @@
-"""Full sync of an empty backup by a copy of the active's store file (snapshot.py): the
-copy is consistent while the active writes, checked against the head the active
-announced before it replaces the backup's store, and the stream follows from its seq."""
+"""Full sync by a copy of the active's store file (snapshot.py, fullsync.py): the copy is
+consistent while the active writes, checked against the head the active announced
+before it replaces the backup's store, and the stream follows from its seq."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,11 @@ import pytest
 from switchover.replication.ds import DSStore, Entry, Put
 from switchover.replication.ds.fullsync import Phases
 from switchover.replication.ds.fullsync import fetch as fetch_copy
-from switchover.replication.ds.snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots
+from switchover.replication.ds import snapshot
+from switchover.replication.ds.remote import RemoteTree
+from switchover.replication.ds.resync import copy_store
+from switchover.replication.ds.snapshot import (CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots,
+                                                start_copy)
 from switchover.replication.ds.tree import DSError
 
 
@@ -117,3 +122,58 @@ def test_a_copy_that_disagrees_with_the_announced_head_is_refused(active: DSStor
     with pytest.raises(DSError, match="holds seq"):
         fetch(Wire(snapshots), incoming, threading.Event())
     assert not incoming.exists()
+
+
+def test_a_copy_with_a_wrong_head_is_refused_and_the_backup_keeps_its_store(
+        active: DSStore, tmp_path: Path) -> None:
+    snapshots = Snapshots(active.path, active.read_file)
+    real_open = snapshots.open
+    snapshots.open = lambda: {**real_open(), "chain": "00" * 16}  # type: ignore[method-assign]
+    wire = Wire(snapshots)
+    with DSStore(tmp_path / "backup.sqlite", durability="normal") as backup:
+        backup.write(users(3, 70_000))  # its own history, diverged from the active's
+        before = (backup.head, backup.count(), backup.subtree_hash("/"))
+        remote = RemoteTree(lambda eid, body, bulk: wire(eid, body))
+        with pytest.raises(DSError, match="holds chain"):
+            copy_store(backup, remote, "diverged")
+        assert (backup.head, backup.count(), backup.subtree_hash("/")) == before
+        assert backup.verify() == []
+        assert not (tmp_path / "backup.sqlite.incoming").exists()
+        assert set(remote.phases) == {"snapshot", "transfer", "fsync"}  # refused at verify
+
+
+def test_the_file_stays_the_copys_commit_while_writers_go_on(active: DSStore,
+                                                              tmp_path: Path) -> None:
+    """The copy reads the file itself under its read transaction: a commit and a
+    checkpoint meanwhile must not write the newer pages into what it reads ("file")."""
+    other = sqlite3.connect(active.path, isolation_level=None, check_same_thread=False)
+    calls = []
+
+    def read_file(offset: int, into: memoryview) -> int:
+        if not calls:
+            active.write(users(2_000, 60_000))  # rewrites pages the copy has not read
+            other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        calls.append(offset)
+        return active.read_file(offset, into)
+
+    before, count = active.head, active.count()
+    copy, head = start_copy(active.path, read_file)
+    piece = copy.piece(0, copy.size, 10)
+    other.close()
+    assert copy.how == "file" and (head["seq"], head["chain"]) == (before[0], before[1].hex())
+    (tmp_path / "copy.sqlite").write_bytes(piece)
+    with DSStore(tmp_path / "copy.sqlite", durability="normal") as got:
+        assert got.head == before and got.verify() == []
+        assert got.count() == count < active.count()
+
+
+def test_a_writer_between_checkpoint_and_copy_falls_back_to_serialize(
+        active: DSStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(snapshot, "_wal_empty", lambda path: False)
+    wire = Wire(Snapshots(active.path, active.read_file))
+    incoming = tmp_path / "incoming"
+    phases = Phases()
+    head = fetch_copy(wire, incoming, threading.Event(), phases)
+    assert "active read (serialize)" in phases.ms
+    with DSStore(incoming, durability="normal") as got:
+        assert got.seq == head["seq"] == active.seq and got.verify() == []
