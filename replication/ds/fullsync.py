@@ -76,9 +76,12 @@ def fetch(request: Request, dest: Path, cancel: threading.Event, phases: Phases,
             if size:
                 os.posix_fallocate(fd, 0, size)  # the blocks at once, not chunk by chunk
             with concurrent.futures.ThreadPoolExecutor(
-                    AHEAD, thread_name_prefix="ds-snapshot") as pool:
+                    AHEAD, thread_name_prefix="ds-snapshot") as pool, \
+                    concurrent.futures.ThreadPoolExecutor(
+                        1, thread_name_prefix="ds-snapshot-flush") as flusher:
                 ahead = [pool.submit(get, i) for i in range(min(AHEAD, chunks))]
                 written = 0
+                flushing: concurrent.futures.Future | None = None
                 for index in range(chunks):
                     piece = ahead.pop(0).result()
                     if cancel.is_set():
@@ -87,6 +90,10 @@ def fetch(request: Request, dest: Path, cancel: threading.Event, phases: Phases,
                         ahead.append(pool.submit(get, index + AHEAD))
                     written += os.pwrite(fd, piece, written)
                     progress(written, opened)
+                    if flushing is None or flushing.done():
+                        # the disk writes what has come while the rest is on its way,
+                        # so the fsync at the end has only the last chunks left to write
+                        flushing = flusher.submit(os.fdatasync, fd)
             phases.done("transfer")
             os.fsync(fd)
             phases.done("fsync")
@@ -97,6 +104,7 @@ def fetch(request: Request, dest: Path, cancel: threading.Event, phases: Phases,
     except BaseException:
         dest.unlink(missing_ok=True)
         raise
+    phases.ms["active checkpoint"] = float(opened.get("checkpoint_ms", 0))
     if last.get("how"):
         phases.ms[f"active read ({last['how']})"] = float(last.get("read_ms", 0))
     return opened
@@ -113,6 +121,8 @@ def check(dest: Path, size: int, announced: Mapping[str, Any]) -> None:
         raise DSError(f"DS snapshot unreadable: {exc}") from None
     finally:
         db.close()
+        for suffix in ("-wal", "-shm"):  # made empty by the read-only connection
+            Path(f"{dest}{suffix}").unlink(missing_ok=True)
     for key in ("seq", "chain", "root", "count"):
         if head[key] != announced.get(key):
             raise DSError(f"DS snapshot holds {key} {head[key]!r}, the active announced "

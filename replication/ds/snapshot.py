@@ -18,8 +18,9 @@ so that writers go on meanwhile:
 3. the transaction ends when the copy is read (a few tens of milliseconds), not when the
    backup has fetched it.
 
-Requests: "DS Snapshot Open" -> {sid, size, chunks, seq, chain, root, count};
-"DS Snapshot Chunk" {sid, index} -> {index, crc} + one bulk frame. The backup's side is
+Requests: "DS Snapshot Open" -> {sid, size, chunks, seq, chain, root, count,
+checkpoint_ms}; "DS Snapshot Chunk" {sid, index} -> {index, crc} + one bulk frame, the
+last one also {how, read_ms} (how the copy was read, and in how long). The backup's side is
 `fullsync.py`.
 """
 from __future__ import annotations
@@ -43,9 +44,9 @@ IDLE = 60.0
 #: Real seconds a chunk request waits for the copy to reach it.
 READ_WAIT = 30.0
 
-#: ``read_file(offset, into)``: the store file's bytes at `offset` into `into`
-#: (`DSStore.read_file`); returns how many were read.
-ReadFile = Callable[[int, memoryview], int]
+#: ``read_file(offset, size)``: `size` bytes of the store file at `offset`, fewer at its
+#: end (`DSStore.read_file`).
+ReadFile = Callable[[int, int], bytes]
 
 
 def read_head(db: sqlite3.Connection) -> dict[str, Any]:
@@ -58,13 +59,13 @@ def read_head(db: sqlite3.Connection) -> dict[str, Any]:
 
 
 class Copy:
-    """One copy of the store, filled from the start on a thread of its own while its
-    first chunks are already being served."""
+    """One copy of the store in `CHUNK`-sized pieces, read from the start on a thread of
+    its own while the first pieces are already being served."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.data: bytes | bytearray = b""
-        self.ready = 0
+        self.chunks = -(-size // CHUNK)
+        self.pieces: list[bytes | memoryview] = []
         self.error: BaseException | None = None
         self.how = ""
         self.seconds = 0.0  # how long reading it took
@@ -72,26 +73,25 @@ class Copy:
         self._cond = threading.Condition()
 
     def fill(self, db: sqlite3.Connection, read_file: ReadFile | None) -> None:
-        """Step 2 and 3 of the module docstring; `read_file` None: serialize."""
+        """Step 2 and 3 of the module docstring; `read_file` None: serialize. Each piece
+        is a new bytes object filled by the read itself (no zeroed buffer first, whose
+        page faults would hold the interpreter while the first chunks wait)."""
         self._started = time.monotonic()
         try:
             if read_file is None:
                 self.how = "serialize"
-                data = db.serialize()
+                data = memoryview(db.serialize())
                 if len(data) != self.size:
                     raise DSError(f"store copy is {len(data)} bytes, expected {self.size}")
-                self._advance(data, self.size)
+                self._add([data[i:i + CHUNK] for i in range(0, self.size, CHUNK)])
             else:
                 self.how = "file"
-                buf = bytearray(self.size)
-                view = memoryview(buf)
-                pos = 0
-                while pos < self.size:
-                    n = read_file(pos, view[pos:pos + CHUNK])
-                    if n <= 0:
-                        raise DSError(f"store file ends at {pos} bytes, expected {self.size}")
-                    pos += n
-                    self._advance(buf, pos)
+                for index in range(self.chunks):
+                    want = min(CHUNK, self.size - index * CHUNK)
+                    piece = read_file(index * CHUNK, want)
+                    if len(piece) != want:
+                        raise DSError(f"store file ends before {self.size} bytes")
+                    self._add([piece])
             db.execute("COMMIT")
         except BaseException as exc:
             with self._cond:
@@ -100,23 +100,24 @@ class Copy:
         finally:
             db.close()
 
-    def _advance(self, data: bytes | bytearray, ready: int) -> None:
+    def _add(self, pieces: list[bytes | memoryview]) -> None:
         with self._cond:
-            self.data, self.ready = data, ready
-            if ready >= self.size:
+            self.pieces.extend(pieces)
+            if len(self.pieces) == self.chunks:
                 self.seconds = time.monotonic() - self._started
             self._cond.notify_all()
 
-    def piece(self, start: int, end: int, timeout: float) -> memoryview:
-        """Bytes start..end, once the copy has read them."""
-        end = min(end, self.size)
+    def piece(self, index: int, timeout: float) -> bytes | memoryview:
+        """Chunk `index`, once the copy has read it."""
+        if not 0 <= index < self.chunks:
+            raise DSError(f"DS Snapshot Chunk: no chunk {index} (of {self.chunks})")
         with self._cond:
-            if not self._cond.wait_for(lambda: self.ready >= end or self.error is not None,
-                                       timeout):
-                raise DSError(f"the store copy did not reach {end} bytes in {timeout:g} s")
-            if self.ready < end:
+            if not self._cond.wait_for(
+                    lambda: len(self.pieces) > index or self.error is not None, timeout):
+                raise DSError(f"the store copy did not reach chunk {index} in {timeout:g} s")
+            if len(self.pieces) <= index:
                 raise DSError(f"the store copy failed: {self.error}")
-            return memoryview(self.data)[start:end]  # no copy
+            return self.pieces[index]
 
 
 def start_copy(path: Path, read_file: ReadFile) -> tuple[Copy, dict[str, Any]]:
@@ -126,9 +127,12 @@ def start_copy(path: Path, read_file: ReadFile) -> tuple[Copy, dict[str, Any]]:
     try:
         db.execute("PRAGMA busy_timeout=1000")
         db.execute(f"PRAGMA mmap_size={1 << 30}")  # serialize without a read() per page
+        started = time.monotonic()
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        checkpointed = time.monotonic() - started
         db.execute("BEGIN")
         head = read_head(db)  # the read transaction starts here
+        head["checkpoint_ms"] = round(checkpointed * 1000, 1)
         size = (db.execute("PRAGMA page_count").fetchone()[0]
                 * db.execute("PRAGMA page_size").fetchone()[0])
         copy = Copy(size)
@@ -166,18 +170,19 @@ class Snapshots:
             for old in [s for s, c in self._sessions.items() if now - c.touched > IDLE]:
                 del self._sessions[old]
             self._sessions[sid] = copy
-        return {"sid": sid, "size": copy.size, "chunks": -(-copy.size // CHUNK), **head}
+        return {"sid": sid, "size": copy.size, "chunks": copy.chunks, **head}
 
-    def chunk(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], list[memoryview]]:
+    def chunk(self, body: Mapping[str, Any]
+              ) -> tuple[dict[str, Any], list[bytes | memoryview]]:
         sid, index = body.get("sid"), body.get("index")
         with self._lock:
             copy = self._sessions.get(str(sid))
         if copy is None or type(index) is not int or index < 0:
             raise DSError(f"DS Snapshot Chunk: no snapshot {sid!r} or bad index {index!r}")
         copy.touched = time.monotonic()
-        piece = copy.piece(index * CHUNK, (index + 1) * CHUNK, READ_WAIT)
+        piece = copy.piece(index, READ_WAIT)
         answer: dict[str, Any] = {"index": index, "crc": zlib.crc32(piece)}
-        if (index + 1) * CHUNK >= copy.size:
+        if index == copy.chunks - 1:
             self.close(str(sid))  # the last one: a resend opens a new snapshot
             answer.update(how=copy.how, read_ms=round(copy.seconds * 1000, 1))
         return answer, [piece]

@@ -91,12 +91,12 @@ class DSStore:
                 os.close(fd)
             self._db = Storage(self.path, self._durability, *self._limits)
 
-    def read_file(self, offset: int, into: memoryview) -> int:
-        """Read the store file's bytes at `offset` into `into` (a copy of the store reads
-        it so, `snapshot.py`); returns how many were read. Under the lock: `replace` never
-        swaps the file under a reader."""
+    def read_file(self, offset: int, size: int) -> bytes:
+        """`size` bytes of the store file at `offset`, fewer at its end (a copy of the
+        store reads it so, `snapshot.py`). Under the lock: `replace` never swaps the file
+        under a reader."""
         with self._lock:
-            return os.preadv(self._db.fd, [into], offset)
+            return os.pread(self._db.fd, size, offset)
 
     def __enter__(self) -> "DSStore":
         return self
