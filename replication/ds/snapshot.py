@@ -44,9 +44,9 @@ IDLE = 60.0
 #: Real seconds a chunk request waits for the copy to reach it.
 READ_WAIT = 30.0
 
-#: ``read_file(offset, size)``: `size` bytes of the store file at `offset`, fewer at its
-#: end (`DSStore.read_file`).
-ReadFile = Callable[[int, int], bytes]
+#: ``read_file(offset, size, file_id)``: `size` bytes of the store file at `offset`, fewer
+#: at its end, refused once the file is no longer `file_id` (`DSStore.read_file`).
+ReadFile = Callable[[int, int, tuple[int, int]], bytes]
 
 
 def read_head(db: sqlite3.Connection) -> dict[str, Any]:
@@ -72,7 +72,8 @@ class Copy:
         self.touched = self._started = time.monotonic()
         self._cond = threading.Condition()
 
-    def fill(self, db: sqlite3.Connection, read_file: ReadFile | None) -> None:
+    def fill(self, db: sqlite3.Connection, read_file: Callable[[int, int], bytes] | None
+             ) -> None:
         """Step 2 and 3 of the module docstring; `read_file` None: serialize. Each piece
         is a new bytes object filled by the read itself (no zeroed buffer first, whose
         page faults would hold the interpreter while the first chunks wait)."""
@@ -135,9 +136,12 @@ def start_copy(path: Path, read_file: ReadFile) -> tuple[Copy, dict[str, Any]]:
         head["checkpoint_ms"] = round(checkpointed * 1000, 1)
         size = (db.execute("PRAGMA page_count").fetchone()[0]
                 * db.execute("PRAGMA page_size").fetchone()[0])
+        st = os.stat(path)
+        file_id = (st.st_dev, st.st_ino)
+        reader = (lambda offset, n: read_file(offset, n, file_id)) if _wal_empty(path) else None
         copy = Copy(size)
-        threading.Thread(target=copy.fill, args=(db, read_file if _wal_empty(path) else None),
-                         name="ds-snapshot", daemon=True).start()
+        threading.Thread(target=copy.fill, args=(db, reader), name="ds-snapshot",
+                         daemon=True).start()
     except BaseException:
         db.close()
         raise
@@ -165,10 +169,8 @@ class Snapshots:
         if not head["synced"]:
             raise DSError("this store is not synced: no copy to serve")
         sid = uuid.uuid4().hex
-        now = time.monotonic()
         with self._lock:
-            for old in [s for s, c in self._sessions.items() if now - c.touched > IDLE]:
-                del self._sessions[old]
+            self._purge()
             self._sessions[sid] = copy
         return {"sid": sid, "size": copy.size, "chunks": copy.chunks, **head}
 
@@ -176,6 +178,7 @@ class Snapshots:
               ) -> tuple[dict[str, Any], list[bytes | memoryview]]:
         sid, index = body.get("sid"), body.get("index")
         with self._lock:
+            self._purge()
             copy = self._sessions.get(str(sid))
         if copy is None or type(index) is not int or index < 0:
             raise DSError(f"DS Snapshot Chunk: no snapshot {sid!r} or bad index {index!r}")
@@ -186,6 +189,12 @@ class Snapshots:
             self.close(str(sid))  # the last one: a resend opens a new snapshot
             answer.update(how=copy.how, read_ms=round(copy.seconds * 1000, 1))
         return answer, [piece]
+
+    def _purge(self) -> None:
+        """Forget the copies of backups that went quiet (the lock is held)."""
+        now = time.monotonic()
+        for old in [s for s, c in self._sessions.items() if now - c.touched > IDLE]:
+            del self._sessions[old]
 
     def close(self, sid: str) -> None:
         with self._lock:

@@ -91,11 +91,15 @@ class DSStore:
                 os.close(fd)
             self._db = Storage(self.path, self._durability, *self._limits)
 
-    def read_file(self, offset: int, size: int) -> bytes:
+    def read_file(self, offset: int, size: int, file_id: tuple[int, int]) -> bytes:
         """`size` bytes of the store file at `offset`, fewer at its end (a copy of the
-        store reads it so, `snapshot.py`). Under the lock: `replace` never swaps the file
-        under a reader."""
+        store reads it so, `snapshot.py`). `file_id` is (st_dev, st_ino) of the file the
+        copy began on: once `replace` has put another file here, the copy cannot go on
+        (GapError). Under the lock: `replace` never swaps the file under a read."""
         with self._lock:
+            st = os.fstat(self._db.fd)
+            if (st.st_dev, st.st_ino) != file_id:
+                raise GapError("the store file was replaced while a copy of it was read")
             return os.pread(self._db.fd, size, offset)
 
     def __enter__(self) -> "DSStore":

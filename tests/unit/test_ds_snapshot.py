@@ -149,12 +149,12 @@ def test_the_file_stays_the_copys_commit_while_writers_go_on(active: DSStore,
     other = sqlite3.connect(active.path, isolation_level=None, check_same_thread=False)
     calls = []
 
-    def read_file(offset: int, size: int) -> bytes:
+    def read_file(offset: int, size: int, file_id: tuple[int, int]) -> bytes:
         if not calls:
             active.write(users(2_000, 60_000))  # rewrites pages the copy has not read
             other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         calls.append(offset)
-        return active.read_file(offset, size)
+        return active.read_file(offset, size, file_id)
 
     before, count = active.head, active.count()
     copy, head = start_copy(active.path, read_file)
@@ -177,3 +177,24 @@ def test_a_writer_between_checkpoint_and_copy_falls_back_to_serialize(
     assert "active read (serialize)" in phases.ms
     with DSStore(incoming, durability="normal") as got:
         assert got.seq == head["seq"] == active.seq and got.verify() == []
+
+
+def test_a_copy_stops_when_the_store_file_is_replaced_under_it(active: DSStore,
+                                                               tmp_path: Path) -> None:
+    """This host became the backup and took another store while a copy of its old one
+    was read: the copy fails rather than mixing the two files."""
+    other = tmp_path / "other.sqlite"
+    with DSStore(other, durability="normal") as src:
+        src.write(users(10))
+    replaced = threading.Event()
+
+    def read_file(offset: int, size: int, file_id: tuple[int, int]) -> bytes:
+        if offset and not replaced.is_set():
+            replaced.set()
+            active.replace(other)
+        return active.read_file(offset, size, file_id)
+
+    copy, _ = start_copy(active.path, read_file)
+    copy.piece(0, 10)
+    with pytest.raises(DSError, match="replaced while a copy"):
+        copy.piece(copy.chunks - 1, 10)
