@@ -1,8 +1,9 @@
 """Full sync by copy, the backup's side: fetch the active's store copy, check it, keep it.
 
-`fetch` asks "DS Snapshot Open", then fetches `AHEAD` chunks at a time (the next ones
-cross the network while one is written) into a file beside the store, allocated at its
-full size first, and fsyncs it. `check` opens the file and reads its head row from
+`fetch` asks "DS Snapshot Open", then keeps `AHEAD` chunk requests in flight, each
+chunk written at its place by the thread that fetched it (a slow write holds back no
+request), into a file beside the store allocated at its full size first; the file is
+fdatasynced while the rest is on its way, then fsynced. `check` opens the file and reads its head row from
 `meta` (one query, not a recomputation of the hashes: the copy is the active's store
 as one commit, whose hashes `DSStore.write` kept true): only a copy holding the size,
 seq, chain, root hash and count the active announced may replace the store
@@ -25,7 +26,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .snapshot import SNAPSHOT_CHUNK, SNAPSHOT_OPEN, read_head
+from .snapshot import CHUNK, SNAPSHOT_CHUNK, SNAPSHOT_OPEN, read_head
 from .tree import DSError
 
 #: Chunk requests in flight.
@@ -62,13 +63,16 @@ def fetch(request: Request, dest: Path, cancel: threading.Event, phases: Phases,
     phases.done("snapshot")
     last: dict[str, Any] = {}
 
-    def get(index: int) -> bytes:
+    def get(index: int, fd: int) -> int:
+        """Chunk `index` fetched, checked and written at its place; its length."""
         body, bulk = request(SNAPSHOT_CHUNK, {"sid": sid, "index": index})
         if body.get("index") != index or len(bulk) != 1 or zlib.crc32(bulk[0]) != body.get("crc"):
             raise DSError(f"DS snapshot chunk {index} damaged or out of place")
         if index == chunks - 1:
             last.update(body)
-        return bulk[0]
+        if cancel.is_set():
+            raise DSError("snapshot fetch cancelled")
+        return os.pwrite(fd, bulk[0], index * CHUNK)
 
     try:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -79,16 +83,13 @@ def fetch(request: Request, dest: Path, cancel: threading.Event, phases: Phases,
                     AHEAD, thread_name_prefix="ds-snapshot") as pool, \
                     concurrent.futures.ThreadPoolExecutor(
                         1, thread_name_prefix="ds-snapshot-flush") as flusher:
-                ahead = [pool.submit(get, i) for i in range(min(AHEAD, chunks))]
+                ahead = [pool.submit(get, i, fd) for i in range(min(AHEAD, chunks))]
                 written = 0
                 flushing: concurrent.futures.Future | None = None
                 for index in range(chunks):
-                    piece = ahead.pop(0).result()
-                    if cancel.is_set():
-                        raise DSError("snapshot fetch cancelled")
+                    written += ahead.pop(0).result()
                     if index + AHEAD < chunks:
-                        ahead.append(pool.submit(get, index + AHEAD))
-                    written += os.pwrite(fd, piece, written)
+                        ahead.append(pool.submit(get, index + AHEAD, fd))
                     progress(written, opened)
                     if flushing is None or flushing.done():
                         # the disk writes what has come while the rest is on its way,
