@@ -34,7 +34,6 @@ class Head:
     server: str
 
 
-
 class RemoteTree:
     """`Source` and `TreeView` over DSServer requests; see the module docstring."""
 
