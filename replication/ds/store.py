@@ -327,7 +327,7 @@ class DSStore:
 
         `pages` yields lists of (path, class, attributes, flags) in path order (a walk
         per subtree); each is validated and hashed here as it arrives, and the whole
-        load is one transaction (`storage.BulkLoad`), committed at the end with the store
+        load is one transaction (`bulkload.BulkLoad`), committed at the end with the store
         marked unsynced: `mark_synced` follows. The lock is held per page only, so
         status reads go on while the next page is on its way.
         """
