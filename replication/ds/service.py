@@ -332,6 +332,8 @@ class DSService:
             out["state"] = "in sync"
         out.update(active_seq=s["active_seq"], resyncs=s["resyncs"],
                    bytes=s.get("bytes", s["bytes_total"]), last_sync=s["last_sync"])
+        if s["copy_phases"]:  # the last copy of the active's store, ms per phase
+            out["last_copy_ms"] = dict(s["copy_phases"])
         if self.upgrade:
             out["upgrade"] = self.upgrade
         return out

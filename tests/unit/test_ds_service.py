@@ -128,6 +128,14 @@ def test_seeded_parameters_replicate_under_the_actives_name(pair) -> None:
         run(a, "params.set", name="Switchover TS Timeout", value="99")
 
 
+def test_status_shows_the_phases_of_the_backups_copy_of_the_actives_store(pair) -> None:
+    a, b, _, _ = pair  # the backup started empty: it took a copy
+    health = b.health()
+    assert "copied the active's store" in health["last_sync"]
+    assert {"snapshot", "transfer", "fsync", "verify", "swap"} <= set(health["last_copy_ms"])
+    assert "last_copy_ms" not in a.health()
+
+
 def test_params_set_of_a_udp_monitor_parameter_is_stored_with_a_warning(pair) -> None:
     a, b, _, seen_b = pair
     result = run(a, "params.set", name="switchover udp monitor", value="Yes")
