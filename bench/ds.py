@@ -4,8 +4,9 @@ The active (this process) runs a Notifier and a DSService on a 100,000-entry tre
 (100 groups of 1,000 users); the backup (its own process) runs PeerLinks (main and aux)
 and a DSService, as a host does, without CURVE. Measured:
 
-- full sync of an empty backup (time, bytes transferred), beside copying the SQLite file
-  over a plain TCP socket on the same loopback in the same run (the limit);
+- full sync of an empty backup (time, bytes transferred, the phases of the copy), beside
+  copying the SQLite file over a plain TCP socket on the same loopback in the same run
+  (the limit), and the ratio of the two;
 - resync after 10 changes made while the backup was not following: through the active's
   change log (what a reconnect does) and through the hash compare (what a backup whose
   log cannot serve does), time and bytes as a share of the full sync's;
@@ -97,6 +98,8 @@ def backup_main(conn: Any, ports: list[int], data: str) -> None:
         elif cmd == "applied":
             conn.send(dict(applied))
             applied.clear()
+        elif cmd == "phases":  # of the last copy of the active's store
+            conn.send(service.status.snapshot()["copy_phases"])
         elif cmd == "hash":
             conn.send(service.store.subtree_hash("/"))
         elif cmd == "copy":  # receive a file over TCP, write it, fsync
@@ -179,8 +182,11 @@ def main() -> None:
     snapshot = full_bytes
     full = done - t0
     assert ask("hash") == store.subtree_hash("/")
+    phases = ask("phases")
     rows.append(("full sync", f"{full * 1000:.0f} ms", f"{full_bytes / 1e6:.1f} MB",
-                 "goal < 3 s"))
+                 "goal < 3 x the file copy"))
+    rows.append(("  its phases (ms)", " ".join(f"{k} {v:g}" for k, v in phases.items()), "",
+                 ""))
     # the limit: the SQLite file over a socket on the same loopback
     copy = tmp / "snapshot.sqlite"
     with sqlite3.connect(copy) as dst:
@@ -202,7 +208,7 @@ def main() -> None:
     copied = ask("copy", port) - t0
     server.close()
     rows.append(("copy SQLite file (limit)", f"{copied * 1000:.0f} ms", f"{size / 1e6:.1f} MB",
-                 "same loopback, same run"))
+                 f"full sync = {full / copied:.1f} x this"))
 
     # resync after 10 changes, both ways
     for round_, how in enumerate(("log", "compare")):

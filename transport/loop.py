@@ -270,9 +270,14 @@ def send_frames(sock: zmq.Socket, frames: Sequence[bytes]) -> None:
 
     Raises zmq.ZMQError (zmq.Again when the peer's queue is full) like send_multipart: a
     multipart message is accepted or refused as a whole at its first frame.
+
+    Frames are handed to ZeroMQ without a copy (pyzmq still copies those under its
+    `copy_threshold`, 64 KiB): a bulk frame of several MiB (a chunk of a store copy, of a
+    file) is not copied once more on the loop thread. The frames must not change after
+    this call (they are immutable bytes, or views of data that is no longer written).
     """
     send = sock.send
     last = len(frames) - 1
     for i in range(last):
-        send(frames[i], SNDMORE_NOBLOCK)
-    send(frames[last], NOBLOCK)
+        send(frames[i], SNDMORE_NOBLOCK, copy=False)
+    send(frames[last], NOBLOCK, copy=False)

@@ -45,8 +45,10 @@ from switchover.replication.stream import Follower, Verdict
 from switchover.clock import Clock, TimerHandle
 
 from .changes import ChangeSet
-from .protocol import Cancelled, RemoteTree
+from .protocol import Cancelled
+from .remote import RemoteTree
 from .resync import APPLY_BATCH, ResyncStore, run_resync
+from .status import ReplicatorStatus
 from .storage import GapError
 from .store import DSStore
 from .tree import DSError, DSFilter
@@ -109,36 +111,6 @@ class _GapCheck:
 class _AckDone:
     seq: int
     ok: bool
-
-
-@dataclass
-class ReplicatorStatus:
-    """What `health()` reads from any thread without asking the actor."""
-
-    following: bool = False
-    syncing: bool = False
-    applied: int = 0
-    active_seq: int = 0
-    error: str = ""
-    last_sync: str = ""
-    resyncs: int = 0
-    remote: RemoteTree | None = None
-    bytes_total: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            out = {k: v for k, v in vars(self).items() if k not in ("lock", "remote")}
-            remote = self.remote
-        if remote is not None:
-            out.update(compared=remote.compared, fetched=remote.fetched,
-                       bytes=out["bytes_total"] + remote.bytes)
-        return out
-
-    def set(self, **values: Any) -> None:
-        with self.lock:
-            for k, v in values.items():
-                setattr(self, k, v)
 
 
 @dataclass
@@ -309,6 +281,8 @@ class DSReplicator(pykka.ThreadingActor):
         def done(f: concurrent.futures.Future) -> None:
             with status.lock:
                 status.bytes_total += remote.bytes
+                if remote.phases:
+                    status.copy_phases = dict(remote.phases)
             try:
                 head_seq, sentence = f.result()
                 self._tell(_ResyncDone(gen, head_seq, sentence))

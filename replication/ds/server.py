@@ -25,7 +25,7 @@ from switchover.transport.envelope import Envelope
 
 from . import protocol as p
 from .snapshot import SNAPSHOT_CHUNK, SNAPSHOT_OPEN, Snapshots
-from .storage import GapError
+from .storage import DivergedError, GapError
 from .store import DSStore
 from .tree import ROOT, DSError, normalize
 
@@ -93,7 +93,7 @@ class DSServer:
             p.SUMMARY: self._summary, p.BUCKET: self._bucket,
             SNAPSHOT_OPEN: self._snapshot_open, SNAPSHOT_CHUNK: self._snapshot_chunk,
         }
-        self._snapshots = Snapshots(store.path)
+        self._snapshots = Snapshots(store.path, store.read_file)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -168,8 +168,9 @@ class DSServer:
         limit = limit if type(limit) is int and 0 < limit <= p.CHANGES_PAGE else p.CHANGES_PAGE
         try:
             sets = self.store.changes_since(seq, bytes.fromhex(chain), limit, max_ops=5000)
-        except GapError as exc:
-            return {"gap": True, "reason": str(exc)}, ()
+        except GapError as exc:  # "diverged": the backup takes a copy of this store
+            return {"gap": True, "diverged": isinstance(exc, DivergedError),
+                    "reason": str(exc)}, ()
         except ValueError as exc:
             raise DSError(f"DS Changes: bad chain: {exc}") from None
         frames = p.pack_changes(sets)

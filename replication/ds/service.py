@@ -18,10 +18,8 @@ running monitors.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import logging
 import threading
-import time
 from typing import Any, Mapping
 
 import pykka
@@ -29,20 +27,18 @@ import pykka
 from switchover.replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
 from switchover.replication.upgrade import SpecError, filter_for_state
 from switchover.params import ParamError, lookup
-from switchover.transport.channel import preferred
 from switchover.transport.envelope import Envelope
 
 from . import protocol as p
 from .changes import ChangeSet, Put
 from .parameters import VALUE, ParameterGuard, container_path, parameter_entry
-from .replicator import (DSReplicator, Follow, ReplicatorDeps, ReplicatorStatus, Resync,
+from .requests import ActiveRequests
+from .status import ReplicatorStatus
+from .replicator import (DSReplicator, Follow, ReplicatorDeps, Resync,
                          Unfollow, Change)
 from .server import AckBoard, DSServer
 from .store import DSStore
 from .tree import CONTAINER, SERVERS, DSError, Entry
-
-#: Real seconds between looks at a waiting request's stop events.
-STOP_CHECK = 0.05
 
 log = logging.getLogger("DSReplicator")
 
@@ -82,6 +78,7 @@ class DSService:
         # the backup.
         self._backup_over = threading.Event()
         self._backup_over.set()
+        self.requests = ActiveRequests(ctx, lambda: self._backup_over)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -93,8 +90,8 @@ class DSService:
         self._unsubscribe = store.subscribe(self._committed)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ds-resync")
         self._replicator = DSReplicator.start(ReplicatorDeps(
-            store=store, clock=self.ctx.clock, remote=self._remote,
-            submit=self._pool.submit, send_ack=self._send_ack,
+            store=store, clock=self.ctx.clock, remote=self.requests.remote,
+            submit=self._pool.submit, send_ack=self.requests.send_ack,
             on_synced=self._synced, status=self.status,
         ))
         self._publish_params()
@@ -291,57 +288,6 @@ class DSService:
             except pykka.ActorDeadError:
                 log.error("DSReplicator is not running")
 
-    def _timeout(self) -> float:
-        return float(self.ctx.params()["Switchover DS Request Timeout"])
-
-    def _channel(self) -> str:
-        return preferred(self.ctx.links.connected)[0]
-
-    def _call(self, eid: str, body: Mapping[str, Any], bulk: Any,
-              cancel: threading.Event | None = None) -> tuple:
-        """One DSServer request; `cancel` is the event of the resync that makes it."""
-        timeout = self._timeout()
-        # The role arrives just before the channels open: wait for one to come up, but
-        # not past the request timeout, nor once this host is no longer the backup, nor
-        # once the resync is cancelled (a newer one waits for this worker).
-        stop = (self._backup_over,) if cancel is None else (self._backup_over, cancel)
-        if not self.ctx.links.wait_connected(timeout, cancel=stop):
-            raise p.RemoteError(f"{eid}: no connection to the active server")
-        future = self.ctx.links.request(self._channel(), p.SERVICE, eid, timeout=timeout,
-                                        body=body, bulk=bulk)
-        outcome = self._await(eid, future, stop, timeout)
-        if not outcome.ok:
-            raise p.RemoteError(f"{eid}: {outcome.status} {outcome.detail}".strip())
-        return outcome.response.body, outcome.bulk
-
-    def _await(self, eid: str, future: concurrent.futures.Future, stop: tuple[threading.Event, ...],
-               timeout: float) -> Any:
-        """The request's outcome; gives up as soon as one of `stop` is set, so a superseded
-        resync frees the worker now rather than after "Switchover DS Request Timeout"
-        (120 s by default) of an active that does not answer."""
-        deadline = time.monotonic() + self.ctx.clock.real_seconds(timeout) + 10
-        while True:
-            done, _ = concurrent.futures.wait([future], timeout=STOP_CHECK)
-            if done:
-                return future.result()
-            if any(event.is_set() for event in stop):
-                raise p.RemoteError(f"{eid}: abandoned: the resync was superseded or this "
-                                    "server stopped being the backup")
-            if time.monotonic() > deadline:
-                raise p.RemoteError(f"{eid}: no outcome within {timeout:g} s")
-
-    def _remote(self, cancel: threading.Event) -> p.RemoteTree:
-        return p.RemoteTree(functools.partial(self._call, cancel=cancel), cancel)
-
-    def _send_ack(self, session: str, seq: int) -> concurrent.futures.Future:
-        out: concurrent.futures.Future = concurrent.futures.Future()
-        future = self.ctx.links.request(self._channel(), p.SERVICE, p.ACK,
-                                        timeout=self._timeout(),
-                                        body={"seq": seq, "session": session})
-        future.add_done_callback(lambda f: out.set_result(
-            not f.exception() and f.result().ok))
-        return out
-
     def _synced(self) -> None:
         if self.drift:
             log.info("DS: local changes on this server were overwritten by the resync: %s",
@@ -386,6 +332,8 @@ class DSService:
             out["state"] = "in sync"
         out.update(active_seq=s["active_seq"], resyncs=s["resyncs"],
                    bytes=s.get("bytes", s["bytes_total"]), last_sync=s["last_sync"])
+        if s["copy_phases"]:  # the last copy of the active's store, ms per phase
+            out["last_copy_ms"] = dict(s["copy_phases"])
         if self.upgrade:
             out["upgrade"] = self.upgrade
         return out

@@ -6,6 +6,7 @@ write leaves nothing behind.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from types import MappingProxyType
@@ -16,13 +17,11 @@ import orjson
 from switchover.private import private_file
 
 from .batch import needed_paths, plan
-from .changes import (GENESIS, ChangeSet, Delete, Op, Put, effect_of, encode_ops,
-                      next_chain, ops_from_json)
-from .hashtree import (BUCKET_THRESHOLD, MOD, ROOT_OWN, NodeHash, bucket_of, bucket_sums,
-                       encode_fields, kids_bytes, kids_int, term, tree_hash)
-from .tree import (CONTAINER, ROOT, DSError, DSFilter, Entry, ancestors, build_entry, depth,
-                   is_under, name_of, parent_of, validate_fields)
-from .verify import verify_rows
+from .bulkload import BulkLoad
+from .changes import GENESIS, ChangeSet, Op, effect_of, encode_ops, next_chain, ops_from_json
+from .filtering import filter_ops
+from .hashtree import ROOT_OWN, kids_bytes, kids_int, tree_hash
+from .tree import ROOT, DSError, DSFilter, Entry, build_entry
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # bound parameters per IN (...) query
@@ -55,6 +54,12 @@ class GapError(DSError):
     """The follower cannot continue from its position: run compare-and-update."""
 
 
+class DivergedError(GapError):
+    """The follower's history is not the active's (same seq, another chain, or a seq
+    the active never reached): nothing of its own store can be trusted, so it takes a
+    copy of the active's store where it may (`resync.py`)."""
+
+
 def _entry(row: tuple) -> Entry:
     path, ds_class, attrs, flags = row
     return build_entry(path, ds_class,
@@ -62,7 +67,7 @@ def _entry(row: tuple) -> Entry:
                        frozenset(flags.split(",")) if flags else frozenset())
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i:i + _CHUNK]
 
@@ -81,7 +86,16 @@ class Storage:
             raise DSError(f"DS store {path}: cannot switch to WAL mode (got {mode!r})")
         self.db.execute(f"PRAGMA synchronous={durability.upper()}")
         self.db.execute("PRAGMA busy_timeout=5000")
+        # Deleted content is zeroed only where that costs no extra page writes: with the
+        # default of this build (ON) trimming the change log, or dropping it at the end of
+        # a resync, rewrites every freed page.
+        self.db.execute("PRAGMA secure_delete=FAST")
         self.db.executescript(_SCHEMA)
+        # The file as a copy of the store reads it (`snapshot.py`). Open for as long as
+        # the connection: closing any descriptor of the file drops every POSIX lock this
+        # process holds on it, SQLite's included, so it is closed only after the
+        # connection (`close`).
+        self.fd = os.open(path, os.O_RDONLY)
         version = self.meta_int("schema", 0)
         if version == 0:
             with self.tx():
@@ -94,6 +108,7 @@ class Storage:
 
     def close(self) -> None:
         self.db.close()
+        os.close(self.fd)
 
     def set_synchronous(self, level: str) -> None:
         """PRAGMA synchronous; SQLite refuses it inside a transaction, so during a bulk
@@ -136,7 +151,7 @@ class Storage:
 
     def get_many(self, paths: Sequence[str]) -> dict[str, Entry]:
         out: dict[str, Entry] = {}
-        for part in _chunks(list(paths)):
+        for part in chunks(list(paths)):
             q = f"SELECT {_COLS} FROM entries WHERE path IN ({','.join('?' * len(part))})"
             out.update((r[0], _entry(r)) for r in self.db.execute(q, part))
         return out
@@ -179,38 +194,6 @@ class Storage:
         row = self.db.execute("SELECT tree FROM entries WHERE path=?", (path,)).fetchone()
         return None if row is None else row[0]
 
-    def child_nodes(self, parents: list[str]) -> dict[str, dict[str, NodeHash]]:
-        out: dict[str, dict[str, NodeHash]] = {p: {} for p in parents}
-        for part in _chunks(parents):
-            q = ("SELECT parent, name, hash, kids, tree FROM entries "
-                 f"WHERE parent IN ({','.join('?' * len(part))})")
-            for parent, name, own, kids, tree in self.db.execute(q, part):
-                out[parent][name] = NodeHash(own, kids, tree)
-        return out
-
-    def child_summaries(self, parents: list[str]) -> dict[str, object]:
-        out: dict[str, object] = {}
-        q = "SELECT name, hash, kids, tree FROM entries WHERE parent=?"
-        for parent in parents:
-            rows = self.db.execute(q, (parent,)).fetchall()
-            if len(rows) > BUCKET_THRESHOLD:
-                out[parent] = bucket_sums((r[0], r[3]) for r in rows)
-            else:
-                out[parent] = {name: NodeHash(own, kids, tree) for name, own, kids, tree in rows}
-        return out
-
-    def bucket_nodes(self, wanted: Sequence[tuple[str, int]]) -> dict[str, dict[str, NodeHash]]:
-        by_parent: dict[str, set[int]] = {}
-        for parent, bucket in wanted:
-            by_parent.setdefault(parent, set()).add(bucket)
-        out: dict[str, dict[str, NodeHash]] = {}
-        q = "SELECT name, hash, kids, tree FROM entries WHERE parent=?"
-        for parent, buckets in by_parent.items():
-            out[parent] = {name: NodeHash(own, kids, tree)
-                           for name, own, kids, tree in self.db.execute(q, (parent,))
-                           if bucket_of(name) in buckets}
-        return out
-
     # -- commits ----------------------------------------------------------------------
 
     def commit_logged(self, batches: Sequence[tuple[Op, ...]]) -> list[ChangeSet]:
@@ -246,16 +229,16 @@ class Storage:
                                   (cs.seq,)).fetchone()
             differs = row is not None and row[0] != cs.chain
             if differs or (cs.seq == seq and chain != cs.chain):
-                raise GapError(f"change {cs.seq} differs from the one applied here: "
-                               "the histories diverged")
+                raise DivergedError(f"change {cs.seq} differs from the one applied here: "
+                                    "the histories diverged")
             return None
         if cs.seq != seq + 1:
             raise GapError(f"expected change {seq + 1}, received {cs.seq}: "
                            f"{cs.seq - seq - 1} change(s) missing")
         data = encode_ops(cs.ops)
         if next_chain(chain, data) != cs.chain:
-            raise GapError(f"change {cs.seq} does not follow this store's history "
-                           "(the servers' histories diverged)")
+            raise DivergedError(f"change {cs.seq} does not follow this store's history "
+                                "(the servers' histories diverged)")
         ops = cs.ops if flt is None else self._filter(cs.ops, flt)
         self._apply_effect(ops)
         self._log(cs.seq, cs.chain, data if flt is None else encode_ops(ops), len(ops))
@@ -291,7 +274,8 @@ class Storage:
                       max_ops: int | None = None) -> list[ChangeSet]:
         head, floor = self.meta_int("seq"), self.meta_int("floor")
         if seq > head:
-            raise GapError(f"asked for changes after {seq}, but this store is at {head}")
+            raise DivergedError(f"asked for changes after {seq}, but this store is at "
+                                f"{head}: the asker's history is not this store's")
         if seq < floor:
             raise GapError(f"changes after {seq} were trimmed from the log "
                            f"(it starts after {floor})")
@@ -302,8 +286,8 @@ class Storage:
                 ours = self.db.execute("SELECT chain FROM changelog WHERE seq=?",
                                        (seq,)).fetchone()[0]
             if ours != chain:
-                raise GapError(f"history at change {seq} differs from this store's: "
-                               "the servers' histories diverged")
+                raise DivergedError(f"history at change {seq} differs from this store's: "
+                                    "the servers' histories diverged")
         out: list[ChangeSet] = []
         total = 0
         for s, c, n, o in self.db.execute("SELECT seq, chain, nops, ops FROM changelog "
@@ -320,7 +304,7 @@ class Storage:
         effect = effect_of(ops)
         need = sorted(needed_paths(effect))
         existing: dict[str, tuple] = {}
-        for part in _chunks(need):
+        for part in chunks(need):
             q = ("SELECT path, hash, kids, tree FROM entries "
                  f"WHERE path IN ({','.join('?' * len(part))})")
             for path, own, kids, tree in self.db.execute(q, part):
@@ -371,164 +355,7 @@ class Storage:
                       log_ops=log_ops - removed)
 
     def _filter(self, ops: Sequence[Op], flt: DSFilter) -> tuple[Op, ...]:
-        """Keep what an upgrade state replicates. A filtered delete removes only admitted
-        entries, and keeps the ancestors of entries it must keep, so nothing is orphaned."""
-        out: list[Op] = []
-        for op in ops:
-            if isinstance(op, Put):
-                e = flt.admits(op.entry)
-                if e is not None:
-                    out.append(Put(e))
-                continue
-            if not flt.admits_path(op.path):
-                continue
-            out = [o for o in out if not (isinstance(o, Put) and is_under(o.path, op.path))]
-            entries = self.walk_chunk(op.path, None, 1 << 62)
-            protected: set[str] = set()
-            for e in entries:
-                if flt.admits(e) is None:
-                    protected.add(e.path)
-                    protected.update(ancestors(e.path))
-            for e in entries:
-                if e.path not in protected and (e.path == op.path
-                                                or parent_of(e.path) in protected):
-                    out.append(Delete(e.path))
-        return tuple(out)
-
-    def verify(self) -> list[str]:
-        rows = self.db.execute("SELECT path, parent, name, class, attrs, flags, hash, kids, "
-                               "tree FROM entries").fetchall()
-        problems = verify_rows(rows, self.meta_bytes("root_kids"), self.meta_bytes("root_tree"))
-        counted = self.meta("count")
-        if counted is not None and int(counted) != len(rows):  # type: ignore[call-overload]
-            problems.append(f"entry count {counted} recorded, {len(rows)} stored")
-        seq, floor = self.meta_int("seq"), self.meta_int("floor")
-        logged = [r[0] for r in self.db.execute("SELECT seq FROM changelog ORDER BY seq")]
-        if logged != list(range(floor + 1, seq + 1)):
-            problems.append(f"change log holds {logged[:3]}...{logged[-3:]}, "
-                            f"expected {floor + 1}..{seq}")
-        return problems
-
-
-class BulkLoad:
-    """Fill an empty store with whole subtrees from the active, in one transaction.
-
-    The initial copy of a backup (100,000 entries and more) would spend most of its time
-    in the general write path, which reads and rewrites the ancestors of every batch.
-    Here each entry arrives once, in path order: it is validated (`validate_fields`, the
-    same rules as every write), its own hash computed from its data, and its row inserted
-    as if it had no children. A node's children always arrive after it (its path is a
-    prefix of theirs), so `finish` corrects only the nodes that turned out to have
-    children, deepest first, then writes the root's hashes. Every hash is computed here
-    from the data, as the general path would, never taken from the peer.
-
-    Missing ancestors (an entry whose parent was created on the active after the walk
-    had passed it) become containers, as in any write; the stream brings the real entry.
-    Nothing is visible to another connection before `finish` commits, and a failure or a
-    crash rolls everything back, leaving the store empty. The caller holds the store's
-    lock around each call; the transaction stays open between them (writes through
-    other paths are refused meanwhile with `GapError`).
-    """
-
-    def __init__(self, storage: "Storage") -> None:
-        self.storage = storage
-        self.db = storage.db
-        self.own: dict[str, bytes] = {}
-        self.leaf_term: dict[str, int] = {}
-        self.sums: dict[str, int] = {}
-        self.last = ""
-        self.count = 0
-        self.db.execute("BEGIN IMMEDIATE")
-        storage.bulk = self
-        try:
-            storage.set_meta(synced=0)
-            # Built once at the end instead of row by row.
-            self.db.execute("DROP INDEX IF EXISTS entries_by_parent")
-        except BaseException:
-            self.abort()
-            raise
-
-    def add(self, items: Iterable[Sequence]) -> int:
-        """Insert entries given as (path, class, attributes, flags), in path order within
-        each walked subtree; returns how many were taken."""
-        rows: list[tuple] = []
-        own_of, leaf_term, sums = self.own, self.leaf_term, self.sums
-        zero = kids_bytes(0)
-        n = 0
-        for item in items:
-            try:
-                path, ds_class, attrs, flags = item
-            except (TypeError, ValueError):
-                raise DSError(f"malformed entry {str(item)[:80]!r}") from None
-            if not isinstance(flags, (list, tuple, frozenset, set)):
-                raise DSError(f"{path!r}: flags are not a list")
-            validate_fields(path, ds_class, attrs, flags)
-            if path in own_of:
-                raise DSError(f"{path}: sent twice in one bulk load")
-            parent = parent_of(path)
-            if parent != ROOT and parent not in own_of:
-                self._containers(parent, rows)
-            blob, flag_text, own = encode_fields(ds_class, attrs, set(flags))
-            tree = tree_hash(own, 0)
-            name = name_of(path)
-            own_of[path] = own
-            t = term(name, tree)
-            leaf_term[path] = t
-            sums[parent] = sums.get(parent, 0) + t
-            rows.append((path, parent, name, ds_class, blob, flag_text, own, zero, tree))
-            n += 1
-        self.db.executemany(
-            "INSERT INTO entries(path, parent, name, class, attrs, flags, hash, kids, tree) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        self.count += len(rows)
-        return n
-
-    def _containers(self, path: str, rows: list[tuple]) -> None:
-        """Create `path` and its missing ancestors as containers (parents first)."""
-        missing = [path]
-        missing += [a for a in ancestors(path)]
-        zero = kids_bytes(0)
-        for p in reversed(missing):
-            if p in self.own:
-                continue
-            blob, flag_text, own = encode_fields(CONTAINER, {}, ())
-            tree = tree_hash(own, 0)
-            parent, name = parent_of(p), name_of(p)
-            self.own[p] = own
-            t = term(name, tree)
-            self.leaf_term[p] = t
-            self.sums[parent] = self.sums.get(parent, 0) + t
-            rows.append((p, parent, name, CONTAINER, blob, flag_text, own, zero, tree))
-
-    def finish(self) -> None:
-        """Fix the hashes of nodes with children, set the root's, index, commit."""
-        try:
-            sums, updates = self.sums, []
-            for path in sorted((p for p in sums if p != ROOT), key=depth, reverse=True):
-                kids = sums[path] % MOD
-                tree = tree_hash(self.own[path], kids)
-                parent = parent_of(path)
-                sums[parent] = (sums.get(parent, 0) + term(name_of(path), tree)
-                                - self.leaf_term[path])
-                updates.append((kids_bytes(kids), tree, path))
-            self.db.executemany("UPDATE entries SET kids=?, tree=? WHERE path=?", updates)
-            root_kids = sums.get(ROOT, 0) % MOD
-            self.storage.set_meta(root_kids=kids_bytes(root_kids),
-                                  root_tree=tree_hash(ROOT_OWN, root_kids), count=self.count)
-            self.db.execute("CREATE INDEX IF NOT EXISTS entries_by_parent "
-                            "ON entries(parent, name)")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.abort()
-            raise
-        self.storage._bulk_ended()
-
-    def abort(self) -> None:
-        try:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-        finally:
-            self.storage._bulk_ended()
+        return filter_ops(ops, flt, lambda path: self.walk_chunk(path, None, 1 << 62))
 
 
 class _Tx:

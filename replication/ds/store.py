@@ -30,11 +30,12 @@ import threading
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
-from . import jsonl
+from . import jsonl, listings
 from .changes import GENESIS, ChangeSet, Op, check_ops
 from .hashtree import ROOT_OWN, Level, Summary, tree_hash
 from .storage import GapError, Storage
 from .tree import ROOT, DSFilter, Entry, normalize
+from .verify import verify_storage
 
 log = logging.getLogger("DSStore")
 
@@ -70,13 +71,15 @@ class DSStore:
             self._db.set_synchronous(durability.upper())
             self._durability = durability
 
-    def replace(self, source: Path) -> None:
-        """Take `source`, a checked copy of the active's store (`snapshot.fetch`), as this
+    def replace(self, source: Path, refuse: Callable[[], None] = lambda: None) -> None:
+        """Take `source`, a checked copy of the active's store (`fullsync.fetch`), as this
         store: the file is renamed over this one's, so a crash leaves one or the other,
-        whole. Refused (GapError) while a bulk load holds the store."""
+        whole. Refused (GapError) while a bulk load holds the store; `refuse()`, called
+        under the lock just before, may refuse it by raising (a cancelled resync)."""
         with self._lock:
             if self._db.bulk is not None:
                 raise GapError("a bulk load is under way")
+            refuse()
             self._db.close()
             for suffix in ("-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
@@ -87,6 +90,17 @@ class DSStore:
             finally:
                 os.close(fd)
             self._db = Storage(self.path, self._durability, *self._limits)
+
+    def read_file(self, offset: int, size: int, file_id: tuple[int, int]) -> bytes:
+        """`size` bytes of the store file at `offset`, fewer at its end (a copy of the
+        store reads it so, `snapshot.py`). `file_id` is (st_dev, st_ino) of the file the
+        copy began on: once `replace` has put another file here, the copy cannot go on
+        (GapError). Under the lock: `replace` never swaps the file under a read."""
+        with self._lock:
+            st = os.fstat(self._db.fd)
+            if (st.st_dev, st.st_ino) != file_id:
+                raise GapError("the store file was replaced while a copy of it was read")
+            return os.pread(self._db.fd, size, offset)
 
     def __enter__(self) -> "DSStore":
         return self
@@ -192,17 +206,18 @@ class DSStore:
     def child_nodes(self, parents: Sequence[str]) -> Level:
         """`TreeView`: for each parent, its children's (own, kids, tree) by name."""
         with self._lock:
-            return self._db.child_nodes(list(parents))
+            return listings.child_nodes(self._db.db, list(parents))
 
     def child_summaries(self, parents: Sequence[str]) -> Summary:
         """`BucketView`: children's hashes by name, or `Buckets` for a big container."""
         with self._lock:
-            return self._db.child_summaries(list(parents))  # type: ignore[return-value]
+            return listings.child_summaries(  # type: ignore[return-value]
+                self._db.db, list(parents))
 
     def bucket_nodes(self, wanted: Sequence[tuple[str, int]]) -> Level:
         """`BucketView`: the children in the given (parent, bucket) pairs."""
         with self._lock:
-            return self._db.bucket_nodes(list(wanted))
+            return listings.bucket_nodes(self._db.db, list(wanted))
 
     # -- writing ----------------------------------------------------------------------
 
@@ -312,7 +327,7 @@ class DSStore:
 
         `pages` yields lists of (path, class, attributes, flags) in path order (a walk
         per subtree); each is validated and hashed here as it arrives, and the whole
-        load is one transaction (`storage.BulkLoad`), committed at the end with the store
+        load is one transaction (`bulkload.BulkLoad`), committed at the end with the store
         marked unsynced: `mark_synced` follows. The lock is held per page only, so
         status reads go on while the next page is on its way.
         """
@@ -350,7 +365,7 @@ class DSStore:
     def verify(self) -> list[str]:
         """Recompute every hash from the entries; describe each disagreement (none: [])."""
         with self._lock:
-            return self._db.verify()
+            return verify_storage(self._db)
 
     def _notify(self, sets: Sequence[ChangeSet]) -> None:
         for cs in sets:

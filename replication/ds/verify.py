@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .hashtree import MOD, ROOT_OWN, kids_bytes, own_hash, term, tree_hash
 from .tree import ROOT, Entry, depth
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 
 def verify_rows(rows: list[tuple], root_kids: bytes, root_tree: bytes) -> list[str]:
@@ -40,4 +44,21 @@ def verify_rows(rows: list[tuple], root_kids: bytes, root_tree: bytes) -> list[s
     want_root = sums.get(ROOT, 0) % MOD
     if kids_bytes(want_root) != root_kids or tree_hash(ROOT_OWN, want_root) != root_tree:
         problems.append("/: root hash does not match the top-level entries")
+    return problems
+
+
+def verify_storage(storage: "Storage") -> list[str]:
+    """Every hash recomputed, the recorded count and the change log's seqs checked."""
+    rows = storage.db.execute("SELECT path, parent, name, class, attrs, flags, hash, kids, "
+                              "tree FROM entries").fetchall()
+    problems = verify_rows(rows, storage.meta_bytes("root_kids"),
+                           storage.meta_bytes("root_tree"))
+    counted = storage.meta("count")
+    if counted is not None and int(counted) != len(rows):  # type: ignore[call-overload]
+        problems.append(f"entry count {counted} recorded, {len(rows)} stored")
+    seq, floor = storage.meta_int("seq"), storage.meta_int("floor")
+    logged = [r[0] for r in storage.db.execute("SELECT seq FROM changelog ORDER BY seq")]
+    if logged != list(range(floor + 1, seq + 1)):
+        problems.append(f"change log holds {logged[:3]}...{logged[-3:]}, "
+                        f"expected {floor + 1}..{seq}")
     return problems

@@ -12,11 +12,13 @@ import pytest
 from switchover.replication.ds import DSStore, Entry, Put
 from switchover.replication.ds.snapshot import SNAPSHOT_OPEN
 from switchover.replication.ds.changes import ChangeSet
-from switchover.replication.ds.protocol import (WALK, RemoteError, RemoteTree, decode_level,
-                                     encode_level, pack_changes, unpack_changes)
+from switchover.replication.ds.protocol import (WALK, RemoteError, decode_level,
+                                                encode_level, pack_changes, unpack_changes)
+from switchover.replication.ds.remote import RemoteTree
 from switchover.replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
-                                       ReplicatorDeps, ReplicatorStatus, Resync)
+                                       ReplicatorDeps, Resync)
 from switchover.replication.ds.server import AckBoard, DSServer
+from switchover.replication.ds.status import ReplicatorStatus
 from switchover.replication.ds.snapshot import SNAPSHOT_CHUNK
 from switchover.replication.ds.tree import DSError
 from switchover.replication.upgrade import UpgradeHigherFilter
@@ -47,6 +49,7 @@ class Direct:
         self.after: tuple[str, ...] = ()
         self.answered = threading.Event()
         self.resume = threading.Event()
+        self.asked: list[str] = []  # the requests made, in order
 
     def hold_after(self, *eids: str) -> None:
         self.after = eids
@@ -54,6 +57,7 @@ class Direct:
         self.resume.clear()
 
     def call(self, eid: str, body: Any, bulk: Any) -> tuple:
+        self.asked.append(eid)
         if self.held is None or eid in self.held:
             if not self.gate.is_set():
                 self.waiting.set()
@@ -244,6 +248,45 @@ def test_diverged_history_is_replaced_by_the_actives(rig: Rig) -> None:
     assert rig.backup.get("/Config/Users/u009") is None
 
 
+@pytest.mark.parametrize("own", [1, 3], ids=["same-seq", "backup-ahead"])
+def test_a_diverged_backup_takes_a_copy_of_the_actives_store(rig: Rig, own: int) -> None:
+    """The old active rejoins as backup with changes the new active never had (at the
+    same seq, or beyond the active's): its history cannot be followed, so it takes the
+    copy rather than a hash compare of its whole tree."""
+    for k in range(own):
+        rig.backup.write([user(9, 900 + k)])
+    rig.write(user(1))
+    rig.ref.tell(Follow())
+    rig.wait_equal()
+    assert SNAPSHOT_OPEN in rig.direct.asked and WALK not in rig.direct.asked
+    assert rig.backup.get("/Config/Users/u009") is None
+    assert rig.backup.head == rig.active.head and rig.backup.verify() == []
+    assert "copied the active's store" in rig.status.last_sync
+    assert set(rig.status.copy_phases) >= {"snapshot", "transfer", "fsync", "verify", "swap"}
+    rig.send(rig.write(user(2)))  # the stream follows from the copy's seq
+    rig.wait_equal()
+
+
+@pytest.mark.parametrize("prior", ["empty", "diverged"])
+def test_an_upgrade_filtered_backup_never_gets_an_unfiltered_copy(rig: Rig, prior: str) -> None:
+    """Appendix C: in an upgrade state the backup takes only what the filter admits; the
+    copy is the active's whole tree, so it is never asked for ("About the limited
+    replication of data during an Upgrade state")."""
+    if prior == "diverged":
+        rig.backup.write([user(9, 999)])
+    rig.write(user(1), Put(Entry.make("/Config/Stations/s1", "Station", {})))
+    flt = UpgradeHigherFilter()
+    rig.ref.tell(Follow(flt))
+    for _ in range(250):
+        rig.settle()
+        if rig.backup.seq == rig.active.seq and not rig.status.syncing:
+            break
+        threading.Event().wait(0.02)
+    assert SNAPSHOT_OPEN not in rig.direct.asked
+    assert rig.backup.get("/Config/Stations/s1") is None
+    assert rig.backup.get("/Config/Users/u001") is not None
+
+
 def test_failed_resync_is_retried_after_delay(rig: Rig) -> None:
     rig.write(user(1))
     rig.direct.fail = True
@@ -300,15 +343,19 @@ def replicated(store: DSStore, flt: Any) -> list[Entry]:
     return [e for e in (flt.admits(e) for e in store.walk()) if e is not None]
 
 
-@pytest.mark.parametrize("held, diverged", [
-    (None, False),  # the first resync waits for its first request (the head)
-    ({SNAPSHOT_CHUNK}, False),  # ... for its last one, a chunk of the active's store file
-    ({WALK}, True),  # ... for its last one, before writing repairs to a diverged store
-], ids=["first-request", "last-request-load", "last-request-repairs"])
+@pytest.mark.parametrize("held, prior", [
+    (None, ""),  # the first resync waits for its first request (the head)
+    ({SNAPSHOT_CHUNK}, ""),  # ... for its last one, a chunk of the active's store file
+    ({SNAPSHOT_CHUNK}, "diverged"),  # ... the same, to replace a diverged store
+    ({WALK}, "unsynced"),  # ... for its last one, before writing repairs
+], ids=["first-request", "last-request-copy", "last-request-copy-diverged",
+        "last-request-repairs"])
 def test_follow_with_a_new_filter_cancels_the_resync_under_way(
-        rig: Rig, held: set[str] | None, diverged: bool) -> None:
-    if diverged:  # an old active's own change; the station is the only subtree to fetch
+        rig: Rig, held: set[str] | None, prior: str) -> None:
+    if prior:  # an old active's own change; the station is the only subtree to fetch
         rig.backup.write([user(1, 111), user(2)])
+    if prior == "unsynced":  # a resync was cut short: compare-and-update repairs it
+        rig.backup.sync_batch([])
     rig.write(user(1), Put(Entry.make("/Config/Stations/s1", "Station", {})))
     rig.write(user(2))
     rig.direct.held = held

@@ -17,6 +17,8 @@ import zmq
 from switchover.actors.peer import PeerLinks
 from switchover.replication.ds import protocol as p
 from switchover.replication.ds.protocol import HEAD, RemoteError
+from switchover.replication.ds import remote
+from switchover.replication.ds import requests as requests_module
 from switchover.replication.ds.service import DSService
 from switchover.replication.service import ServiceContext
 from switchover.clock import FakeClock
@@ -126,6 +128,14 @@ def test_seeded_parameters_replicate_under_the_actives_name(pair) -> None:
         run(a, "params.set", name="Switchover TS Timeout", value="99")
 
 
+def test_status_shows_the_phases_of_the_backups_copy_of_the_actives_store(pair) -> None:
+    a, b, _, _ = pair  # the backup started empty: it took a copy
+    health = b.health()
+    assert "copied the active's store" in health["last_sync"]
+    assert {"snapshot", "transfer", "fsync", "verify", "swap"} <= set(health["last_copy_ms"])
+    assert "last_copy_ms" not in a.health()
+
+
 def test_params_set_of_a_udp_monitor_parameter_is_stored_with_a_warning(pair) -> None:
     a, b, _, seen_b = pair
     result = run(a, "params.set", name="switchover udp monitor", value="Yes")
@@ -201,10 +211,10 @@ def unconnected() -> Iterator[PeerLinks]:
 
 def waiting_call(service: DSService,
                  call: Callable[[], Any] | None = None) -> concurrent.futures.Future:
-    """A DSServer request (by default a bare `_call`) on a worker thread, checked to be
+    """A DSServer request (by default a bare `requests.call`) on a worker thread, checked to be
     waiting for a channel."""
     pool = concurrent.futures.ThreadPoolExecutor(1)
-    future = pool.submit(call or (lambda: service._call(HEAD, {}, ())))
+    future = pool.submit(call or (lambda: service.requests.call(HEAD, {}, ())))
     pool.shutdown(wait=False)
     with pytest.raises(concurrent.futures.TimeoutError):
         future.result(timeout=0.1)  # "Switchover DS Request Timeout" is 120 s
@@ -229,7 +239,7 @@ def test_call_gives_up_when_this_host_stops_being_the_backup(tmp_path: Path,
             future.result(timeout=5)
         assert time.monotonic() - start < 1
         with pytest.raises(RemoteError, match=NO_CONNECTION):  # not the backup: at once
-            b._call(HEAD, {}, ())
+            b.requests.call(HEAD, {}, ())
     finally:
         b.stop()
 
@@ -248,7 +258,7 @@ def test_call_gives_up_when_its_resync_is_cancelled(tmp_path: Path, unconnected)
     try:
         b.on_role("backup", None)
         cancel = threading.Event()
-        remote = b._remote(cancel)  # what the replicator builds for one resync
+        remote = b.requests.remote(cancel)  # what the replicator builds for one resync
         future = waiting_call(b, remote.head)
         other = waiting_call(b)  # a request of no resync
         start = time.monotonic()
@@ -283,7 +293,7 @@ def test_a_cancelled_resync_abandons_its_request_in_flight(tmp_path: Path) -> No
     try:
         b.on_role("backup", None)
         cancel = threading.Event()
-        future = waiting_call(b, b._remote(cancel).head)
+        future = waiting_call(b, b.requests.remote(cancel).head)
         assert HEAD in links.sent  # on the wire, unanswered
         start = time.monotonic()
         cancel.set()
@@ -298,11 +308,11 @@ def test_a_new_filter_frees_the_worker_held_by_the_waiting_resync(
         tmp_path: Path, unconnected, monkeypatch: pytest.MonkeyPatch) -> None:
     """The upgrade state changes while the backup still waits for a channel: the first
     resync's request gives up at once, and the second one takes the worker."""
-    made: list[p.RemoteTree] = []
+    made: list[remote.RemoteTree] = []
     started: list[int] = []
     ended: list[tuple[int, str]] = []
 
-    class Recorded(p.RemoteTree):
+    class Recorded(remote.RemoteTree):
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
             self.index = len(made)
@@ -316,7 +326,7 @@ def test_a_new_filter_frees_the_worker_held_by_the_waiting_resync(
                 ended.append((self.index, str(exc)))
                 raise
 
-    monkeypatch.setattr(p, "RemoteTree", Recorded)
+    monkeypatch.setattr(requests_module, "RemoteTree", Recorded)
     b, _ = make(tmp_path, "B", "A", Notifier(), Notifier(), BASE, links=unconnected)
     try:
         b.on_role("backup", None)
