@@ -2,9 +2,10 @@
 
 "Switchover Main handles common tasks and prepares for entering various switchover modes."
 Every decision lives in `actors.statemachine.step`; this actor turns replies, timers and
-requests into events, executes exactly the actions a step returns (monitors, links,
-timers, probes, hooks, generation, peer notices) and publishes the result to the shared
-snapshot the virtual switch and the admin socket read. Anything that may block (the
+requests into events, has `actors.main_actions` execute exactly the actions a step
+returns (monitors, links, timers, probes, hooks, generation, peer notices) and publishes
+the result to the shared snapshot the virtual switch and the admin socket read. Its
+witness, fence, operator and status sides are mixins of their own (`actors.main_*`). Anything that may block (the
 peer's virtual switch, hooks, network probes) is a job of `actors.main_jobs` and comes
 back as a message, so the actor never waits on a socket.
 """
@@ -16,7 +17,7 @@ from typing import Any, Callable
 import pykka
 
 from switchover.actors import statemachine as sm
-from switchover.actors.hooks import run_hooks
+from switchover.actors.main_actions import MainActions
 from switchover.actors.main_fence import MainFence
 from switchover.actors.main_jobs import MainDeps, MainJobs
 from switchover.actors.messages import (
@@ -35,18 +36,9 @@ from switchover.actors.messages import (
 from switchover.actors.module_settings import flag
 from switchover.actors.main_operator import MainOperator
 from switchover.actors.main_status import MainStatus, role_of
+from switchover.actors.main_witness import WITNESS_REPORTS, MainWitness
 from switchover.actors.peer_view import PeerTracker
 from switchover.actors.sysmonitor import ParametersChanged
-from switchover.actors.witness_messages import (
-    AcquireWitness,
-    ReleaseWitness,
-    WitnessAcquired,
-    WitnessHeldBy,
-    WitnessHolder,
-    WitnessLost,
-    WitnessReleased,
-    WitnessUnreachable,
-)
 from switchover.clock import TimerHandle
 
 log = logging.getLogger("SwitchoverStates")
@@ -57,8 +49,8 @@ PEER_QUERY_INTERVAL = 2.0
 STARTUP_POLL = 1.0
 
 
-
-class SwitchoverMain(MainStatus, MainOperator, MainFence, pykka.ThreadingActor):
+class SwitchoverMain(MainStatus, MainOperator, MainFence, MainWitness, MainActions,
+                     pykka.ThreadingActor):
     def __init__(self, deps: MainDeps) -> None:
         super().__init__()
         self.d = deps
@@ -81,13 +73,8 @@ class SwitchoverMain(MainStatus, MainOperator, MainFence, pykka.ThreadingActor):
         self._starting_up: str | None = None  # what start-up still waits for
         self._startup_began = 0.0
         self._switch_scheduled: str | None = None
-        self._witness_key = False
-        self._witness_ok: bool | None = None  # None: no report yet
-        self._witness_holder: str | None = None
         self._switch_pending: str | None = None
         self._pending_is_switch = True
-        self._peer_check: float | None = None  # CheckPeer's deadline, while it runs
-        self._check_answered = False
         self.jobs = MainJobs(deps, self._tell_self)
         self._publish()
 
@@ -192,154 +179,6 @@ class SwitchoverMain(MainStatus, MainOperator, MainFence, pykka.ThreadingActor):
         self._publish()
         return transition
 
-    def _execute(self, action: sm.Action) -> None:
-        a = sm  # the actions, re-exported by the state machine
-        if isinstance(action, a.Log):
-            self.d.events.record(action.level, action.message)
-        elif isinstance(action, a.BecomeActive):
-            self._become_active(action.reason, action.switch)
-        elif isinstance(action, a.StartMonitors):
-            if self.d.sysmonitor is not None:
-                self.d.sysmonitor.tell(a.StartMonitors())
-        elif isinstance(action, a.StopMonitors):
-            if self.d.sysmonitor is not None:
-                self.d.sysmonitor.tell(a.StopMonitors())
-        elif isinstance(action, a.OpenLinks):
-            self._open_links()
-        elif isinstance(action, a.CloseLinks):
-            self._close_links()
-        elif isinstance(action, a.StartReconnectTimer):
-            log.info("SwitchoverState::StartReconnectTimer: %s", action.message)
-            self._cut_off = False
-            self._later("reconnect", action.seconds)
-        elif isinstance(action, a.CancelReconnectTimer):
-            self._cancel("reconnect")
-        elif isinstance(action, a.ProbeNotifier):
-            self._at("reconnect-probe", action.after, self._probe_reconnect)
-        elif isinstance(action, a.WatchOwnNetwork):
-            self._cut_off = True
-            self._later("own-network", action.after)
-        elif isinstance(action, a.QueryPeer):
-            self._at("peer-query", action.after, self._query_peer)
-        elif isinstance(action, a.CheckPeer):
-            self._peer_check, self._check_answered = action.within, False
-            self._later("peer-check", action.within)
-            self._query_in_flight = True  # beside a query in flight, which may be slow
-            self.jobs.query_state(self.peer.pair)
-        elif isinstance(action, a.TellPeerDiscontinue):
-            self._tell_peer_discontinue(self.d.generation.value)
-        elif isinstance(action, a.Resync):
-            self.d.events.record(
-                "info", f"Re-synchronizing with the primary {self.d.config.peer.name}"
-            )
-            self.d.on_resync()
-        elif isinstance(action, a.GoStale):
-            self._go_stale(action.reason, action.tell_peer)
-        elif isinstance(action, a.Discontinue):
-            self._discontinue(action.reason, action.tell_peer)
-        elif isinstance(action, a.PendSwitch):
-            self._switch_pending, self._pending_is_switch = action.reason, action.switch
-        elif isinstance(action, a.TakeWitness):
-            if self.d.witness is not None:
-                gen = self.d.generation
-                next_gen = gen.value if self.state in sm.ACTIVE_STATES or not \
-                    self._pending_is_switch else gen.peek_next()
-                self.d.witness.tell(AcquireWitness(next_gen))
-        elif isinstance(action, a.RerunCommence):
-            self.d.events.record("info", f"Switchover Service: {action.reason}",
-                                 kind="recommence")
-            # Queued on the hook runner like every run: its results are logged there.
-            run_hooks("commence", self.d.config.hooks.commence, self._hook_env(action.reason))
-        elif isinstance(action, a.RunFence):
-            self._run_fence(action)
-        elif isinstance(action, a.AbandonSwitch):
-            if self._switch_pending is not None:
-                self._end_pending(self.state)
-        elif isinstance(action, a.ScheduleSwitchAfterStartup):
-            self._switch_scheduled = action.reason
-        elif isinstance(action, a.AskPeerToHandOver):
-            self._handing_over = True
-            self._later("handover", action.timeout)
-            self.jobs.notify_peer("handover")
-        else:
-            log.warning("SwitchoverMain: no executor for action %r", action)
-
-    def _at(self, name: str, after: float, now: Callable[[], None]) -> None:
-        if after > 0:
-            self._later(name, after)
-        else:
-            self._cancel(name)
-            now()
-
-    def _become_active(self, reason: str, switch: bool) -> None:
-        self._cancel("reconnect")
-        self._cancel("reconnect-probe")
-        self._cancel("own-network")
-        if switch:
-            generation = self.d.generation.advance()
-            self.d.events.record("error", reason, reason=reason)
-            self.d.events.record(
-                "error", "Switchover Service: Switch Initiated",
-                reason=reason, generation=generation,
-            )
-            self._tell_peer_discontinue(generation)
-        else:
-            generation = self.d.generation.resume()
-            self.d.events.record(
-                "info",
-                f"Switchover Service: {self.d.config.server_name} is the active server "
-                f"(generation {generation}): {reason}",
-                generation=generation,
-            )
-        run_hooks("commence", self.d.config.hooks.commence, self._hook_env(reason))
-
-    def _go_stale(self, reason: str, tell_peer: bool) -> None:
-        self.d.events.record(
-            "error",
-            f"Switchover Service: {self.d.config.server_name} is stale (inactive) until "
-            f"restarted: {reason}",
-        )
-        self._discontinue(reason, tell_peer)
-
-    def _discontinue(self, reason: str, tell_peer: bool) -> None:
-        self._discontinuing = True
-        if tell_peer:
-            self.d.events.record("info", f"Switchover Service: {reason}")
-        self.jobs.discontinue(self._hook_env(reason), tell_peer)
-
-    def _open_links(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self._links_lost = False
-            self.d.links.start()
-
-    def _close_links(self) -> None:
-        if self._watching:
-            self._watching = False
-            self.d.links.stop()
-            self.d.connections.update(main=False, aux=False)
-
-    def _query_peer(self) -> None:
-        if not self._query_in_flight:
-            self._query_in_flight = True
-            self.jobs.query_state(self.peer.pair)
-
-    def _probe_reconnect(self) -> None:
-        self.jobs.probe_notifier(float(self.params["Switchover TS Timeout"]) / 2)
-
-    def _tell_peer_discontinue(self, generation: int) -> None:
-        self.jobs.notify_peer("discontinue", generation=generation,
-                              letter=self.d.config.letter)
-
-    def _hook_env(self, reason: str) -> dict[str, str]:
-        cfg = self.d.config
-        return {
-            "SWITCHOVER_SERVER": cfg.server_name,
-            "SWITCHOVER_PEER": cfg.peer.name,
-            "SWITCHOVER_REASON": reason,
-            "SWITCHOVER_GENERATION": str(self.d.generation.value),
-        }
-
     # --- handlers -----------------------------------------------------------------
 
     def _on_begin(self, _: Begin) -> None:
@@ -424,34 +263,6 @@ class SwitchoverMain(MainStatus, MainOperator, MainFence, pykka.ThreadingActor):
             self._links_lost = False
             self._apply(sm.LinksRestored())
 
-    def _end_pending(self, now: sm.State) -> None:
-        """A start or switch that waited for the witness key is over: done (Primary), or
-        given up (another role): then the witness stops trying for the key."""
-        self._switch_pending = None
-        if now not in sm.ACTIVE_STATES and self.d.witness is not None:
-            self.d.witness.tell(ReleaseWitness())
-
-    def _on_witness(self, report: Any) -> None:
-        """The witness's reports: remember what they say, then let the table decide."""
-        if isinstance(report, WitnessAcquired):
-            self._witness_key, self._witness_ok = True, True
-            self._witness_holder = report.holder.server
-        elif isinstance(report, WitnessHeldBy):
-            self._witness_ok = True
-            self._witness_key = report.holder.server == self.d.config.server_name and \
-                self._witness_key
-            self._witness_holder = report.holder.server
-        elif isinstance(report, WitnessUnreachable):
-            self._witness_ok = False
-        elif isinstance(report, WitnessLost):
-            self._witness_key = False
-        elif isinstance(report, (WitnessReleased, WitnessHolder)):
-            if isinstance(report, WitnessReleased):
-                self._witness_key = False
-            self._publish()
-            return
-        self._apply(report)
-
     def _check_startup(self) -> None:
         """A starting backup: done once the services say so, or at the time limit."""
         progress = self.d.startup_progress()
@@ -485,9 +296,7 @@ class SwitchoverMain(MainStatus, MainOperator, MainFence, pykka.ThreadingActor):
 
 
 _HANDLERS: dict[type, Callable[[SwitchoverMain, Any], Any]] = {
-    **{kind: SwitchoverMain._on_witness for kind in (
-        WitnessAcquired, WitnessHeldBy, WitnessUnreachable, WitnessLost, WitnessReleased,
-        WitnessHolder)},
+    **{kind: SwitchoverMain._on_witness for kind in WITNESS_REPORTS},
     Begin: SwitchoverMain._on_begin,
     PeerAnswer: SwitchoverMain._on_peer_answer,
     Tick: SwitchoverMain._on_tick,

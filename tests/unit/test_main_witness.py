@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from switchover.actors import main as main_module
+from switchover.actors import main_actions
 from switchover.actors.main_jobs import MainJobs
 from switchover.actors.witness_messages import (
     AcquireWitness,
@@ -97,7 +97,7 @@ def test_the_active_reruns_its_commence_hooks_when_the_peer_answers_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     runs: list[tuple[str, str]] = []
-    monkeypatch.setattr(main_module, "run_hooks", lambda kind, commands, env, **_: runs.append(
+    monkeypatch.setattr(main_actions, "run_hooks", lambda kind, commands, env, **_: runs.append(
         (kind, env["SWITCHOVER_REASON"])))
     peer = Peer(None, peer_state("Backup"), None, peer_state("Inactive"))
     ref, clock, _, deps = start(tmp_path, peer)  # fail-safe start: the peer is silent
