@@ -76,6 +76,8 @@ class AdminDeps:
     pairing_refused: Callable[[], str | None] = lambda: None
     #: The hooks' warnings (a failed run, until one succeeds).
     hook_warnings: Callable[[], list[str]] = lambda: []
+    #: The role the replication services are still taking (None: none under way).
+    services_taking: Callable[[], str | None] = lambda: None
 
 
 def host_deps(host: "Host") -> AdminDeps:
@@ -97,6 +99,7 @@ def host_deps(host: "Host") -> AdminDeps:
         record=host.events.record,
         pairing_refused=lambda: host.pairing_refused,
         hook_warnings=host.hooks.warnings,
+        services_taking=lambda: host.service_roles.taking,
     )
 
 
@@ -168,6 +171,9 @@ class AdminCommands:
             replication[service.name] = dict(service.health())
             warnings += service.warnings()
         warnings += self.d.hook_warnings()  # a failed hook run, until one succeeds
+        taking = self.d.services_taking()
+        if taking is not None:
+            warnings.append(f"the replication services are still taking the role {taking}")
         status.update(
             time=_iso(time.time()),
             last_switch=last_switch(self.d.read_events(STATUS_TAIL_BYTES)),
