@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -23,7 +22,7 @@ from switchover.logs import EventLog
 from switchover.params import ServerParameters
 from switchover.transport.envelope import Envelope
 from switchover.transport.outcome import Outcome
-
+from tests.unit.actor_support import wait_until as wait
 HANDLERS = "I3/IC/Handlers"
 PARAMS = ServerParameters.from_mapping({"CustomMirrorDir": "+/rec"})
 
@@ -57,15 +56,6 @@ class Active:
         fut.set_result(Outcome("ok", Envelope("response", "FileMonitor", "x", eid, body=out),
                                tuple(frames)))
         return fut
-
-
-def wait(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settled(ref: Any, progress: Progress, counter: str, value: int) -> None:

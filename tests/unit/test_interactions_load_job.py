@@ -4,9 +4,8 @@ takes effect (the shadows are promoted) without waiting for the rest of the snap
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 import pytest
@@ -19,7 +18,7 @@ from switchover.replication.interactions.wire import SNAPSHOT_NEXT, SNAPSHOT_OPE
 from switchover.clock import RealClock
 from switchover.transport.envelope import Envelope
 from switchover.transport.outcome import Outcome
-
+from tests.unit.actor_support import wait_until as wait
 
 class StalledActive:
     """Opens a snapshot, then never sends its first chunk (until told to give up)."""
@@ -40,15 +39,6 @@ class StalledActive:
         self.answered = True
         return Outcome("rejected", Envelope("response", "InteractionRecovery", "x", eid,
                                             body={"reason": "gone"}), ())
-
-
-def wait(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
