@@ -102,7 +102,7 @@ class InteractionRecovery(pykka.ThreadingActor):
         if self.loading is not None and type(message) not in _DURING_LOAD:
             # A snapshot load owns the store: what would write to it waits until the load
             # has ended; a role change cancels the load first, so it waits a moment only.
-            if isinstance(message, Role):
+            if isinstance(message, Role) and message.role != "backup":
                 self.loading.cancel()
             self.held.append(message)
             return None
@@ -225,6 +225,9 @@ class InteractionRecovery(pykka.ThreadingActor):
                 self._dispatch(self.held.popleft())
 
     def _load_ended(self, fetch: SnapshotFetch, done: JobDone) -> None:
+        if done.error is not None and fetch.cancelled:  # a role change: no retry
+            self._cancel_fetch()
+            return
         if done.error is not None:
             if not isinstance(done.error, (SyncAborted, ValueError, KeyError)):
                 log.error("InteractionRecovery: loading a snapshot failed", exc_info=done.error)
