@@ -271,7 +271,7 @@ class Host:
             prober=IcmpProber(time_scale=cfg.time_scale),
             on_discontinued=self._discontinued.set,
             pause=PauseStore(cfg.data_dir / "pause.json"),
-            startup_progress=lambda: startup_progress(self.services),
+            startup_progress=lambda: startup_progress(self.services, self.service_roles.taking),
             witness=witness,
         )
         self.main = SwitchoverMain.start(self.main_deps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from switchover.actors.replication_health import startup_progress
 from switchover.actors.service_roles import ServiceRoles
 
 
@@ -60,3 +61,10 @@ def test_a_failing_service_does_not_stop_the_changes_after_it() -> None:
     roles.change("active", None)
     assert roles.close(timeout=10)
     assert seen == ["active"]
+
+
+def test_a_starting_backup_waits_while_the_services_take_the_role() -> None:
+    # Until they have, their health still describes the role before: not "done".
+    assert startup_progress([], taking="backup") == \
+        "replication services taking the role backup"
+    assert startup_progress([], taking=None) is None
