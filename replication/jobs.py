@@ -10,8 +10,9 @@ the load of an interaction snapshot never hold a mailbox.
 
 Jobs of one actor run one at a time, on one worker thread of its own, in the order they
 were started: a superseded job has returned before the next begins, so two never write
-the same store at once. A stopping actor closes its `Jobs` without waiting: the job
-sees its cancel event at its next check and ends on its own.
+the same store at once. A stopping actor closes its `Jobs` without waiting (the job sees
+its cancel event at its next check and ends on its own), or, if the job uses what the
+actor is about to close, waits the moment a cancelled job takes to return.
 """
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class Jobs:
         #: The name of the job under way, None when idle.
         self.running: str | None = None
         self._cancel: threading.Event | None = None
+        self._future: concurrent.futures.Future | None = None
+        self._future: concurrent.futures.Future | None = None
 
     def start(self, name: str, work: Callable[..., Any], *args: Any) -> threading.Event:
         """Run `work(cancel, *args)` on the worker; supersedes the job under way.
@@ -55,7 +58,7 @@ class Jobs:
         self.gen += 1
         gen, cancel = self.gen, threading.Event()
         self._cancel, self.running = cancel, name
-        future = self._worker.submit(work, cancel, *args)
+        future = self._future = self._worker.submit(work, cancel, *args)
         future.add_done_callback(lambda f: self._done(name, gen, f))
         return cancel
 
@@ -75,10 +78,16 @@ class Jobs:
             self.gen += 1
         self.running = self._cancel = None
 
-    def close(self) -> None:
-        """The actor stops: cancel, and let the worker end on its own (never wait)."""
+    def close(self, wait: float = 0.0) -> bool:
+        """The actor stops: cancel, and let the worker end on its own. An actor whose job
+        uses what it is about to close (a store lent to it) waits at most `wait` seconds
+        for the cancelled job to return; False if it has not."""
         self.cancel()
+        future = self._future
+        if wait and future is not None:
+            concurrent.futures.wait([future], timeout=wait)
         self._worker.shutdown(wait=False, cancel_futures=True)
+        return future is None or future.done()
 
     def _done(self, name: str, gen: int, future: concurrent.futures.Future) -> None:
         try:

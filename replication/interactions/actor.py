@@ -87,8 +87,8 @@ class InteractionRecovery(pykka.ThreadingActor):
             if timer is not None:
                 timer.cancel()
         self._cancel_fetch()  # a load under way rolls back at its next record
-        if self.jobs is not None:
-            self.jobs.close()
+        if self.jobs is not None and not self.jobs.close(wait=5.0):
+            log.error("InteractionRecovery: the snapshot load did not roll back within 5 s")
         self.sessions.close_all()
         self.active.fail_waiting("stopping")
         self.store.close()
@@ -100,8 +100,8 @@ class InteractionRecovery(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         if self.loading is not None and type(message) not in _DURING_LOAD:
-            # A snapshot load owns the store: what would write to it waits until the load
-            # has ended; a role change cancels the load first, so it waits a moment only.
+            # A snapshot load owns the store: what would touch it waits until the load has
+            # ended; a role change cancels the load first, so it waits a moment only.
             if isinstance(message, Role) and message.role != "backup":
                 self.loading.cancel()
             self.held.append(message)
@@ -186,8 +186,8 @@ class InteractionRecovery(pykka.ThreadingActor):
         self._publish_status()
 
     def _opened(self, message: SyncOpened) -> None:
-        """The active opened its snapshot: load it as a job, on a connection of its own
-        (`_load`); the actor goes on answering meanwhile (see `on_receive`)."""
+        """The active opened its snapshot: load it as a job (`_load`); the actor goes on
+        answering meanwhile (see `on_receive`)."""
         fetch = message.fetch
         if fetch is not self.fetch or fetch.cancelled:
             return
@@ -202,14 +202,13 @@ class InteractionRecovery(pykka.ThreadingActor):
     def _load(self, cancel: threading.Event, fetch: SnapshotFetch,
               keep: Callable[[Any], bool] | None, wait: float) -> tuple[int, float]:
         """On the worker: all or nothing, in one transaction; cancelling the fetch makes
-        it roll back at its next record. (rows loaded, seconds)."""
+        it roll back at its next record. (rows loaded, seconds).
+
+        It writes through the actor's own store (its page cache stays warm for what
+        follows: the stream, a promotion): lent while no handler touches it."""
         started = time.monotonic()
-        store = InteractionStore(self.d.path)
-        try:
-            return store.load_snapshot(fetch.items(wait=wait), keep), \
-                time.monotonic() - started
-        finally:
-            store.close()
+        loaded = self.store.load_snapshot(fetch.items(wait=wait), keep)
+        return loaded, time.monotonic() - started
 
     def _loaded(self, done: JobDone) -> None:
         assert self.jobs is not None
@@ -217,7 +216,6 @@ class InteractionRecovery(pykka.ThreadingActor):
             return
         fetch, self.loading = self.loading, None
         assert fetch is not None
-        self.store.reloaded()
         try:
             self._load_ended(fetch, done)
         finally:
@@ -390,5 +388,5 @@ _HANDLERS: dict[type, Callable[[InteractionRecovery, Any], Any]] = {
     JobDone: InteractionRecovery._loaded,
 }
 
-#: What is handled while a snapshot loads: nothing of it writes to the store.
+#: What is handled while a snapshot loads: none of it touches the store.
 _DURING_LOAD = frozenset({JobDone, AckDone, SyncOpened, SyncFailed})

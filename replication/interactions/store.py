@@ -7,7 +7,8 @@ what it has already seen by sequence number (an update stream overlapping a snap
 by id (a duplicate Create, a chat line resent with the same message id). When the backup
 becomes active, `promote` turns every shadow into a live interaction in one transaction.
 
-A store belongs to one thread (the InteractionRecovery actor's): open it in `on_start`.
+A store belongs to one thread at a time: the InteractionRecovery actor's (open it in
+`on_start`), or its snapshot load job's while the actor leaves the store alone.
 """
 from __future__ import annotations
 
@@ -73,11 +74,6 @@ class InteractionStore(Transactions, FullSync):
         self._seqs: dict[InteractionType, int] = {}
         self._bumps: list[tuple[str, str, str, str, int]] = []
         self._rids: dict[str, float] = {}
-
-    def reloaded(self) -> None:
-        """Another connection (a snapshot load) changed the rows: forget what was cached
-        of them."""
-        self._types.clear()
 
     def close(self) -> None:
         if self._checkpointer is not None:

@@ -55,7 +55,8 @@ def recovery(tmp_path: Path):
     ref = InteractionRecovery.start(deps)
     yield ref, active, status
     active.give_up.set()
-    ref.stop(timeout=10)
+    if ref.is_alive():
+        ref.stop(timeout=10)
     pykka.ActorRegistry.stop_all()
 
 
@@ -71,3 +72,12 @@ def test_a_snapshot_load_does_not_block_the_mailbox(recovery) -> None:
     wait(lambda: status.get("role") == "active", "the promotion")
     assert status.get("sync") is None
     assert not active.answered  # promoted while the snapshot was still on its way
+
+
+def test_a_stop_during_the_load_takes_effect_at_once(recovery) -> None:
+    ref, active, status = recovery
+    ref.tell(Role("backup"))
+    assert active.next_asked.wait(10), "the backup never asked for the snapshot"
+    wait(lambda: status.get("sync") is not None, "the load to begin")
+    ref.stop(timeout=2)  # the load rolls back; the store closes after it
+    assert not ref.is_alive() and not active.answered
