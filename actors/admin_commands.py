@@ -78,6 +78,8 @@ class AdminDeps:
     hook_warnings: Callable[[], list[str]] = lambda: []
     #: A `[witness]` is configured (`switch --force` has a key to switch without).
     witness: bool = False
+    #: The role the replication services are still taking (None: none under way).
+    services_taking: Callable[[], str | None] = lambda: None
 
 
 def host_deps(host: "Host") -> AdminDeps:
@@ -100,6 +102,7 @@ def host_deps(host: "Host") -> AdminDeps:
         pairing_refused=lambda: host.pairing_refused,
         hook_warnings=host.hooks.warnings,
         witness=host.config.witness is not None,
+        services_taking=lambda: host.service_roles.taking,
     )
 
 
@@ -171,6 +174,9 @@ class AdminCommands:
             replication[service.name] = dict(service.health())
             warnings += service.warnings()
         warnings += self.d.hook_warnings()  # a failed hook run, until one succeeds
+        taking = self.d.services_taking()
+        if taking is not None:
+            warnings.append(f"the replication services are still taking the role {taking}")
         status.update(
             time=_iso(time.time()),
             last_switch=last_switch(self.d.read_events(STATUS_TAIL_BYTES)),

@@ -39,6 +39,7 @@ from switchover.actors.statemachine import Fatal
 from switchover.actors.switch_requests import SwitchRequests
 from switchover.actors.sysmonitor import ParametersChanged, SysMonitor
 from switchover.actors.witness import Witness, witness_store
+from switchover.actors.service_roles import ServiceRoles
 from switchover.actors.shared import SharedState
 from switchover.replication.service import STALE, ReplicationService, ServiceContext
 from switchover.replication.services import SERVICES
@@ -231,6 +232,12 @@ class Host:
         publisher = WarningsPublisher(self.clock, self.executor, self.shared, self.services)
         publisher.start()
         self._defer("replication warnings", publisher.stop)
+        # Stopped after SwitchoverMain, before the services: the last change (stopping)
+        # reaches them before they stop.
+        self.service_roles = ServiceRoles(self._services_take_role,
+                                          lambda: self._each_service("resync"),
+                                          self._services_took_role)
+        self._defer("service roles", self._close_service_roles)
 
     def _start_witness(self) -> Any:
         """The Witness actor when `[witness]` is configured (docs/witness.md); its reports
@@ -262,12 +269,12 @@ class Host:
             manual_switch_only=self.manual_switch_only,
             sysmonitor=self.sysmonitor,
             on_role=self._on_role,
-            on_resync=lambda: self._each_service("resync"),
+            on_resync=self.service_roles.resync,
             network_plan=self._network_plan,
             prober=IcmpProber(time_scale=cfg.time_scale),
             on_discontinued=self._discontinued.set,
             pause=PauseStore(cfg.data_dir / "pause.json"),
-            startup_progress=lambda: startup_progress(self.services),
+            startup_progress=lambda: startup_progress(self.services, self.service_roles.taking),
             witness=witness,
         )
         self.main = SwitchoverMain.start(self.main_deps)
@@ -357,11 +364,25 @@ class Host:
             sysmonitor.tell(ConnectionDropped(channel))
 
     def _on_role(self, role: str, upgrade: str | None) -> None:
-        # Error (and Init) serve nothing: to the services that is the stale role.
-        self._each_service("on_role", STALE if role == "none" else role, upgrade)
+        """On SwitchoverMain's thread: the services take the role as a job (never waited
+        for here: `service_roles.py`)."""
+        self.service_roles.change(role, upgrade)
         # Type=notify: started once the first role is decided; STATUS= follows the role.
         self._role = role
         notify(*(("READY=1",) if role != "stopping" else ()), f"STATUS={self.status_line()}")
+
+    def _services_take_role(self, role: str, upgrade: str | None) -> None:
+        # Error (and Init) serve nothing: to the services that is the stale role.
+        self._each_service("on_role", STALE if role == "none" else role, upgrade)
+
+    def _services_took_role(self, role: str, seconds: float) -> None:
+        log.info("SwitchoverMain: the replication services took the role %s in %.2f s",
+                 role, seconds)
+
+    def _close_service_roles(self) -> None:
+        if not self.service_roles.close(timeout=10.0):
+            log.error("SwitchoverMain: the replication services did not take their last "
+                      "role within 10 s")
 
     def status_line(self) -> str:
         """What `systemctl status` shows: this server and its role."""

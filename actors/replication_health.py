@@ -27,9 +27,13 @@ def service_warnings(services: Sequence[ReplicationService]) -> list[str]:
     return out
 
 
-def startup_progress(services: Sequence[ReplicationService]) -> str | None:
-    """What a starting backup still waits for: its first DS compare-and-update ("in
-    sync") and its InitialMirrorDir copy; None when both are done."""
+def startup_progress(services: Sequence[ReplicationService],
+                     taking: str | None = None) -> str | None:
+    """What a starting backup still waits for: the services taking the role (`taking`,
+    see service_roles.py), its first DS compare-and-update ("in sync") and its
+    InitialMirrorDir copy; None when all are done."""
+    if taking is not None:
+        return f"replication services taking the role {taking}"
     waiting: list[str] = []
     for service in services:
         try:

@@ -9,8 +9,8 @@ Guarantees (see docs/files.md):
   leftovers at start.
 - Nothing outside the mirrored directories is touched. Every path is logical (relative
   to `root`), must be mirrored by the spec, and is reached by opening one directory at a
-  time with O_NOFOLLOW: a symlink anywhere on the way (say `Flows/x -> /etc`) is refused,
-  never written through.
+  time with O_NOFOLLOW (`directories.py`): a symlink anywhere on the way (say
+  `Flows/x -> /etc`) is refused, never written through.
 - The latest operation on a path wins: a newer `begin_file` supersedes an incomplete one,
   and so do `delete`, `rename` and `rmdir_tree`; the superseded transfer can no longer
   commit, so the result is one version or the other, never a mix.
@@ -19,30 +19,27 @@ One owner (the FileMonitor actor) drives an Applier; it is not meant for several
 """
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from switchover.replication.files.errors import (
     ApplyError, MissingSource, OutsideMirror, Superseded, SymlinkRefused, VerifyError)
 from switchover.replication.files.atomic import CLOEXEC, finish, open_temp, put_in_place, syncfs
+from switchover.replication.files.directories import DIR_FLAGS, Directories
 from switchover.replication.files.incoming import Incoming
 from switchover.replication.files.spec import MirrorSpec, has_exception, is_temp_name
 
 __all__ = ["Applier", "Incoming", "ApplyError", "MissingSource", "OutsideMirror",
            "Superseded", "SymlinkRefused", "VerifyError"]
 
-_CLOEXEC = CLOEXEC
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | CLOEXEC
 
 
-class Applier:
+class Applier(Directories):
     """Applies file operations under `root`, only where `spec` mirrors."""
 
     def __init__(self, root: Path | str, spec: MirrorSpec, *, dir_mode: int = 0o755) -> None:
@@ -57,16 +54,6 @@ class Applier:
         self._incoming: dict[PurePosixPath, Incoming] = {}
 
     # -- paths --------------------------------------------------------------------------
-
-    @staticmethod
-    def _split(relpath: str | PurePosixPath) -> tuple[str, ...]:
-        text = str(relpath)
-        parts = tuple(p for p in text.split("/") if p not in ("", "."))
-        if "\x00" in text or not parts:
-            raise OutsideMirror(f"{text!r}: not a path under the root")
-        if ".." in parts:
-            raise OutsideMirror(f"{text}: '..' is not allowed")
-        return parts
 
     @property
     def spec(self) -> MirrorSpec:
@@ -103,82 +90,6 @@ class Applier:
             return False
         return not (any(path == d.path for d in spec.excluded)
                     or any(path == h for h in spec.block_handlers))
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Keep opened directories for a batch of file writes (the walk from the root,
-        one O_NOFOLLOW step per component, is then done once per directory). A rename or
-        tree removal inside the batch forgets them."""
-        self._dirs = {}
-        try:
-            yield
-        finally:
-            self._forget_dirs()
-            self._dirs = None
-
-    def _forget_dirs(self) -> None:
-        if self._dirs:
-            for inc in self._incoming.values():
-                if not inc._owns_parent and inc._pfd >= 0:
-                    inc._pfd = os.dup(inc._pfd)  # still writing there: its own fd now
-                    inc._owns_parent = True
-            for fd in self._dirs.values():
-                os.close(fd)
-            self._dirs.clear()
-
-    def _open_dir(self, parts: tuple[str, ...], create: bool) -> int | None:
-        """Open root/parts one component at a time, never following a symlink.
-
-        Missing directories are created when `create`, else the answer is None.
-        """
-        try:
-            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
-        except FileNotFoundError as e:
-            raise ApplyError(f"root {self.root} does not exist") from e
-        try:
-            for i, part in enumerate(parts):
-                nfd = self._step(fd, part, "/" + "/".join(parts[: i + 1]), create)
-                os.close(fd)
-                fd = nfd
-                if fd < 0:
-                    return None
-            return fd
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            raise
-
-    def _step(self, fd: int, part: str, where: str, create: bool) -> int:
-        """Open one child directory of `fd` (-1 if missing and not `create`)."""
-        try:
-            try:
-                return os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    return -1
-                try:
-                    os.mkdir(part, self.dir_mode, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                return os.open(part, _DIR_FLAGS, dir_fd=fd)
-        except OSError as e:
-            if e.errno not in (errno.ELOOP, errno.ENOTDIR):
-                raise
-            if stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
-                raise SymlinkRefused(f"{where}: is a symlink; refusing to follow it") from e
-            raise ApplyError(f"{where}: is not a directory") from e
-
-    def _parent(self, path: PurePosixPath, create: bool) -> int | None:
-        """An fd of the path's directory, the caller's to close."""
-        if self._dirs is None:
-            return self._open_dir(path.parent.parts[1:], create)
-        fd = self._dirs.get(path.parent)
-        if fd is None:
-            fd = self._open_dir(path.parent.parts[1:], create)
-            if fd is None:
-                return None
-            self._dirs[path.parent] = fd
-        return os.dup(fd)
 
     def _supersede(self, path: PurePosixPath, tree: bool = False) -> None:
         for p, inc in list(self._incoming.items()):
@@ -343,22 +254,6 @@ class Applier:
         finally:
             os.close(sfd)
 
-    def _is_dir(self, relpath: str | PurePosixPath) -> bool:
-        """Whether the (unverified) path is a real directory here; used only to classify."""
-        try:
-            parts = self._split(relpath)
-            pfd = self._open_dir(parts[:-1], create=False)
-        except ApplyError:
-            return False
-        if pfd is None:
-            return False
-        try:
-            return stat.S_ISDIR(os.lstat(parts[-1], dir_fd=pfd).st_mode)
-        except OSError:
-            return False
-        finally:
-            os.close(pfd)
-
     def mkdir(self, relpath: str | PurePosixPath, mode: int | None = None) -> None:
         """Create a directory (and missing parents); an existing directory is fine."""
         path = self._logical(relpath, True)
@@ -402,7 +297,7 @@ class Applier:
         if pfd is None:
             raise MissingSource(f"{path}: not on this server")
         try:
-            flags = _DIR_FLAGS if is_dir else _FILE_FLAGS
+            flags = DIR_FLAGS if is_dir else _FILE_FLAGS
             try:
                 fd = os.open(path.name, flags, dir_fd=pfd)
             except FileNotFoundError as e:
@@ -423,7 +318,7 @@ class Applier:
     def sync(self) -> None:
         """Make every write under `root` durable (after commits with `sync=False`)."""
         try:
-            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | CLOEXEC)
         except OSError:
             return
         try:

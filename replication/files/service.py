@@ -50,7 +50,6 @@ class FileService:
         self.monitor_stopped_by_operator = False
         self._lock = threading.RLock()
         self._specs: tuple[object, Specs] | None = None
-        self._mirror_cancel = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="files")
         #: The active's last handler publish ("<random>-<n>"), None before the first.
         self.published: str | None = None
@@ -201,19 +200,17 @@ class FileService:
         self.health_problem = None
         self.progress = Progress(self.ctx.clock)
         peer = self.ctx.config.peer.name
-        self._mirror_cancel = threading.Event()
         self.mirror = Mirror.start(
             links=self.ctx.links, clock=self.ctx.clock, events=self.ctx.events,
             specs=self.specs, params=self.ctx.params, upgrade=self.upgrade,
-            progress=self.progress, peer=peer, cancel=self._mirror_cancel,
-            fail=self.ctx.fail)
+            progress=self.progress, peer=peer, fail=self.ctx.fail)
         self.health_check = HealthCheck.start(
             links=self.ctx.links, clock=self.ctx.clock, events=self.ctx.events,
             params=self.ctx.params, peer=peer, report=self._on_health)
 
     def _stop_backup(self) -> None:
-        """Stop both backup actors together (a host stop must stay well under 5 s)."""
-        self._mirror_cancel.set()  # get out of a long transfer at once
+        """Stop both backup actors together (a host stop must stay well under 5 s): the
+        mirror answers its stop at once, cancelling the job under way."""
         stopping = []
         for name in ("health_check", "mirror"):
             ref = getattr(self, name)

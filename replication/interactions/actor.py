@@ -13,20 +13,32 @@ import collections
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable
 
 import pykka
 
-from switchover.clock import Clock
+from switchover.replication.jobs import JobDone, Jobs
 
 from .active import ActiveSide, Request
 from .backup import GAP_GRACE, BackupSide
+from .messages import (
+    AckDone,
+    Acked,
+    Deps,
+    DrainChanges,
+    DrainRequests,
+    GapCheck,
+    Resync,
+    Role,
+    SnapshotOpen,
+    SyncFailed,
+    SyncOpened,
+    Tick,
+)
 from .recovery import EnabledTypes, plan_settings_change, shadowable
-from .status import Status, read_settings
+from .status import read_settings
 from .store import InteractionStore
-from .sync import SnapshotFetch, SnapshotSessions, SyncAborted
+from .sync import SnapshotFetch, SyncAborted
 
 log = logging.getLogger("InteractionRecovery")
 
@@ -38,110 +50,6 @@ ROWS = "rows"
 BURST = 50
 
 
-class Inbox:
-    """Work handed over by other threads; the actor is told once per burst."""
-
-    def __init__(self) -> None:
-        self._items: collections.deque[Any] = collections.deque()
-        self._lock = threading.Lock()
-        self._told = False
-        self.tell: Callable[[Any], None] | None = None
-
-    def put(self, item: Any, message: Any) -> None:
-        self.put_many((item,), message)
-
-    def put_many(self, items: Iterable[Any], message: Any) -> None:
-        with self._lock:
-            self._items.extend(items)
-            if self._told or self.tell is None:
-                return
-            self._told = True
-        self.tell(message)
-
-    def take(self) -> list[Any]:
-        with self._lock:
-            items, self._items = list(self._items), collections.deque()
-            self._told = False
-        return items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-@dataclass(frozen=True)
-class DrainRequests:
-    pass
-
-
-@dataclass(frozen=True)
-class DrainChanges:
-    pass
-
-
-@dataclass(frozen=True)
-class Role:
-    role: str
-
-
-@dataclass(frozen=True)
-class Resync:
-    pass
-
-
-@dataclass(frozen=True)
-class Tick:
-    pass
-
-
-@dataclass(frozen=True)
-class GapCheck:
-    pass
-
-
-@dataclass(frozen=True)
-class SnapshotOpen:
-    body: Mapping[str, Any]
-    reply: Callable[..., None]
-
-
-@dataclass(frozen=True)
-class Acked:
-    seqs: Mapping[str, int]
-
-
-@dataclass(frozen=True)
-class AckDone:
-    pass
-
-
-@dataclass(frozen=True)
-class SyncOpened:
-    fetch: SnapshotFetch
-
-
-@dataclass(frozen=True)
-class SyncFailed:
-    fetch: SnapshotFetch
-    reason: str
-
-
-@dataclass
-class Deps:
-    path: Path
-    clock: Clock
-    params: Callable[[], Any]
-    publish: Callable[[Mapping[str, Any], Any], None]
-    peer_request: Callable[[str, Mapping[str, Any], float], Any]  # blocking -> Outcome
-    peer_send: Callable[[str, Mapping[str, Any], Callable[[], None]], None]  # async
-    status: Status
-    sessions: SnapshotSessions
-    requests: Inbox
-    changes: Inbox
-    sync_timeout: float  # reference seconds for one snapshot request
-    ack_wait: float  # real seconds an acknowledgement waits for the backup
-    tick: float = 1.0  # reference seconds between parameter polls
-
-
 class InteractionRecovery(pykka.ThreadingActor):
     def __init__(self, deps: Deps) -> None:
         super().__init__()
@@ -151,6 +59,10 @@ class InteractionRecovery(pykka.ThreadingActor):
         self.again: set = set()
         self._timer: Any = None
         self._gap_timer: Any = None
+        self.jobs: Jobs | None = None
+        #: The snapshot being loaded (a job) and the messages held back until it ends.
+        self.loading: SnapshotFetch | None = None
+        self.held: collections.deque[Any] = collections.deque()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -166,6 +78,7 @@ class InteractionRecovery(pykka.ThreadingActor):
         self.backup.enabled, self.backup.mail_filter = self.settings
         self.d.requests.tell = self.actor_ref.tell
         self.d.changes.tell = self.actor_ref.tell
+        self.jobs = Jobs(self.actor_ref.tell, "InteractionRecovery-load")
         self._publish_status()
         self._schedule()
 
@@ -173,7 +86,9 @@ class InteractionRecovery(pykka.ThreadingActor):
         for timer in (self._timer, self._gap_timer):
             if timer is not None:
                 timer.cancel()
-        self._cancel_fetch()
+        self._cancel_fetch()  # a load under way rolls back at its next record
+        if self.jobs is not None and not self.jobs.close(wait=5.0):
+            log.error("InteractionRecovery: the snapshot load did not roll back within 5 s")
         self.sessions.close_all()
         self.active.fail_waiting("stopping")
         self.store.close()
@@ -184,6 +99,16 @@ class InteractionRecovery(pykka.ThreadingActor):
             self.d.tick, lambda: ref.tell(Tick()) if ref.is_alive() else None)
 
     def on_receive(self, message: Any) -> Any:
+        if self.loading is not None and type(message) not in _DURING_LOAD:
+            # A snapshot load owns the store: what would touch it waits until the load has
+            # ended; a role change cancels the load first, so it waits a moment only.
+            if isinstance(message, Role) and message.role != "backup":
+                self.loading.cancel()
+            self.held.append(message)
+            return None
+        return self._dispatch(message)
+
+    def _dispatch(self, message: Any) -> Any:
         handler = _HANDLERS.get(type(message))
         if handler is None:
             log.warning("InteractionRecovery: unexpected message %r", message)
@@ -261,24 +186,57 @@ class InteractionRecovery(pykka.ThreadingActor):
         self._publish_status()
 
     def _opened(self, message: SyncOpened) -> None:
+        """The active opened its snapshot: load it as a job (`_load`); the actor goes on
+        answering meanwhile (see `on_receive`)."""
         fetch = message.fetch
         if fetch is not self.fetch or fetch.cancelled:
             return
         enabled, mail_filter = self.settings
         keep = (lambda i: shadowable(i, enabled, mail_filter)) if mail_filter else None
-        started = time.monotonic()
         self.d.status.update(sync=fetch)
-        try:
-            loaded = self.store.load_snapshot(
-                fetch.items(wait=self.d.clock.real_seconds(self.d.sync_timeout) + 1.0), keep)
-        except (SyncAborted, ValueError, KeyError) as exc:
-            self._failed(SyncFailed(fetch, str(exc)))
+        assert self.jobs is not None
+        self.loading = fetch
+        self.jobs.start("snapshot load", self._load, fetch, keep,
+                        self.d.clock.real_seconds(self.d.sync_timeout) + 1.0)
+
+    def _load(self, cancel: threading.Event, fetch: SnapshotFetch,
+              keep: Callable[[Any], bool] | None, wait: float) -> tuple[int, float]:
+        """On the worker: all or nothing, in one transaction; cancelling the fetch makes
+        it roll back at its next record. (rows loaded, seconds).
+
+        It writes through the actor's own store (its page cache stays warm for what
+        follows: the stream, a promotion): lent while no handler touches it."""
+        started = time.monotonic()
+        loaded = self.store.load_snapshot(fetch.items(wait=wait), keep)
+        return loaded, time.monotonic() - started
+
+    def _loaded(self, done: JobDone) -> None:
+        assert self.jobs is not None
+        if not self.jobs.current(done):
             return
+        fetch, self.loading = self.loading, None
+        assert fetch is not None
+        try:
+            self._load_ended(fetch, done)
+        finally:
+            while self.held and self.loading is None:
+                self._dispatch(self.held.popleft())
+
+    def _load_ended(self, fetch: SnapshotFetch, done: JobDone) -> None:
+        if done.error is not None and fetch.cancelled:  # a role change: no retry
+            self._cancel_fetch()
+            return
+        if done.error is not None:
+            if not isinstance(done.error, (SyncAborted, ValueError, KeyError)):
+                log.error("InteractionRecovery: loading a snapshot failed", exc_info=done.error)
+            self._failed(SyncFailed(fetch, str(done.error)))
+            return
+        loaded, took = done.result
         self.fetch = None
         self.d.status.update(sync=None)
         self.backup.release(fetch.types)
         log.info("InteractionRecovery: full synchronisation of %s: %d interactions in %.2f s",
-                 ", ".join(t.value for t in fetch.types), loaded, time.monotonic() - started)
+                 ", ".join(t.value for t in fetch.types), loaded, took)
         self._next_sync()
 
     def _failed(self, message: SyncFailed) -> None:
@@ -427,4 +385,8 @@ _HANDLERS: dict[type, Callable[[InteractionRecovery, Any], Any]] = {
     AckDone: InteractionRecovery._ack_done,
     SyncOpened: InteractionRecovery._opened,
     SyncFailed: InteractionRecovery._failed,
+    JobDone: InteractionRecovery._loaded,
 }
+
+#: What is handled while a snapshot loads: none of it touches the store.
+_DURING_LOAD = frozenset({JobDone, AckDone, SyncOpened, SyncFailed})

@@ -168,7 +168,9 @@ def line_of(body: bytes) -> TranscriptLine:
 def connect(path: str) -> sqlite3.Connection:
     """A connection in autocommit mode: the store opens every transaction itself."""
     private_file(path)  # customers' interactions: 0600 (switchover/private.py)
-    conn = sqlite3.connect(path, isolation_level=None)
+    # One thread at a time, not always the same one: the actor lends its store to its
+    # snapshot load job while it holds back everything that would touch it (actor.py).
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL survives a crash of the process; a power cut may lose the last
     # commits, which the next full synchronisation restores.

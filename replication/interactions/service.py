@@ -14,19 +14,19 @@ from typing import Any, Callable, Mapping
 
 import pykka
 
-from switchover.replication.service import ACTIVE, BACKUP, AdminCommand, ServiceContext
+from switchover.replication.service import ACTIVE, AdminCommand, ServiceContext
 from switchover.transport.channel import preferred
 from switchover.transport.envelope import Envelope
 from switchover.transport.outcome import CONNECTION_LOST, Outcome
 
 from .active import Request
-from .actor import (
+from .actor import InteractionRecovery
+from .messages import (
     Acked,
     Deps,
     DrainChanges,
     DrainRequests,
     Inbox,
-    InteractionRecovery,
     Resync,
     Role,
     SnapshotOpen,
@@ -89,8 +89,6 @@ class InteractionService:
         self.ctx.notifier.register_service(SERVICE, self._on_request)
 
     def on_role(self, role: str, upgrade: str | None) -> None:
-        if role != BACKUP:
-            self.status.cancel_sync()  # a load in progress rolls back now, not at its end
         if role == ACTIVE:
             log.info("InteractionRecovery: this server is active: promoting shadows first")
         self._tell(Role(role))
@@ -124,7 +122,6 @@ class InteractionService:
         }
 
     def stop(self) -> None:
-        self.status.cancel_sync()
         if self.actor is not None:
             self.actor.stop(timeout=10)
         self.sessions.close_all()

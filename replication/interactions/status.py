@@ -50,11 +50,6 @@ class Status:
         with self._lock:
             return self._values.get(name, default)
 
-    def cancel_sync(self) -> None:
-        fetch = self.get("sync")
-        if fetch is not None:
-            fetch.cancel()
-
     def health(self) -> dict[str, Any]:
         with self._lock:
             v = dict(self._values)

@@ -7,15 +7,15 @@ what it has already seen by sequence number (an update stream overlapping a snap
 by id (a duplicate Create, a chat line resent with the same message id). When the backup
 becomes active, `promote` turns every shadow into a live interaction in one transaction.
 
-A store belongs to one thread (the InteractionRecovery actor's): open it in `on_start`.
+A store belongs to one thread at a time: the InteractionRecovery actor's (open it in
+`on_start`), or its snapshot load job's while the actor leaves the store alone.
 """
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 import orjson
 
@@ -36,14 +36,11 @@ from .model import (
     UpdateState,
     apply as apply_op,
 )
+from .fullsync import FullSync
 from .promotion import promote_rows
-from .recovery import (
-    EnabledTypes,
-    PromotionAction,
-    PromotionResult,
-    shadowable,
-)
-from .rows import SnapshotHeader, SnapshotRecord, StatKey
+from .recovery import PromotionAction, PromotionResult
+from .rows import StatKey
+from .transactions import Transactions
 
 Blobs = Mapping[str, bytes]
 
@@ -52,7 +49,7 @@ class _Discard(Exception):
     """Rolls back a transaction whose operation turned out to change nothing."""
 
 
-class InteractionStore:
+class InteractionStore(Transactions, FullSync):
     """SQLite (WAL) store of interactions, transcripts, files, streams and statistics."""
 
     def __init__(self, path: str | Path, checkpoint_thread: bool = False) -> None:
@@ -82,64 +79,6 @@ class InteractionStore:
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-            self._write_staged()
-        except BaseException:
-            self._discard_staged()
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _write_staged(self) -> None:
-        """Inside the transaction: writes what the operations staged (see __init__)."""
-        db = self._db
-        if self._seqs:
-            db.executemany(
-                "INSERT INTO streams (type, seq) VALUES (?, ?) "
-                "ON CONFLICT DO UPDATE SET seq = excluded.seq",
-                [(t.value, s) for t, s in self._seqs.items()])
-        if self._bumps:
-            totals: dict[tuple[str, str, str, str], int] = {}
-            for *k, n in self._bumps:
-                k = tuple(k)
-                totals[k] = totals.get(k, 0) + n
-            db.executemany(rows.BUMP_STAT, [(*k, n) for k, n in totals.items() if n])
-        if self._rids:
-            db.executemany("INSERT OR IGNORE INTO requests VALUES (?, ?)",
-                           list(self._rids.items()))
-        self._discard_staged()
-
-    def _discard_staged(self) -> None:
-        self._seqs = {}
-        self._bumps = []
-        self._rids = {}
-
-    def _mark(self) -> tuple[dict[InteractionType, int], int, int]:
-        return dict(self._seqs), len(self._bumps), len(self._rids)
-
-    def _undo(self, mark: tuple[dict[InteractionType, int], int, int]) -> None:
-        """Drops what was staged after `mark` (its savepoint rolled back)."""
-        seqs, bumps, rids = mark
-        self._seqs = seqs
-        del self._bumps[bumps:]
-        if len(self._rids) > rids:
-            self._rids = dict(list(self._rids.items())[:rids])
-
-    # --- streams ----------------------------------------------------------------------
-
-    def seq(self, type_: InteractionType) -> int:
-        """The last sequence number applied from `type_`'s stream (0: none yet)."""
-        staged = self._seqs.get(type_)
-        return staged if staged is not None else rows.seq_of(self._db, type_)
-
-    def _set_seq(self, type_: InteractionType, seq: int) -> None:
-        """Inside a transaction: written with the COMMIT."""
-        self._seqs[type_] = seq
 
     def apply(self, op: Op, blobs: Blobs | None = None, rid: str | None = None) -> bool:
         """Applies one operation from the active's stream; False if it changed nothing.
@@ -175,29 +114,6 @@ class InteractionStore:
         if rid is not None:
             self._rids.setdefault(rid, op.at)
         return self._apply(op, blobs, strict=False)
-
-    def seen_request(self, rid: str) -> bool:
-        """Whether an application request with this id was already applied here."""
-        return rid in self._rids or self._db.execute(
-            "SELECT 1 FROM requests WHERE rid = ?", (rid,)).fetchone() is not None
-
-    def seen_requests(self, rids: Iterable[str]) -> set[str]:
-        """The ids among `rids` already applied here: `seen_request` for a burst, in one
-        query per 500 ids rather than one per request."""
-        rids = list(rids)
-        found = {r for r in rids if r in self._rids}
-        for start in range(0, len(rids), 500):
-            chunk = rids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r for (r,) in self._db.execute(
-                f"SELECT rid FROM requests WHERE rid IN ({marks})", chunk))
-        return found
-
-    def forget_requests(self, before: float) -> int:
-        """Forgets request ids older than `before` (epoch seconds): clients resend within
-        their reconnect window, so older ids can no longer come back."""
-        with self._tx():
-            return self._db.execute("DELETE FROM requests WHERE at < ?", (before,)).rowcount
 
     def originate(self, op: Op, blobs: Blobs | None = None,
                   rid: str | None = None) -> Op | None:
@@ -436,103 +352,6 @@ class InteractionStore:
             StatKey(*r[:4]): r[4]
             for r in self._db.execute("SELECT * FROM stats WHERE n != 0 ORDER BY 1, 2, 3, 4")
         }
-
-    # --- full synchronisation ---------------------------------------------------------
-
-    def snapshot(
-        self,
-        types: Iterable[InteractionType],
-        keep: Callable[[Interaction], bool] | None = None,
-    ) -> Iterator[SnapshotHeader | SnapshotRecord]:
-        """A consistent copy of `types`: a header, then one record per interaction.
-
-        Read on a connection of its own inside one read transaction, so the copy is the
-        state at one sequence number per stream while this store goes on applying; updates
-        the backup receives meanwhile carry higher numbers and apply after the load. `keep`
-        filters at the source (the mail filter), saving the network the skipped emails.
-        """
-        wanted = tuple(sorted(set(types)))
-        db = rows.connect(self.path)
-        try:
-            db.execute("BEGIN")
-            seqs = {t: rows.seq_of(db, t) for t in wanted}
-            totals = tuple(
-                (StatKey(*r[:4]), r[4])
-                for r in db.execute(
-                    "SELECT * FROM stats WHERE metric LIKE 'total:%' AND n != 0 AND type IN "
-                    f"({','.join('?' * len(wanted))}) ORDER BY 1, 2, 3, 4",
-                    [t.value for t in wanted],
-                )
-            )
-            yield SnapshotHeader(types=wanted, seqs=seqs, totals=totals)
-            for interaction in rows.interactions(db, wanted):
-                if keep is not None and not keep(interaction):
-                    continue
-                blobs = tuple(
-                    (a.sha256, found[0])
-                    for a in interaction.attachments()
-                    if (found := db.execute("SELECT data FROM blobs WHERE sha256 = ?",
-                                            (a.sha256,)).fetchone())
-                )
-                yield SnapshotRecord(interaction=interaction, blobs=blobs)
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    def load_snapshot(
-        self,
-        items: Iterable[SnapshotHeader | SnapshotRecord],
-        keep: Callable[[Interaction], bool] | None = None,
-    ) -> int:
-        """Replaces the snapshot's types with its content, all or nothing; rows loaded.
-
-        If the load fails half way (the active is lost during the synchronisation), the
-        store keeps what it had before, and the next full synchronisation starts over.
-        """
-        it = iter(items)
-        header = next(it)
-        if not isinstance(header, SnapshotHeader):
-            raise InvalidOperation("a snapshot starts with its header")
-        loaded = 0
-        with self._tx():
-            for t in header.types:
-                self._drop(t)
-                self._set_seq(t, header.seqs.get(t, 0))
-            self._db.executemany(rows.BUMP_STAT, [(*k, n) for k, n in header.totals])
-            # Rows go in with executemany, a few thousand at a time; an interaction with
-            # a transcript or files is inserted on its own, after the rows before it.
-            batch: list[tuple[Any, ...]] = []
-            for record in it:
-                if not isinstance(record, SnapshotRecord):
-                    raise InvalidOperation("a snapshot has one header")
-                i = record.interaction
-                if i.type not in header.types or (keep is not None and not keep(i)):
-                    continue
-                if i.transcript or record.blobs or i.attachments():
-                    self._insert_rows(batch)
-                    self._insert(i, dict(record.blobs))
-                else:
-                    batch.append(rows.row_of(i))
-                    if len(batch) >= 5000:
-                        self._insert_rows(batch)
-                loaded += 1
-            self._insert_rows(batch)
-            for statement in rows.REBUILD_GAUGES:
-                self._db.execute(statement)
-        return loaded
-
-    def resync_filtered(
-        self,
-        items: Iterable[SnapshotHeader | SnapshotRecord],
-        enabled: EnabledTypes,
-        mail_filter: bool,
-    ) -> int:
-        """Drops the shadows of the snapshot's types and reloads those the filter keeps.
-
-        The active only reads (its `snapshot`), so nothing changes there: the reference's
-        "no visible impact on the active server".
-        """
-        return self.load_snapshot(items, keep=lambda i: shadowable(i, enabled, mail_filter))
 
     def drop_type(self, type_: InteractionType) -> int:
         """Forgets every shadow of a type (recovery disabled, or before a resync)."""

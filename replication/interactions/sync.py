@@ -7,8 +7,9 @@ while the previous one is on the wire. Each Next names its index, so a request r
 after a timeout gets the same chunk again instead of skipping one.
 
 The backup's `SnapshotFetch` is a thread too: it opens the session, then pulls chunks into
-a bounded queue that the InteractionRecovery actor drains inside `load_snapshot`, which
-is all or nothing; cancelling the fetch (a switchover, a stop) makes the load roll back.
+a bounded queue that the InteractionRecovery actor's load job drains inside
+`load_snapshot`, which is all or nothing; cancelling the fetch (a switchover, a stop)
+makes the load roll back.
 """
 from __future__ import annotations
 
@@ -195,15 +196,24 @@ class SnapshotFetch(threading.Thread):
             self.error = str(exc)
             self._put(SyncAborted(self.error))
 
-    def items(self, wait: float) -> Iterator[SnapshotHeader | SnapshotRecord]:
-        """What `load_snapshot` reads; raises SyncAborted on cancel, failure or silence."""
+    def _next(self, wait: float) -> Any:
+        """The next item, looking at the cancel event every 0.1 s: a cancelled load rolls
+        back at once, not after `wait`."""
+        waited = 0.0
         while True:
             if self._cancel.is_set():
                 raise SyncAborted("cancelled")
             try:
-                got = self._queue.get(timeout=wait)
+                return self._queue.get(timeout=min(0.1, wait))
             except queue.Empty:
-                raise SyncAborted(f"no snapshot data for {wait:.1f} s") from None
+                waited += min(0.1, wait)
+                if waited >= wait:
+                    raise SyncAborted(f"no snapshot data for {wait:.1f} s") from None
+
+    def items(self, wait: float) -> Iterator[SnapshotHeader | SnapshotRecord]:
+        """What `load_snapshot` reads; raises SyncAborted on cancel, failure or silence."""
+        while True:
+            got = self._next(wait)
             if got is _END:
                 return
             if isinstance(got, Exception):

@@ -78,15 +78,24 @@ def same(pair: LocalPair, rel: str, timeout: float = 20.0) -> None:
     pair.wait_for(lambda: tree(ra / rel) == tree(rb / rel), timeout, f"{rel} identical")
 
 
-def write_big(path: Path, seed: bytes) -> str:
-    """A large file of pseudo-random 1 MiB blocks; returns its sha256."""
+def write_big(path: Path, seed: bytes, staging: Path | None = None) -> str:
+    """A large file of pseudo-random 1 MiB blocks; returns its sha256.
+
+    Written in place, the active's file is empty, then partial, for a while, and the
+    backup may copy it whole as it was at such a moment. With `staging` (an unmirrored
+    directory on the same file system) it is written there and renamed into place, so
+    the active only ever has the whole file, and any copy but the whole one is partial.
+    """
     h = hashlib.sha256()
     block = hashlib.sha256(seed).digest() * (1 << 15)
-    with open(path, "wb") as f:
+    target = path if staging is None else staging / path.name
+    with open(target, "wb") as f:
         for i in range(BIG >> 20):
             data = i.to_bytes(8, "big") + block[8:]
             f.write(data)
             h.update(data)
+    if staging is not None:
+        os.rename(target, path)
     return h.hexdigest()
 
 
@@ -187,7 +196,8 @@ def test_initial_dir_kill_mid_transfer_and_catch_up(make_pair, logs_on_failure) 
     assert (rb / "init/sub/start.bin").read_bytes() == b"at start"
 
     # kill -9 of the backup in the middle of a transfer: no partial file, whole later.
-    final = write_big(ra / "data/rec/big.bin", b"kill")
+    (ra / "staging").mkdir()
+    final = write_big(ra / "data/rec/big.bin", b"kill", staging=ra / "staging")
     pair.wait_for(lambda: temps(rb / "data/rec"), 20, "the transfer to begin")
     pair.kill(b)
     killed = rb / "data/rec/big.bin"

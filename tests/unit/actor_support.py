@@ -1,7 +1,22 @@
-"""Driving Pykka actors from a test with a FakeClock, without sleeping."""
+"""Driving Pykka actors from a test: with a FakeClock without sleeping, or (for an
+actor whose work runs as jobs on a worker thread) by watching what it reports."""
 from __future__ import annotations
 
+import time
+from typing import Any, Callable
+
 from switchover.clock import FakeClock
+
+
+def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    """Poll `predicate` until it is true (its value) or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settle(*refs, rounds: int = 200) -> None:

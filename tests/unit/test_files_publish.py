@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -23,7 +22,7 @@ from switchover.logs import EventLog
 from switchover.params import ServerParameters
 from switchover.transport.envelope import Envelope
 from switchover.transport.outcome import Outcome
-
+from tests.unit.actor_support import wait_until as wait
 HANDLERS = "I3/IC/Handlers"
 PARAMS = ServerParameters.from_mapping({"CustomMirrorDir": "+/rec"})
 
@@ -59,13 +58,11 @@ class Active:
         return fut
 
 
-def wait(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+def settled(ref: Any, progress: Progress, counter: str, value: int) -> None:
+    """The mirror's work runs as jobs: wait until `counter` shows it and the mirror is in
+    sync again (a resync counts at its start and says "in sync" at its end)."""
+    wait(lambda: progress.snapshot()[counter] >= value
+         and progress.snapshot()["state"] == "in sync", counter)
 
 
 @pytest.fixture
@@ -103,12 +100,12 @@ def test_a_publish_compares_the_handler_directory_once(setup) -> None:
     (active.root / HANDLERS / "h1.ihd").write_bytes(b"v2")
     (active.root / HANDLERS / "h2.ihd").write_bytes(b"new")
     ref.tell(Resync("operator"))  # a compare without a publish leaves handlers alone
-    wait(lambda: progress.snapshot()["resyncs"] == 1, "the resync")
-    ref.ask(Resync("operator"))
+    settled(ref, progress, "resyncs", 1)
     assert h1.read_bytes() == b"v1" and not (backup / HANDLERS / "h2.ihd").exists()
 
     active.published = "p-1"
-    ref.ask(Publish("p-1"))
+    ref.tell(Publish("p-1"))
+    settled(ref, progress, "publishes", 1)
     assert h1.read_bytes() == b"v2" and (backup / HANDLERS / "h2.ihd").read_bytes() == b"new"
     assert not (backup / HANDLERS / "sub").exists()
     assert progress.snapshot()["publishes"] == 1
@@ -116,8 +113,9 @@ def test_a_publish_compares_the_handler_directory_once(setup) -> None:
 
     # The same publish again (a copy, or already compared at a resync): nothing to do.
     mark = len(active.calls)
-    ref.ask(Publish("p-1"))
-    ref.ask(Resync("operator"))
+    ref.tell(Publish("p-1"))
+    ref.tell(Resync("operator"))
+    settled(ref, progress, "resyncs", 2)
     assert progress.snapshot()["publishes"] == 1
     asked = [d for eid, d in active.calls[mark:] if eid == proto.MANIFEST]
     assert "/rec" in asked and f"/{HANDLERS}" not in asked
@@ -128,7 +126,8 @@ def test_a_missed_publish_is_compared_at_the_next_resync(setup) -> None:
     ref, progress = start(None)
     (active.root / HANDLERS / "h1.ihd").write_bytes(b"v2")
     active.published = "p-7"  # its event never arrived
-    ref.ask(Resync("reconnected"))
+    ref.tell(Resync("reconnected"))
+    settled(ref, progress, "publishes", 1)
     assert (backup / HANDLERS / "h1.ihd").read_bytes() == b"v2"
     assert progress.snapshot()["publishes"] == 1
 
@@ -140,8 +139,9 @@ def test_handlers_are_never_replicated_in_an_upgrade_state(setup, upgrade: str) 
     ref, progress = start(upgrade)
     assert not (backup / HANDLERS).exists()
     active.published = "p-2"
-    ref.ask(Publish("p-2"))
-    ref.ask(Resync("reconnected"))
+    ref.tell(Publish("p-2"))
+    ref.tell(Resync("reconnected"))
+    settled(ref, progress, "resyncs", 1)
     assert not (backup / HANDLERS).exists()
     assert progress.snapshot()["publishes"] == 0
 
