@@ -92,7 +92,10 @@ def primary(event: Event, ctx: Context) -> Transition:
             return stay(s, f"this server is the active server; {event.name} does not "
                          "answer on the virtual switch", nxt)
         if peer.state == s.value:
-            return _two_actives(event.name, peer.generation, peer.letter, ctx, nxt)
+            # Back after a silence, it may have announced the VIP meanwhile; answering all
+            # along, it is an old active still running its discontinue (told at our switch).
+            return _two_actives(event.name, peer.generation, peer.letter, ctx, nxt,
+                                rerun=event.returned)
         t = stay(s, f"this server is the active server; {event.name} is {peer.state}", nxt)
         if not event.returned or peer.state != State.INACTIVE.value:
             return t  # a peer back as a backup never served: nothing to announce over
@@ -100,7 +103,8 @@ def primary(event: Event, ctx: Context) -> Transition:
                "meanwhile); re-announcing: re-running the commence hooks")
         return Transition(s, t.actions + (RerunCommence(why),), f"{t.reason}; {why}")
     if isinstance(event, DiscontinueRequested):
-        return _two_actives(event.peer, event.generation, event.letter, ctx)
+        # It switched without knowing our generation: it commenced, so announced the VIP.
+        return _two_actives(event.peer, event.generation, event.letter, ctx, rerun=True)
     if isinstance(event, HandOverRequested):
         reason = f"planned hand-over: {event.peer} takes over; this server is no longer active"
         return Transition(State.INACTIVE, (CloseLinks(), GoStale(reason, tell_peer=True)),
@@ -111,25 +115,26 @@ def primary(event: Event, ctx: Context) -> Transition:
 
 
 def _two_actives(peer: str, generation: int, letter: str, ctx: Context,
-                 *more: Action) -> Transition:
-    """Two actives meet (after a partition, or a Discontinue): the newer switch stays."""
+                 *more: Action, rerun: bool) -> Transition:
+    """Two actives meet (after a partition, or a Discontinue): the newer switch stays,
+    and re-runs its commence hooks when the other may have announced the VIP after it."""
     if _outranked(ctx, generation, letter):
         reason = (f"{peer} is active with generation {generation} (ours {ctx.generation}); "
                   "this server is no longer active")
         return Transition(State.INACTIVE, (CloseLinks(), GoStale(reason)) + more, reason)
-    # The other active may have announced the VIP meanwhile: this one announces it again.
-    return stay(
-        State.PRIMARY,
-        f"{peer} claims to be active with generation {generation}, not newer than ours "
-        f"({ctx.generation}); telling it that it is no longer active, and re-running the "
-        "commence hooks (re-announcing)",
+    reason = (f"{peer} claims to be active with generation {generation}, not newer than ours "
+              f"({ctx.generation}); telling it that it is no longer active")
+    actions: tuple[Action, ...] = (
         Log("warning", f"{peer} is also active with generation {generation} (ours "
                        f"{ctx.generation}): telling it that it is no longer active"),
         TellPeerDiscontinue(),
-        RerunCommence(f"partition healed: {peer} was active too (generation {generation}, "
-                      f"ours {ctx.generation}) and is told to stop; re-announcing"),
-        *more,
     )
+    if rerun:
+        reason += ", and re-running the commence hooks (re-announcing)"
+        actions += (RerunCommence(f"partition healed: {peer} was active too (generation "
+                                  f"{generation}, ours {ctx.generation}) and is told to "
+                                  "stop; re-announcing"),)
+    return stay(State.PRIMARY, reason, *actions, *more)
 
 
 def stop(state: State, ctx: Context) -> Transition:

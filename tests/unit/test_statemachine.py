@@ -145,10 +145,12 @@ ROWS = [
     # --- two actives meet: generation rank, a tie to SwitchoverServer A
     ("two-actives-newer-peer", S.PRIMARY, peer("Primary", 6), GEN5, S.INACTIVE,
      [CloseLinks, GoStale, QueryPeer], "no longer active"),
+    # an old active answering all along is still running the discontinue our switch told
+    # it to: nothing to re-announce over (it announced before us)
     ("two-actives-older-peer", S.PRIMARY, peer("Primary", 4), GEN5, S.PRIMARY,
-     [Log, TellPeerDiscontinue, RerunCommence, QueryPeer], "telling it"),
+     [Log, TellPeerDiscontinue, QueryPeer], "telling it"),
     ("two-actives-tie-a-stays", S.PRIMARY, peer("Primary", 5, "B"), GEN5, S.PRIMARY,
-     [Log, TellPeerDiscontinue, RerunCommence, QueryPeer], "not newer"),
+     [Log, TellPeerDiscontinue, QueryPeer], "not newer"),
     ("two-actives-after-a-partition", S.PRIMARY, healed("Primary", 4), GEN5, S.PRIMARY,
      [Log, TellPeerDiscontinue, RerunCommence, QueryPeer], "re-running the commence hooks"),
     # --- a partition heals: whoever stays active announces again (with or without witness)
