@@ -95,14 +95,13 @@ class Rig:
         self.active, self.backup = active, backup
         self.direct = Direct(active)
         self.clock = FakeClock()
-        self.pool = concurrent.futures.ThreadPoolExecutor(1)
         self.synced = threading.Event()
         self.synced_count = 0
         self.cancels: list[threading.Event] = []  # each resync's, in order
         self.status = ReplicatorStatus()
         self.ref = DSReplicator.start(ReplicatorDeps(
             store=backup, clock=self.clock, remote=self.remote,
-            submit=self.pool.submit, send_ack=self.ack, on_synced=self.on_synced,
+            send_ack=self.ack, on_synced=self.on_synced,
             status=self.status))
 
     def remote(self, cancel: threading.Event) -> RemoteTree:
@@ -142,8 +141,7 @@ class Rig:
         raise AssertionError(f"backup at {self.backup.seq}, active at {self.active.seq}")
 
     def close(self) -> None:
-        self.ref.stop()
-        self.pool.shutdown()
+        self.ref.stop()  # waits for the cancelled resync to return
         self.direct.server.close()
 
 
