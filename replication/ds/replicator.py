@@ -31,7 +31,8 @@ transaction, so a burst costs one fsync, not one per change.
 
 After each applied batch the actor acks its seq to the active (coalesced: one ack in
 flight), which is what synchronous replication waits for and what the active's status
-reports as lag.
+reports as lag. A failed ack is tried again after `RETRY_DELAY`, by a timer that stopping
+to follow cancels with the others.
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ log = logging.getLogger("DSReplicator")
 
 #: Reference seconds an out-of-order event waits for the missing ones.
 GAP_GRACE = 1.0
-#: Reference seconds before a failed resync is tried again.
+#: Reference seconds before a failed resync (or ack) is tried again.
 RETRY_DELAY = 2.0
 #: Real seconds a stopping replicator waits for its cancelled resync to return: the
 #: service closes the store the resync writes just after (a request in flight gives up
@@ -142,6 +143,7 @@ class DSReplicator(pykka.ThreadingActor):
         self.drain_scheduled = False
         self.gap_timer: TimerHandle | None = None
         self.retry_timer: TimerHandle | None = None
+        self.retry_ack: TimerHandle | None = None
         self.applied = self.store.seq
         self.active_seq = 0
         self.session = uuid.uuid4().hex
@@ -191,11 +193,11 @@ class DSReplicator(pykka.ThreadingActor):
         self.d.status.set(following=False, syncing=False, remote=None)
 
     def _cancel_timers(self) -> None:
-        """A gap check or a resync retry armed so far is stale."""
-        for timer in (self.gap_timer, self.retry_timer):
+        """A gap check, a resync retry or an ack retry armed so far is stale."""
+        for timer in (self.gap_timer, self.retry_timer, self.retry_ack):
             if timer is not None:
                 timer.cancel()
-        self.gap_timer = self.retry_timer = None
+        self.gap_timer = self.retry_timer = self.retry_ack = None
 
     def _resync(self, msg: Resync) -> None:
         if self.following:
