@@ -1,7 +1,7 @@
 """Long work of a replication actor as a job: off the actor's thread, its end a message.
 
-The shape DSReplicator's resync set (`ds/replicator.py`), kept here once for every
-payload: each job has a generation and a cancel event; starting a job supersedes the
+One shape for every payload (the DS resync, the files' mirror work, an interaction
+snapshot's load): each job has a generation and a cancel event; starting a job supersedes the
 one under way (its event is set, its outcome ignored); its end comes back to the actor
 as `JobDone`, which the actor takes only while its generation is current. Meanwhile the
 actor goes on answering, so a stop or a role change gets in between at once: the
@@ -46,17 +46,20 @@ class Jobs:
         self.running: str | None = None
         self._cancel: threading.Event | None = None
         self._future: concurrent.futures.Future | None = None
-        self._future: concurrent.futures.Future | None = None
 
-    def start(self, name: str, work: Callable[..., Any], *args: Any) -> threading.Event:
+    def start(self, name: str, work: Callable[..., Any], *args: Any,
+              cancel: threading.Event | None = None) -> threading.Event:
         """Run `work(cancel, *args)` on the worker; supersedes the job under way.
 
         `work` checks `cancel` (the returned event) often enough to end soon once it is
-        set, and raises or returns as it likes: both come back as `JobDone`.
+        set, and raises or returns as it likes: both come back as `JobDone`. A caller
+        that binds the event to what it hands the job (the DS resync's remote, whose
+        request in flight gives up on it) makes it first and passes it as `cancel`.
         """
         self.cancel()
         self.gen += 1
-        gen, cancel = self.gen, threading.Event()
+        gen = self.gen
+        cancel = threading.Event() if cancel is None else cancel
         self._cancel, self.running = cancel, name
         future = self._future = self._worker.submit(work, cancel, *args)
         future.add_done_callback(lambda f: self._done(name, gen, f))

@@ -10,12 +10,15 @@ The order that loses nothing and applies nothing twice (the Clone pattern, docs/
    still differ) run compare-and-update, which ends with `mark_synced(head)`;
 3. back on the actor, the buffered change sets above the head are applied in seq order.
 
-A new resync supersedes the one under way (a Follow with a new upgrade filter, say): the
-old one's cancel event is set, so its next request raises `Cancelled` (or its wait for a
-channel ends), it writes nothing more to the store (each write checks the event first,
-see `resync.ResyncStore`), and its outcome is ignored (its generation is over). Resyncs run one
-at a time: the new one starts when the old one has returned, and the store stays marked
-unsynced (or synced at the active's earlier head) until the new one ends.
+A resync is a job of the shared shape (`replication/jobs.py`, as the files' mirror work
+and an interaction snapshot's load are). A new one supersedes the one under way (a Follow
+with a new upgrade filter, a broken stream, a Resync): the old one's cancel event is set,
+so its next request raises `Cancelled` (its wait for a channel, or its request in flight,
+ends within `requests.STOP_CHECK`), it writes nothing more to the store (each write checks
+the event first, see `resync.ResyncStore`), and its outcome is ignored (its generation is
+over). Resyncs run one at a time on the actor's one worker: the new one starts when the
+old one has returned, and the store stays marked unsynced (or synced at the active's
+earlier head) until the new one ends.
 
 Then each event is applied as exactly seq + 1, by the stream's follower
 (`replication.stream.Follower`, shared with files and interactions). The same event
@@ -28,7 +31,8 @@ transaction, so a burst costs one fsync, not one per change.
 
 After each applied batch the actor acks its seq to the active (coalesced: one ack in
 flight), which is what synchronous replication waits for and what the active's status
-reports as lag.
+reports as lag. A failed ack is tried again after `RETRY_DELAY`, by a timer that stopping
+to follow cancels with the others.
 """
 from __future__ import annotations
 
@@ -41,11 +45,11 @@ from typing import Any, Callable
 
 import pykka
 
-from switchover.replication.stream import Follower, Verdict
 from switchover.clock import Clock, TimerHandle
+from switchover.replication.jobs import JobDone, Jobs
+from switchover.replication.stream import Follower, Verdict
 
 from .changes import ChangeSet
-from .protocol import Cancelled
 from .remote import RemoteTree
 from .resync import APPLY_BATCH, ResyncStore, run_resync
 from .status import ReplicatorStatus
@@ -57,8 +61,12 @@ log = logging.getLogger("DSReplicator")
 
 #: Reference seconds an out-of-order event waits for the missing ones.
 GAP_GRACE = 1.0
-#: Reference seconds before a failed resync is tried again.
+#: Reference seconds before a failed resync (or ack) is tried again.
 RETRY_DELAY = 2.0
+#: Real seconds a stopping replicator waits for its cancelled resync to return: the
+#: service closes the store the resync writes just after (a request in flight gives up
+#: within `requests.STOP_CHECK`; a write under way ends as its one transaction).
+STOP_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -95,14 +103,6 @@ class _Drain:
 
 
 @dataclass(frozen=True)
-class _ResyncDone:
-    gen: int
-    head_seq: int = 0
-    sentence: str = ""
-    error: BaseException | None = None
-
-
-@dataclass(frozen=True)
 class _GapCheck:
     gen: int
 
@@ -119,9 +119,6 @@ class ReplicatorDeps:
     clock: Clock
     #: A RemoteTree for one resync, stopped by its cancel event.
     remote: Callable[[threading.Event], RemoteTree]
-    #: Start work on another thread (the resync); returns a Future. One worker: resyncs
-    #: run one at a time, in order, so a superseded one has returned before the next.
-    submit: Callable[..., concurrent.futures.Future]
     #: Send "DS Ack" for a seq; the Future's result is truthy when the active took it.
     send_ack: Callable[[str, int], concurrent.futures.Future] | None = None
     #: Called on the actor after every resync (the service re-reads parameters).
@@ -138,16 +135,15 @@ class DSReplicator(pykka.ThreadingActor):
         self.store = deps.store
         self.following = False
         self.flt: DSFilter | None = None
-        self.syncing = False
-        self.gen = 0
-        self.again: str | None = None
-        self.cancel: threading.Event | None = None
+        #: The resync, a job on the actor's one worker (`replication/jobs.py`).
+        self.jobs = Jobs(self.actor_ref.tell, "ds-resync")
         self.follower = Follower(applied=self.store.seq)
         #: Change sets the follower handed out, in order, not yet applied: (seq, data).
         self.ready: list[tuple[int, bytes]] = []
         self.drain_scheduled = False
         self.gap_timer: TimerHandle | None = None
         self.retry_timer: TimerHandle | None = None
+        self.retry_ack: TimerHandle | None = None
         self.applied = self.store.seq
         self.active_seq = 0
         self.session = uuid.uuid4().hex
@@ -169,6 +165,14 @@ class DSReplicator(pykka.ThreadingActor):
 
     def on_stop(self) -> None:
         self._stop_following()
+        if not self.jobs.close(wait=STOP_WAIT):
+            log.error("DSReplicator: the cancelled resync did not return within %g s",
+                      STOP_WAIT)
+
+    @property
+    def syncing(self) -> bool:
+        """A resync is under way (the job's end not yet taken)."""
+        return self.jobs.running is not None
 
     def _follow(self, msg: Follow) -> None:
         # A resync under way (e.g. under the previous upgrade filter) is cancelled by the
@@ -182,27 +186,22 @@ class DSReplicator(pykka.ThreadingActor):
 
     def _stop_following(self) -> None:
         self.following = False
-        self.gen += 1
-        if self.cancel is not None:
-            self.cancel.set()
-        for timer in (self.gap_timer, self.retry_timer):
-            if timer is not None:
-                timer.cancel()
-        self.gap_timer = self.retry_timer = None
+        self.jobs.cancel()
+        self._cancel_timers()
         self.ready.clear()
         self.follower.reset(self.store.seq)
-        self.syncing, self.again = False, None
         self.d.status.set(following=False, syncing=False, remote=None)
 
+    def _cancel_timers(self) -> None:
+        """A gap check, a resync retry or an ack retry armed so far is stale."""
+        for timer in (self.gap_timer, self.retry_timer, self.retry_ack):
+            if timer is not None:
+                timer.cancel()
+        self.gap_timer = self.retry_timer = self.retry_ack = None
+
     def _resync(self, msg: Resync) -> None:
-        if not self.following:
-            return
-        if self.syncing:
-            self.again = msg.reason
-            if self.cancel is not None:
-                self.cancel.set()
-            return
-        self._start_resync(msg.reason)
+        if self.following:
+            self._start_resync(msg.reason)
 
     def _change(self, msg: Change) -> None:
         if not self.following:
@@ -219,7 +218,7 @@ class DSReplicator(pykka.ThreadingActor):
             self._resync(Resync(f"change stream broken: {verdict.resync}"))
             return
         if verdict.gap and self.gap_timer is None:
-            gen = self.gen
+            gen = self.jobs.gen
             self.gap_timer = self.d.clock.call_later(
                 GAP_GRACE, lambda: self._tell(_GapCheck(gen)))
         if self.ready and not self.drain_scheduled:
@@ -246,84 +245,55 @@ class DSReplicator(pykka.ThreadingActor):
 
     def _gap_check(self, msg: _GapCheck) -> None:
         self.gap_timer = None
-        if msg.gen != self.gen or not self.following or self.syncing:
+        if msg.gen != self.jobs.gen or not self.following or self.syncing:
             return
         self._take(self.follower.check_gap())
 
     # -- resync ---------------------------------------------------------------------------
 
     def _start_resync(self, reason: str) -> None:
-        """Set a resync in motion; one still under way is cancelled and its outcome
-        ignored (the generation moves on)."""
-        if self.cancel is not None:
-            self.cancel.set()
-        self.gen += 1
-        gen = self.gen
-        self.syncing, self.again = True, None
+        """Set a resync in motion; one still under way is superseded (its outcome is
+        ignored, and the new one starts on the worker once it has returned)."""
         # what was handed out and not applied waits again, beside what comes meanwhile
         uncommitted, self.ready = self.ready, []
         self.follower.begin_sync(tuple((seq, seq - 1, (seq, data)) for seq, data in uncommitted),
                                  applied=self.applied)
-        if self.gap_timer is not None:
-            self.gap_timer.cancel()
-            self.gap_timer = None
-        if self.retry_timer is not None:
-            self.retry_timer.cancel()
-            self.retry_timer = None
-        self.cancel = cancel = threading.Event()
+        self._cancel_timers()
+        # the remote is bound to the job's event before the job starts: the old one's
+        # requests give up, the new one's wait their turn
+        cancel = threading.Event()
         remote = self.d.remote(cancel)
-        status = self.d.status
-        status.set(syncing=True, remote=remote, error="")
+        self.d.status.set(syncing=True, remote=remote, error="")
         log.info("DS resync started: %s", reason)
-        flt = self.flt
-        future = self.d.submit(run_resync, ResyncStore(self.store, cancel), remote, flt)
+        self.jobs.start("resync", _run, ResyncStore(self.store, cancel), remote, self.flt,
+                        self.d.status, cancel=cancel)
 
-        def done(f: concurrent.futures.Future) -> None:
-            with status.lock:
-                status.bytes_total += remote.bytes
-                if remote.phases:
-                    status.copy_phases = dict(remote.phases)
-            try:
-                head_seq, sentence = f.result()
-                self._tell(_ResyncDone(gen, head_seq, sentence))
-            except BaseException as exc:
-                self._tell(_ResyncDone(gen, error=exc))
-
-        future.add_done_callback(done)
-
-    def _resync_done(self, msg: _ResyncDone) -> None:
-        if msg.gen != self.gen:
+    def _resync_done(self, msg: JobDone) -> None:
+        if not self.jobs.current(msg):
             return
-        self.syncing = False
-        self.d.status.set(syncing=False, remote=None)
+        # each end shows in status in one step: never "not syncing" without its outcome
         if msg.error is not None:
-            if self.again is not None:
-                self._start_resync(self.again)
-                return
             text = f"{type(msg.error).__name__}: {msg.error}"
-            if isinstance(msg.error, Cancelled):
-                return
             log.warning("DS resync failed (%s); retrying in %g s", text, RETRY_DELAY)
-            self.d.status.set(error=f"resync failed: {text}")
-            gen = self.gen
+            self.d.status.set(syncing=False, remote=None, error=f"resync failed: {text}")
+            gen = self.jobs.gen
             self.retry_timer = self.d.clock.call_later(
                 RETRY_DELAY, lambda: self._tell(Resync("retry after a failed resync"), gen))
             return
-        log.info("%s", msg.sentence)
-        self.active_seq = max(self.active_seq, msg.head_seq)
-        self._set_applied(self.store.seq)
-        with self.d.status.lock:
-            self.d.status.resyncs += 1
-            self.d.status.last_sync = msg.sentence
-            self.d.status.active_seq = self.active_seq
+        head_seq, sentence = msg.result
+        log.info("%s", sentence)
+        self.active_seq = max(self.active_seq, head_seq)
+        self.applied = self.store.seq
+        status = self.d.status
+        with status.lock:
+            status.resyncs += 1
+            status.syncing, status.remote, status.last_sync = False, None, sentence
+            status.applied, status.active_seq = self.applied, self.active_seq
         self.acked = 0  # the active may be another server now: tell it where we are
         try:
             self.d.on_synced()
         except Exception:
             log.exception("DSReplicator: on_synced failed")
-        if self.again is not None:
-            self._start_resync(self.again)
-            return
         self._take(self.follower.synced(self.store.seq))
         self._drain(_Drain())
 
@@ -353,12 +323,25 @@ class DSReplicator(pykka.ThreadingActor):
         self.d.status.set(applied=seq)
 
     def _tell(self, message: Any, gen: int | None = None) -> None:
-        if gen is not None and gen != self.gen:
+        if gen is not None and gen != self.jobs.gen:
             return
         try:
             self.actor_ref.tell(message)
         except pykka.ActorDeadError:
             pass
+
+
+def _run(cancel: threading.Event, store: ResyncStore, remote: RemoteTree,
+         flt: DSFilter | None, status: ReplicatorStatus) -> tuple[int, str]:
+    """The resync job, on the worker: `run_resync`, its bytes and copy phases counted in
+    status whether its outcome is taken or ignored (superseded)."""
+    try:
+        return run_resync(store, remote, flt)
+    finally:
+        with status.lock:
+            status.bytes_total += remote.bytes
+            if remote.phases:
+                status.copy_phases = dict(remote.phases)
 
 
 def _truthy(future: concurrent.futures.Future) -> bool:
@@ -375,7 +358,7 @@ _HANDLERS: dict[type, Callable[[DSReplicator, Any], Any]] = {
     Change: DSReplicator._change,
     Position: lambda self, _: (self.applied, self.syncing),
     _Drain: DSReplicator._drain,
-    _ResyncDone: DSReplicator._resync_done,
+    JobDone: DSReplicator._resync_done,
     _GapCheck: DSReplicator._gap_check,
     _AckDone: DSReplicator._ack_done,
 }

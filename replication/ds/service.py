@@ -17,7 +17,6 @@ running monitors.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import threading
 from typing import Any, Mapping
@@ -68,7 +67,6 @@ class DSService:
         self.filter_error = ""
         #: The filter parameters' values the stream follows under (see `_refilter`).
         self._filter_source: tuple[str | None, ...] | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._replicator: pykka.ActorRef | None = None
         self._unsubscribe = lambda: None
         self._name: str | None = None  # cached "Server Name" of /Servers
@@ -88,10 +86,9 @@ class DSService:
         self.server = DSServer(store, self.server_name, self.acks)
         self.ctx.notifier.register_service(p.SERVICE, self._serve)
         self._unsubscribe = store.subscribe(self._committed)
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ds-resync")
         self._replicator = DSReplicator.start(ReplicatorDeps(
             store=store, clock=self.ctx.clock, remote=self.requests.remote,
-            submit=self._pool.submit, send_ack=self.requests.send_ack,
+            send_ack=self.requests.send_ack,
             on_synced=self._synced, status=self.status,
         ))
         self._publish_params()
@@ -105,10 +102,6 @@ class DSService:
                 self._replicator.stop(timeout=5)
             except pykka.ActorDeadError:
                 pass
-        if self._pool is not None:
-            # A resync in flight ends when the host stops the links (its request is
-            # cancelled); waiting here could hold SIGTERM for a whole request timeout.
-            self._pool.shutdown(wait=False, cancel_futures=True)
         self.server.close()
         if self.store is not None:
             self.store.close()

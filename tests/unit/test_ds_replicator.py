@@ -15,8 +15,9 @@ from switchover.replication.ds.changes import ChangeSet
 from switchover.replication.ds.protocol import (WALK, RemoteError, decode_level,
                                                 encode_level, pack_changes, unpack_changes)
 from switchover.replication.ds.remote import RemoteTree
-from switchover.replication.ds.replicator import (GAP_GRACE, Change, DSReplicator, Follow, Position,
-                                       ReplicatorDeps, Resync)
+from switchover.replication.ds.replicator import (GAP_GRACE, RETRY_DELAY, Change, DSReplicator,
+                                                  Follow, Position, ReplicatorDeps, Resync,
+                                                  Unfollow)
 from switchover.replication.ds.server import AckBoard, DSServer
 from switchover.replication.ds.status import ReplicatorStatus
 from switchover.replication.ds.snapshot import SNAPSHOT_CHUNK
@@ -95,14 +96,15 @@ class Rig:
         self.active, self.backup = active, backup
         self.direct = Direct(active)
         self.clock = FakeClock()
-        self.pool = concurrent.futures.ThreadPoolExecutor(1)
         self.synced = threading.Event()
         self.synced_count = 0
         self.cancels: list[threading.Event] = []  # each resync's, in order
         self.status = ReplicatorStatus()
+        self.ack_ok = True  # False: the active does not take the acks
+        self.acks_sent: list[int] = []
         self.ref = DSReplicator.start(ReplicatorDeps(
             store=backup, clock=self.clock, remote=self.remote,
-            submit=self.pool.submit, send_ack=self.ack, on_synced=self.on_synced,
+            send_ack=self.ack, on_synced=self.on_synced,
             status=self.status))
 
     def remote(self, cancel: threading.Event) -> RemoteTree:
@@ -114,9 +116,11 @@ class Rig:
         self.synced.set()
 
     def ack(self, session: str, seq: int) -> concurrent.futures.Future:
-        self.direct.acks.ack(session, seq)
+        self.acks_sent.append(seq)
+        if self.ack_ok:
+            self.direct.acks.ack(session, seq)
         done: concurrent.futures.Future = concurrent.futures.Future()
-        done.set_result(True)
+        done.set_result(self.ack_ok)
         return done
 
     def write(self, *ops: Put) -> ChangeSet:
@@ -142,8 +146,7 @@ class Rig:
         raise AssertionError(f"backup at {self.backup.seq}, active at {self.active.seq}")
 
     def close(self) -> None:
-        self.ref.stop()
-        self.pool.shutdown()
+        self.ref.stop()  # waits for the cancelled resync to return
         self.direct.server.close()
 
 
@@ -336,6 +339,23 @@ def test_resync_request_while_syncing_runs_again(rig: Rig) -> None:
     rig.direct.resume.set()
     rig.wait_equal()
     assert len(rig.cancels) == 2 and rig.backup.get("/Config/Users/u005") is not None
+
+
+def test_a_stopped_follower_fires_no_stale_ack_retry(rig: Rig) -> None:
+    """A failed ack is tried again after a delay; once this host no longer follows (a
+    stop, a role change) that retry is cancelled with the other timers."""
+    rig.ref.tell(Follow())
+    rig.wait_equal()
+    rig.ack_ok = False
+    rig.send(rig.write(user(1)))
+    rig.wait_equal()
+    assert rig.acks_sent == [1] and rig.clock.pending() == 1  # the ack's retry
+    rig.clock.advance(RETRY_DELAY)
+    rig.settle()
+    assert rig.acks_sent == [1, 1] and rig.clock.pending() == 1  # failed again: armed again
+    rig.ref.tell(Unfollow())
+    rig.settle()
+    assert rig.clock.pending() == 0
 
 
 def replicated(store: DSStore, flt: Any) -> list[Entry]:

@@ -98,7 +98,8 @@ def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple]:
     na.subscribers.append(b.on_peer_event)
     a.on_role("active", None)
     b.on_role("backup", None)
-    wait(lambda: b.health()["state"] == "in sync")
+    # "in sync" also before the backup's first resync has started: wait for its end
+    wait(lambda: b.health()["state"] == "in sync" and b.health()["resyncs"])
     yield a, b, seen_a, seen_b
     b.stop()
     a.stop()

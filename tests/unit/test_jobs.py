@@ -49,3 +49,18 @@ def test_a_cancelled_jobs_end_is_ignored() -> None:
     assert cancel.is_set() and jobs.running is None
     assert not jobs.current(told.get(timeout=10))
     jobs.close()
+
+
+def test_an_event_made_first_is_the_jobs_cancel() -> None:
+    """A caller binds the event to what it hands the job (the DS resync's remote) before
+    the job starts: superseding the job sets that very event, the one `work` sees."""
+    jobs, told = started()
+    bound = threading.Event()
+    seen: list[threading.Event] = []
+    assert jobs.start("resync", lambda cancel: seen.append(cancel) or cancel.wait(10),
+                      cancel=bound) is bound
+    jobs.start("resync", lambda cancel: None)
+    assert bound.is_set()
+    told.get(timeout=10)
+    assert seen == [bound]
+    jobs.close()
