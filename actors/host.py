@@ -52,7 +52,8 @@ from switchover.private import private_dir
 from switchover.sdnotify import notify
 from switchover.transport.admin import AdminServer
 from switchover.transport.envelope import Envelope
-from switchover.transport.notifier import PEER_SENDER, Notifier
+from switchover.transport.notifier import Notifier
+from switchover.transport.notifier_peers import PEER_SENDER
 from switchover.transport.security import (
     Authenticator,
     CurveKeys,
