@@ -25,7 +25,7 @@ from switchover.config_ops import (
 )
 from switchover.hookconfig import HOOK_KEYS, HookCommand, Hooks, parse_hooks
 from switchover.params import ParamError, ServerParameters, valid_address
-from switchover.params_spec import show_value
+from switchover.params_errors import show_value
 from switchover.witness_config import WitnessConfig, parse_witness
 
 __all__ = [
