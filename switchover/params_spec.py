@@ -18,8 +18,10 @@ from switchover.params_errors import ParamError, show_value
 from switchover.params_kinds import KINDS, PARSERS
 
 __all__ = [
+    "CHOSEN",
     "MirrorSpecError",
     "ParamSpec",
+    "catalogued",
     "normalise_path",
     "parse_dir_list",
     "parse_ext_list",
@@ -110,3 +112,30 @@ def _num(value: float | None) -> str | None:
     if value is None:
         return None
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+#: How a range_note begins when the reference gives no range and switchover chose one.
+CHOSEN = "range chosen by switchover: "
+
+
+def catalogued(
+    name: str,
+    kind: str,
+    default: object,
+    description: str,
+    *,
+    section: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    dynamic: bool = False,
+    range_note: str = "",
+    no_effect: str = "",
+    choices: tuple[str, ...] = (),
+) -> ParamSpec:
+    """A catalogue entry whose default is written as text and parsed by the entry itself,
+    so a default can never be a value the parameter would refuse."""
+    probe = ParamSpec(name, kind, None, minimum, maximum, dynamic, section, description,
+                      range_note, choices=choices)
+    typed = None if default is None else probe.parse(default)
+    return ParamSpec(name, kind, typed, minimum, maximum, dynamic, section, description,
+                     range_note, no_effect, choices)
