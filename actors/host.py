@@ -21,7 +21,7 @@ from switchover.actors import module_loss
 from switchover.actors.host_startup import StartupPhases
 from switchover.actors.main_jobs import hooks_budget
 from switchover.actors.messages import ConnectionChanged, Shutdown
-from switchover.actors.primary_driver import ConnectionDropped
+from switchover.actors.primary_messages import ConnectionDropped
 from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.actors.reload import reload_host
 from switchover.actors.sysmonitor import ParametersChanged
