@@ -27,6 +27,7 @@ from bench.failover_kit import (
     watch_client,
 )
 from bench.arp_observer import ArpObserver
+from bench.lan_web import stop_http_server
 from bench.netns import PREFIX, VIP, Topology
 from switchover.localpair import LocalPair
 
