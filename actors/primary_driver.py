@@ -5,8 +5,9 @@ decides, never blocking: pings of the primary's Notifier (target "Notifier", eid
 and of the monitored module through Links, scheduled on the clock, and the network
 diagnosis (stepped by :mod:`actors.primary_diagnosis`); completions come back as
 messages (:mod:`actors.primary_messages`) for :meth:`PrimaryMonitorDriver.handle`. It
-also starts and stops the module monitor. Its own module so that the Pykka actor (:mod:`actors.primary_monitor`) stays a thin shell and the
-driver runs in tests on a FakeClock with a Trampoline.
+also starts and stops the module monitor. Its own module so that the Pykka actor
+(:mod:`actors.primary_monitor`) stays a thin shell and the driver runs in tests on a
+FakeClock with a Trampoline.
 
 Choices where the reference is silent:
 

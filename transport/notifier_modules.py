@@ -1,6 +1,6 @@
 """The monitored modules' registrations on the Notifier's local socket.
 
-A module registers by name ("ModuleByName" in the reference's Notifier log lines),
+A module registers by name (the name requests are routed to, e.g. TsServer),
 heartbeats, and unregisters; one that goes silent or whose connection closes is
 unregistered at once, its pending requests are rejected and `on_module` is told, so
 the active can tell the backup without waiting for a ping to fail. The routing rules
