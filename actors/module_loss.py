@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 from switchover.actors.sysmonitor import ModuleLost
 from switchover.processes import process_alive
 from switchover.transport.envelope import Envelope
-from switchover.transport.notifier import PEER_SENDER
+from switchover.transport.notifier_peers import PEER_SENDER
 
 log = logging.getLogger("NotifierLib")
 

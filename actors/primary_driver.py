@@ -2,11 +2,12 @@
 
 :class:`PrimaryMonitorDriver` carries out what :class:`~actors.primary_core.PrimaryMonitorCore`
 decides, never blocking: pings of the primary's Notifier (target "Notifier", eid "Ping")
-and of the monitored module through Links, waits on the clock, ICMP echoes of the
-network diagnosis on an executor; completions come back as messages for
-:meth:`PrimaryMonitorDriver.handle`. It also starts and stops the module monitor. Its own
-module so that the Pykka actor (:mod:`actors.primary_monitor`) stays a thin shell and the
-driver runs in tests on a FakeClock with a Trampoline.
+and of the monitored module through Links, scheduled on the clock, and the network
+diagnosis (stepped by :mod:`actors.primary_diagnosis`); completions come back as
+messages (:mod:`actors.primary_messages`) for :meth:`PrimaryMonitorDriver.handle`. It
+also starts and stops the module monitor. Its own module so that the Pykka actor
+(:mod:`actors.primary_monitor`) stays a thin shell and the driver runs in tests on a
+FakeClock with a Trampoline.
 
 Choices where the reference is silent:
 
@@ -24,9 +25,9 @@ Choices where the reference is silent:
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Generator
+from concurrent.futures import Executor
+from dataclasses import replace
+from typing import Any, Callable
 
 from switchover.actors.links import AUX, MAIN, Links
 from switchover.actors.module_core import CHANNEL_WORDS, ModuleMonitorEvent, extract_pid
@@ -38,7 +39,7 @@ from switchover.actors.module_monitor import (
     request_outcome,
 )
 from switchover.actors.module_settings import MonitorSettings
-from switchover.actors.network import Diagnosis, Probe, Prober, diagnose
+from switchover.actors.network import Diagnosis, Prober
 from switchover.actors.primary_core import (
     DIAGNOSING,
     PINGING,
@@ -50,6 +51,17 @@ from switchover.actors.primary_core import (
     PrimaryMonitorCore,
     connection_words,
 )
+from switchover.actors.primary_diagnosis import DiagnosisSteps
+from switchover.actors.primary_messages import (
+    ConnectionDropped,
+    ModulePingDone,
+    ModuleRetryDue,
+    PingDone,
+    PingDue,
+    Poll,
+    ProbeDone,
+    WaitDone,
+)
 from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.actors.statemachine import ModuleDown
 from switchover.clock import Clock, TimerHandle
@@ -59,54 +71,6 @@ log = logging.getLogger("PrimaryMonitor")
 
 NOTIFIER_TARGET = "Notifier"
 NOTIFIER_EID = "Ping"
-
-
-@dataclass(frozen=True)
-class _PingDue:
-    generation: int
-
-
-@dataclass(frozen=True)
-class _PingDone:
-    generation: int
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class _ModulePingDone:
-    generation: int
-    outcome: Outcome
-
-
-@dataclass(frozen=True)
-class _ModuleRetryDue:
-    generation: int
-
-
-@dataclass(frozen=True)
-class _ProbeDone:
-    generation: int
-    reached: bool
-
-
-@dataclass(frozen=True)
-class _WaitDone:
-    generation: int
-
-
-@dataclass(frozen=True)
-class ConnectionDropped:
-    """A remote notifier connection went down ("if a connection was up and then goes
-    down, the primary monitor then examines the network"): ping now, not at the next
-    ping interval."""
-
-    channel: str
-
-
-@dataclass(frozen=True)
-class Poll:
-    """Time to check whether the module monitor is alive (every "maximum event
-    interval" while monitoring; a stalled module monitor is restarted)."""
 
 
 class PrimaryMonitorDriver:
@@ -130,14 +94,14 @@ class PrimaryMonitorDriver:
     ) -> None:
         self.clock = clock
         self.links = links
-        self.prober = prober
         self.core = PrimaryMonitorCore(settings)
         self.post = post
         self.module_control = module_control
         self.deliver = deliver
-        self._executor = executor
-        self._own_executor = executor is None
         self._generation = 0
+        self._steps = DiagnosisSteps(prober, deliver,
+                                     wait=lambda seconds: self._schedule(WaitDone, seconds),
+                                     generation=lambda: self._generation, executor=executor)
         self._timer: TimerHandle | None = None
         self._poll_timer: TimerHandle | None = None
         # the diagnosis in progress
@@ -147,7 +111,6 @@ class PrimaryMonitorDriver:
         self._module_pings = 0
         self._reported = False
         self._exited = False
-        self._diag: Generator[Any, Any, Diagnosis] | None = None
 
     @property
     def settings(self) -> PrimaryMonitorSettings:
@@ -162,21 +125,21 @@ class PrimaryMonitorDriver:
         gen = getattr(message, "generation", None)
         if gen is not None and gen != self._generation:
             return  # stale: from before a stop, restart or phase change
-        if isinstance(message, _PingDue):
+        if isinstance(message, PingDue):
             self._timer = None
             self._send_ping()
-        elif isinstance(message, _PingDone):
+        elif isinstance(message, PingDone):
             self._on_ping_done(message.outcome)
         elif isinstance(message, ModuleMonitorEvent):
             self._on_module_event(message)
-        elif isinstance(message, _ModulePingDone):
+        elif isinstance(message, ModulePingDone):
             self._on_module_ping_done(message.outcome)
-        elif isinstance(message, _ModuleRetryDue):
+        elif isinstance(message, ModuleRetryDue):
             self._timer = None
             self._ping_module()
-        elif isinstance(message, _ProbeDone):
+        elif isinstance(message, ProbeDone):
             self._continue_diagnosis(message.reached)
-        elif isinstance(message, _WaitDone):
+        elif isinstance(message, WaitDone):
             self._timer = None
             self._continue_diagnosis(None)
         elif isinstance(message, StartMonitoring):
@@ -206,7 +169,7 @@ class PrimaryMonitorDriver:
             s.ping_interval, s.ping_timeout, s.retry_count, s.module.module,
         )
         self.module_control.start()
-        self._schedule(_PingDue, s.ping_interval)
+        self._schedule(PingDue, s.ping_interval)
         self._schedule_poll()
 
     def _schedule_poll(self) -> None:
@@ -229,9 +192,7 @@ class PrimaryMonitorDriver:
 
     def close(self) -> None:
         self.stop()
-        if self._own_executor and self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self._steps.close()
 
     def update_module_settings(self, module: MonitorSettings) -> None:
         self.core.settings = replace(self.core.settings, module=module)
@@ -263,9 +224,7 @@ class PrimaryMonitorDriver:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._diag is not None:
-            self._diag.close()
-            self._diag = None
+        self._steps.cancel()
 
     def _schedule(self, kind: type, delay: float) -> None:
         generation = self._generation
@@ -285,7 +244,7 @@ class PrimaryMonitorDriver:
             return
         channel = MAIN if self.links.connected(MAIN) or not self.links.connected(AUX) else AUX
         log.debug("Pinging the primary's notifier on the %s connection", channel)
-        self._request(channel, NOTIFIER_TARGET, NOTIFIER_EID, self.settings.ping_timeout, _PingDone)
+        self._request(channel, NOTIFIER_TARGET, NOTIFIER_EID, self.settings.ping_timeout, PingDone)
 
     def _on_connection_dropped(self, channel: str) -> None:
         if self.core.mode != PINGING or self._timer is None:
@@ -303,7 +262,7 @@ class PrimaryMonitorDriver:
         if d.log:
             log.warning(d.log)
         if d.action in ("ping", "retry"):
-            self._schedule(_PingDue, d.delay)
+            self._schedule(PingDue, d.delay)
         elif d.action == "diagnose":
             self._begin(TRIGGER_NOTIFIER)
             self._check_network()
@@ -344,7 +303,7 @@ class PrimaryMonitorDriver:
     def _ping_module(self) -> None:
         m = self.settings.module
         self._module_pings += 1
-        self._request(self._module_channel, m.module, m.eid, m.timeout, _ModulePingDone)
+        self._request(self._module_channel, m.module, m.eid, m.timeout, ModulePingDone)
 
     def _on_module_ping_done(self, outcome: Outcome) -> None:
         m = self.settings.module
@@ -361,7 +320,7 @@ class PrimaryMonitorDriver:
                 self.core.start(self.clock.now())
                 self.core.retries = 0
                 self.module_control.start()
-                self._schedule(_PingDue, self.settings.ping_interval)
+                self._schedule(PingDue, self.settings.ping_interval)
                 return
             log.warning(
                 "Received a reply from the %s module on the %s connection, but %s: "
@@ -380,7 +339,7 @@ class PrimaryMonitorDriver:
             log.info("The %s module's ping was rejected (%s); confirming again in %g "
                      "second(s)", m.module, outcome.detail or "no reason given",
                      m.retry_delay)
-            self._schedule(_ModuleRetryDue, m.retry_delay)
+            self._schedule(ModuleRetryDue, m.retry_delay)
             return
         if self._module_pings < m.max_failures:
             self._ping_module()
@@ -394,26 +353,16 @@ class PrimaryMonitorDriver:
 
     # --- network diagnosis, step by step
     def _check_network(self) -> None:
-        self._diag = diagnose(self.settings.network_plan())
-        self._continue_diagnosis(None, first=True)
+        if self.core.mode == DIAGNOSING:
+            self._diagnosed(self._steps.start(self.settings.network_plan()))
 
-    def _continue_diagnosis(self, answer: bool | None, first: bool = False) -> None:
-        if self._diag is None or self.core.mode != DIAGNOSING:
-            return
-        try:
-            item = next(self._diag) if first else self._diag.send(answer)
-        except StopIteration as stop:
-            self._diag = None
-            self._finish(stop.value)
-            return
-        generation = self._generation
-        if isinstance(item, Probe):
-            future = self._pool().submit(self.prober.ping, item.address, item.timeout)
-            future.add_done_callback(
-                lambda f: self.deliver(_ProbeDone(generation, _reached(f)))
-            )
-        else:
-            self._schedule(_WaitDone, item.seconds)
+    def _continue_diagnosis(self, answer: bool | None) -> None:
+        if self.core.mode == DIAGNOSING:
+            self._diagnosed(self._steps.step(answer))
+
+    def _diagnosed(self, diagnosis: Diagnosis | None) -> None:
+        if diagnosis is not None:
+            self._finish(diagnosis)
 
     def _finish(self, diagnosis: Diagnosis) -> None:
         for line in diagnosis.logs:
@@ -423,16 +372,3 @@ class PrimaryMonitorDriver:
             (log.error if isinstance(event, ModuleDown) else log.warning)(line)
         self.core.mode = SUSPENDED
         self.post(event)
-
-    def _pool(self) -> Executor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icmp")
-        return self._executor
-
-
-def _reached(future: Future[bool]) -> bool:
-    try:
-        return bool(future.result())
-    except Exception as exc:
-        log.warning("ICMP echo failed: %s", exc)
-        return False

@@ -21,7 +21,7 @@ from switchover.actors.module_core import MODULE_DOWN, ModuleMonitorEvent
 from switchover.actors.module_monitor import ModuleMonitor, TellControl, UpdateSettings
 from switchover.actors.module_settings import MonitorSettings
 from switchover.actors.network import Prober
-from switchover.actors.primary_driver import ConnectionDropped
+from switchover.actors.primary_messages import ConnectionDropped
 from switchover.actors.primary_monitor import PrimaryMonitor
 from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.clock import Clock

@@ -85,14 +85,9 @@ from bench.failover_kit import (  # noqa: E402
     watch_client,
 )
 from bench.keepalived import FASTEST_ADVERT, ensure_keepalived, run_keepalived  # noqa: E402
-from bench.netns import (  # noqa: E402
-    VIP,
-    ArpObserver,
-    Topology,
-    netns_available,
-    ranges_unused,
-    stop_http_server,
-)
+from bench.arp_observer import ArpObserver  # noqa: E402
+from bench.lan_web import stop_http_server  # noqa: E402
+from bench.netns import VIP, Topology, netns_available, ranges_unused  # noqa: E402
 from bench.partition import (  # noqa: E402
     PARTITIONS,
     PartitionResult,

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bench.netns import PREFIX, VIP, HttpClient, Topology, start_http_server, stop_http_server
+from bench.lan_web import HttpClient, start_http_server, stop_http_server
+from bench.netns import PREFIX, VIP, Topology
 from switchover.localpair import LocalPair
 
 NAMES = ("ICServer1", "ICServer2")

@@ -26,7 +26,9 @@ from bench.failover_kit import (
     stop_process,
     watch_client,
 )
-from bench.netns import PREFIX, VIP, ArpObserver, Topology
+from bench.arp_observer import ArpObserver
+from bench.lan_web import stop_http_server
+from bench.netns import PREFIX, VIP, Topology
 from switchover.localpair import LocalPair
 
 #: keepalived's fastest advert_int: VRRPv3 carries the interval in centiseconds.

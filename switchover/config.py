@@ -2,11 +2,13 @@
 
 A pair fails in the worst way when its two halves disagree (two "A"s, a port used twice,
 a timeout the reference forbids), so every rule is checked at load time and refused with
-one message naming the file, the table, the key, the value and what is allowed.
+one message naming the file, the table, the key, the value and what is allowed. The
+tables with rules of their own are read in modules of their own: `[servers.NAME]`
+(`config_servers`), `[hooks]` (`hookconfig`), `[witness]` (`witness_config`), `[log]`
+and `[metrics]` (`config_ops`); the reading and refusing is `config_reader`'s.
 """
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -23,9 +25,11 @@ from switchover.config_ops import (
     parse_log,
     parse_metrics,
 )
+from switchover.config_reader import MISSING, ConfigError, TableReader
+from switchover.config_servers import SERVER_KEYS, HostEntry, parse_servers
 from switchover.hookconfig import HOOK_KEYS, HookCommand, Hooks, parse_hooks
-from switchover.params import ParamError, ServerParameters, valid_address
-from switchover.params_spec import show_value
+from switchover.params import ParamError, ServerParameters
+from switchover.params_errors import show_value
 from switchover.witness_config import WitnessConfig, parse_witness
 
 __all__ = [
@@ -40,22 +44,12 @@ __all__ = [
     "release_key",
 ]
 
-
-class _Missing:
-    """Marks an absent key, distinct from every value a caller can pass (None included)."""
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
 _RELEASE = re.compile(r"\d+(\.\d+)*")
-_PORT_KEYS = ("switch_port", "main_port", "aux_port", "admin_port")
 _ALLOWED: dict[str, tuple[str, ...]] = {
     "": ("server", "servers", "security", "hooks", "server_parameters", "witness", "log",
          "metrics"),
     "server": ("name", "data_dir", "root", "release", "time_scale"),
-    "servers.*": ("address", "aux_address") + _PORT_KEYS,
+    "servers.*": SERVER_KEYS,
     "security": ("server_group_key", "admin_keys"),
     "hooks": HOOK_KEYS,
     "log": LOG_KEYS,
@@ -65,23 +59,6 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
 
 #: Unix domain socket paths are limited to 107 bytes on Linux.
 MAX_IPC_PATH = 107
-
-
-class ConfigError(ValueError):
-    """A configuration the host refuses to start with; the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class HostEntry:
-    """One of the pair's hosts: where its four sockets listen (see docs/internals.md)."""
-
-    name: str
-    address: str
-    aux_address: str
-    switch_port: int = 3633
-    main_port: int = 3634
-    aux_port: int = 3635
-    admin_port: int = 3636
 
 
 @dataclass(frozen=True)
@@ -147,132 +124,19 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     """Validate already-parsed TOML; relative paths resolve against `path`'s directory."""
-    return _Parser(Path(path).absolute()).parse(data)
+    return _Parser(Path(path).absolute(), _ALLOWED).parse(data)
 
 
-class _Parser:
-    """Carries the file name so every refusal can say where it came from."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.base = path.parent
-
-    # --- refusals -------------------------------------------------------------------
-
-    def fail(self, table: str, key: str | None, value: object, problem: str) -> ConfigError:
-        where = f"[{table}]" if table else "(top level)"
-        if key is not None:
-            where += f" {key}"
-            if value is not _MISSING:
-                where += f" = {show_value(value)}"
-        return ConfigError(f"{self.path}: {where}: {problem}")
-
-    def table(self, data: Mapping[str, Any], name: str, required: bool) -> dict:
-        value = data.get(name, _MISSING)
-        if value is _MISSING:
-            if required:
-                raise self.fail(name, None, _MISSING, "this table is required")
-            value = {}
-        if not isinstance(value, Mapping):
-            raise self.fail("", name, value, "must be a table")
-        return self.known_keys(name, name, value)
-
-    def known_keys(self, table: str, rule: str, value: Mapping[str, Any]) -> dict:
-        for key in value:
-            if key not in _ALLOWED[rule]:
-                allowed = ", ".join(_ALLOWED[rule])
-                raise self.fail(table, key, _MISSING, f"unknown key; allowed keys: {allowed}")
-        return dict(value)
-
-    # --- values ---------------------------------------------------------------------
-
-    def text(self, table: str, data: Mapping, key: str, default: object = _MISSING) -> str:
-        value = data.get(key, default)
-        if value is _MISSING:
-            raise self.fail(table, key, _MISSING, "is required")
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(table, key, value, "allowed a non-empty string")
-        return value.strip()
-
-    def resolve(self, text: str) -> Path:
-        return Path(os.path.normpath(self.base / Path(text).expanduser()))
-
-    def port(self, table: str, data: Mapping, key: str, default: int) -> int:
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-            raise self.fail(table, key, value, "allowed a TCP port number 1..65535")
-        return value
-
-    def address(self, table: str, data: Mapping, key: str, default: object) -> str:
-        value = self.text(table, data, key, default)
-        if not valid_address(value):
-            raise self.fail(table, key, value, "allowed a host name or an IPv4/IPv6 address")
-        return value
+class _Parser(TableReader):
+    """The whole file, table by table (the reading and refusing: `TableReader`)."""
 
     # --- tables ---------------------------------------------------------------------
 
-    def host(self, name: str, data: Mapping) -> HostEntry:
-        table = f"servers.{name}"
-        entry = self.known_keys(table, "servers.*", data)
-        address = self.address(table, entry, "address", _MISSING)
-        host = HostEntry(
-            name=name,
-            address=address,
-            aux_address=self.address(table, entry, "aux_address", address),
-            **{key: self.port(table, entry, key, HostEntry.__dataclass_fields__[key].default)
-               for key in _PORT_KEYS},
-        )
-        ports = [getattr(host, key) for key in _PORT_KEYS]
-        for i, key in enumerate(_PORT_KEYS):
-            for other in _PORT_KEYS[:i]:
-                if getattr(host, key) == getattr(host, other):
-                    raise self.fail(
-                        table, key, getattr(host, key),
-                        f"the same port as {other}; the four ports of one host must differ "
-                        f"(now {', '.join(map(str, ports))})",
-                    )
-        return host
-
-    def servers(self, data: Mapping) -> dict[str, HostEntry]:
-        raw = data.get("servers", _MISSING)
-        if raw is _MISSING:
-            raise self.fail("servers", None, _MISSING, "this table is required")
-        if not isinstance(raw, Mapping):
-            raise self.fail("", "servers", raw, "must be a table of two [servers.NAME] tables")
-        if len(raw) != 2:
-            names = ", ".join(f'"{n}"' for n in raw) or "none"
-            raise self.fail(
-                "servers", None, _MISSING,
-                f"must hold exactly two hosts, SwitchoverServer A and B; found {len(raw)} "
-                f"({names})",
-            )
-        hosts = {}
-        for name, entry in raw.items():
-            if not isinstance(entry, Mapping):
-                raise self.fail("servers", name, entry, "must be a table [servers.NAME]")
-            hosts[name] = self.host(name, entry)
-        self.check_endpoints(list(hosts.values()))
-        return hosts
-
-    def check_endpoints(self, hosts: list[HostEntry]) -> None:
-        """Two hosts sharing one machine (tests) must not bind the same address and port."""
-        first, second = hosts
-        for a_key in _PORT_KEYS:
-            for b_key in _PORT_KEYS:
-                a_addr = first.aux_address if a_key == "aux_port" else first.address
-                b_addr = second.aux_address if b_key == "aux_port" else second.address
-                if a_addr == b_addr and getattr(first, a_key) == getattr(second, b_key):
-                    raise self.fail(
-                        f"servers.{second.name}", b_key, getattr(second, b_key),
-                        f"{b_addr}:{getattr(second, b_key)} is also "
-                        f"[servers.{first.name}] {a_key}; each endpoint may be used once",
-                    )
-
     def parameters(self, data: Mapping) -> ServerParameters:
-        raw = data.get("server_parameters", _MISSING)
-        if raw is _MISSING:
+        raw = data.get("server_parameters", MISSING)
+        if raw is MISSING:
             raise self.fail(
-                "server_parameters", None, _MISSING,
+                "server_parameters", None, MISSING,
                 'this table is required (it must name "SwitchoverServer A" and '
                 '"SwitchoverServer B")',
             )
@@ -288,7 +152,7 @@ class _Parser:
         for letter, name in (("A", a), ("B", b)):
             if name is None:
                 raise self.fail(
-                    "server_parameters", f'"SwitchoverServer {letter}"', _MISSING,
+                    "server_parameters", f'"SwitchoverServer {letter}"', MISSING,
                     "is required: the name of the initial "
                     + ("active" if letter == "A" else "backup") + " server",
                 )
@@ -300,7 +164,7 @@ class _Parser:
         if {a, b} != set(hosts):
             names = ", ".join(f"[servers.{n}]" for n in hosts)
             raise self.fail(
-                "servers", None, _MISSING,
+                "servers", None, MISSING,
                 f"the two hosts ({names}) must be exactly SwitchoverServer A "
                 f"({show_value(a)}) and SwitchoverServer B ({show_value(b)})",
             )
@@ -354,7 +218,7 @@ class _Parser:
 
     def witness(self, data: Mapping) -> WitnessConfig | None:
         return parse_witness(data.get("witness"), lambda key, value, problem: self.fail(
-            "witness", key, _MISSING if value is None else value, problem), self.resolve)
+            "witness", key, MISSING if value is None else value, problem), self.resolve)
 
     # --- the whole file ---------------------------------------------------------------
 
@@ -362,7 +226,7 @@ class _Parser:
         for key in data:
             if key not in _ALLOWED[""]:
                 allowed = ", ".join(f"[{k}]" for k in _ALLOWED[""])
-                raise self.fail("", key, _MISSING, f"unknown table; allowed tables: {allowed}")
+                raise self.fail("", key, MISSING, f"unknown table; allowed tables: {allowed}")
         server = self.table(data, "server", required=True)
         name = self.text("server", server, "name")
         data_dir = self.resolve(self.text("server", server, "data_dir"))
@@ -373,7 +237,7 @@ class _Parser:
         root = self.resolve(self.text("server", server, "root", "/"))
         release = self.release(server)
         time_scale = self.time_scale(server)
-        hosts = self.servers(data)
+        hosts = parse_servers(self, data)
         params = self.parameters(data)
         a, b = self.pair(params, hosts)
         if name not in (a, b):

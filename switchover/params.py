@@ -12,7 +12,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from switchover.params_catalogue import CATALOGUE
-from switchover.params_spec import KINDS, ParamError, ParamSpec, show_value, valid_address
+from switchover.params_errors import ParamError, show_value
+from switchover.params_kinds import KINDS, valid_address
+from switchover.params_spec import ParamSpec
 
 __all__ = [
     "CATALOGUE",

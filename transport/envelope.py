@@ -228,11 +228,17 @@ def _bad_field(name: str, value: Any, what: str) -> None:
     raise EnvelopeError(f"field {name!r} must be {what}, got {type(value).__name__}")
 
 
+def envelope_of(fields: Fields) -> Envelope:
+    """The Envelope of fields `parse` checked, for the hops that need one after all."""
+    kind, sender, target, eid, req_id, oid, status, body = fields
+    return Envelope(kind, sender, target, eid, req_id, oid, status,
+                    FrozenDict(body) if body else EMPTY_BODY)
+
+
 def decode(frames: Sequence[bytes]) -> tuple[Envelope, tuple[bytes, ...]]:
     """Parse and validate a received message; raise EnvelopeError naming the fault."""
-    (kind, sender, target, eid, req_id, oid, status, body), bulk = parse(frames)
-    return Envelope(kind, sender, target, eid, req_id, oid, status,
-                    FrozenDict(body) if body else EMPTY_BODY), bulk
+    fields, bulk = parse(frames)
+    return envelope_of(fields), bulk
 
 
 def salvage(head: bytes) -> dict[str, Any]:

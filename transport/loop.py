@@ -134,6 +134,28 @@ class IOLoop:
     def in_loop(self) -> bool:
         return threading.get_ident() == self._loop_ident
 
+    def call_and_wait(self, fn: Callable[[], None], what: str, timeout: float = 5.0) -> None:
+        """Run `fn` on the loop thread when it runs (else here) and wait for it, so state
+        the loop owns changes on that thread alone; `fn`'s exception is raised here."""
+        if not self.running or self.in_loop():
+            fn()
+            return
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                done.set()
+
+        if not self.call_soon(run) or not done.wait(timeout):
+            raise RuntimeError(f"{self.name}: could not {what}")
+        if errors:
+            raise errors[0]
+
     # -- loop side ----------------------------------------------------------------------
 
     def setup(self) -> None:

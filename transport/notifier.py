@@ -5,15 +5,16 @@ endpoints and serves the peer host's two channels (CURVE, ZAP domain "notifier")
 "local" is bound to an ipc file (mode 0600) and serves the monitored modules of this
 host. Requests are routed by `target` (a registered module, an in-process service, or
 the Notifier itself), responses back by the rewritten req_id the RouteTable hands out.
-Modules heartbeat; one that goes quiet or unregisters is reported at once through
-`on_module`, so the active can tell the backup without waiting for a ping to fail.
+This module owns the two sockets and the loop; the rest are modules of their own: the
+peer's channels (`notifier_peers`), the modules' registrations (`notifier_modules`),
+forwarding to modules (`notifier_forwarding`) and in-process services
+(`notifier_services`).
 """
 from __future__ import annotations
 
 import itertools
 import logging
 import os
-import threading
 import time
 import uuid
 from typing import Any, Callable, Mapping, Sequence
@@ -22,7 +23,6 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from .envelope import (
-    EMPTY_BODY,
     EVENT,
     MAX_BULK_BYTES,
     MAX_ENVELOPE_BYTES,
@@ -30,32 +30,30 @@ from .envelope import (
     RESPONSE,
     Envelope,
     EnvelopeError,
-    FrozenDict,
-    describe_route,
+    Fields,
     encode,
     encode_fields,
+    envelope_of,
     parse,
-    payload_size,
     salvage,
 )
 from . import refusals
 from .loop import BATCH, IOLoop, drain, send_frames
-from .routing import Pending, RouteError, RouteTable
+from .notifier_forwarding import LOCAL, REMOTE, Forwarder
+from .notifier_modules import ModuleRegistry
+from .notifier_peers import PEER_SENDER, PeerChannels
+from .notifier_services import Reply, ServiceHandler, once_reply, serve
+from .routing import RouteError, RouteTable
 from .security import Authenticator, CurveKeys, curve_server
 
 log = logging.getLogger("NotifierLib")
 
 NOTIFIER = "Notifier"
-REMOTE = "remote"
-LOCAL = "local"
 ZAP_DOMAIN = "notifier"
 #: Per-frame limit at the socket: a frame far beyond what decode accepts is dropped by
 #: libzmq (and its sender disconnected) before it costs memory; up to this size the
 #: sender gets a precise rejection instead.
 SOCKET_MAXMSGSIZE = MAX_BULK_BYTES + MAX_ENVELOPE_BYTES
-
-Reply = Callable[..., None]
-ServiceHandler = Callable[[Envelope, tuple[bytes, ...], Reply], None]
 
 
 #: Messages queued per remote connection before replies are refused: bulk transfers
@@ -63,23 +61,11 @@ ServiceHandler = Callable[[Envelope, tuple[bytes, ...], Reply], None]
 REMOTE_SNDHWM = 100_000
 
 
-#: The sender name of the peer server's channels ("SwitchoverService" in the reference's
-#: Notifier log lines).
-PEER_SENDER = "SwitchoverService"
-
-
 def ipc_path(endpoint: str) -> str | None:
     """The filesystem path of an ipc endpoint (None for tcp or abstract sockets)."""
     if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
         return endpoint[len("ipc://"):]
     return None
-
-
-def _envelope(kind: str, sender: str, target: str, eid: str, req_id: int, oid: str,
-              status: str | None, body: dict[str, Any] | None) -> Envelope:
-    """The Envelope of checked fields (see `parse`), for the paths that need one."""
-    return Envelope(kind, sender, target, eid, req_id, oid, status,
-                    FrozenDict(body) if body else EMPTY_BODY)
 
 
 class Notifier(IOLoop):
@@ -105,22 +91,18 @@ class Notifier(IOLoop):
         self._keys = keys
         self._authenticator = authenticator
         self.server_name = server_name
-        self._interval = heartbeat_interval
         self._silence = heartbeat_interval * heartbeat_liveness
-        self._on_module = on_module
-        self._on_peer = on_peer
         self._table = RouteTable()
         self._services: dict[str, ServiceHandler] = {}
-        self._peers: dict[bytes, float] = {}  # remote identity -> last heard
-        self._peer_route: dict[bytes, int] = {}
-        self._last_remote = float("-inf")
-        self._peer_up = False
-        self._modules_snapshot: dict[str, Mapping[str, Any]] = {}
+        self._peers = PeerChannels(self._silence,
+                                   lambda up: self._callback(on_peer, up))
+        self._modules = ModuleRegistry(self._table, server_name, self._answer, self._send,
+                                       lambda *args: self._callback(on_module, *args))
+        self._forwarder = Forwarder(self._table, self._peers, self._send, self._answer)
         self._next_sweep = 0.0
         self._remote: zmq.Socket | None = None
         self._local: zmq.Socket | None = None
         self._pid = os.getpid()
-        self._lock = threading.Lock()
         #: Every published event carries `req_id` = the next of these numbers and `oid` =
         #: this epoch, so the backup's links deliver each event once although it comes
         #: on main and on aux (and a restarted Notifier is told apart by its epoch).
@@ -132,11 +114,11 @@ class Notifier(IOLoop):
     @property
     def peer_connected(self) -> bool:
         """True while a remote channel has been heard within the liveness window."""
-        return time.monotonic() - self._last_remote <= self._silence
+        return self._peers.connected(time.monotonic())
 
     def modules(self) -> dict[str, Mapping[str, Any]]:
         """The registered local modules (name -> name, pid, route_id, registered_at)."""
-        return dict(self._modules_snapshot)
+        return self._modules.snapshot()
 
     def register_service(self, name: str, handler: ServiceHandler) -> None:
         """Serve requests for `name` in-process (the host's actors).
@@ -148,24 +130,7 @@ class Notifier(IOLoop):
             self._table.add_service(name)
             self._services[name] = handler
 
-        if self.running and not self.in_loop():
-            done = threading.Event()
-            errors: list[BaseException] = []
-
-            def run() -> None:
-                try:
-                    add()
-                except BaseException as exc:
-                    errors.append(exc)
-                finally:
-                    done.set()
-
-            if not self.call_soon(run) or not done.wait(5.0):
-                raise RuntimeError(f"{self.name}: could not register service {name!r}")
-            if errors:
-                raise errors[0]
-        else:
-            add()
+        self.call_and_wait(add, f"register service {name!r}")
 
     def publish(self, env: Envelope, bulk: Sequence[bytes] = ()) -> None:
         """Send an event to every live remote peer (both channels of the backup),
@@ -202,10 +167,6 @@ class Notifier(IOLoop):
         self._remote, self._local = remote, local
         self.register(remote, lambda s: drain(s, self._on_remote, self.name))
         self.register(local, self._drain_local)
-        # A module's process that dies closes its connection at once; the monitor tells
-        # which descriptor closed, and SRCFD tells which descriptor a module spoke on.
-        self._local_fds: dict[int, bytes] = {}
-        self._fd_of_last: int | None = None
         monitor = local.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self._local_monitor = monitor
         self.register(monitor, self._on_local_monitor)
@@ -225,27 +186,15 @@ class Notifier(IOLoop):
                 pass
 
     def tick(self, now: float) -> float | None:
-        for entry, orphans in self._table.expire(now, self._silence):
-            log.warning("module %s (pid %s) silent for %.1fs: unregistered",
-                        entry.name, entry.pid, now - entry.last_seen)
-            self._module_gone(entry.info(), "silent", orphans)
+        self._modules.expire(now, self._silence)
         deadlines = []
-        if self._peer_up:
-            if now - self._last_remote > self._silence:
-                self._peer_up = False
-                log.warning("remote peer silent for %.1fs: connection lost",
-                            now - self._last_remote)
-                self._peers.clear()
-                self._callback(self._on_peer, False)
-            else:
-                deadlines.append(self._last_remote + self._silence)
+        peer_deadline = self._peers.check(now)
+        if peer_deadline is not None:
+            deadlines.append(peer_deadline)
         if now >= self._next_sweep:
             self._next_sweep = now + 1.0
             self._table.sweep(now)
-            for ident, seen in list(self._peers.items()):
-                if now - seen > self._silence:
-                    del self._peers[ident]
-                    self._peer_route.pop(ident, None)
+            self._peers.sweep(now)
         deadlines.append(self._next_sweep)
         module_deadline = self._table.next_deadline(self._silence)
         if module_deadline is not None:
@@ -264,13 +213,7 @@ class Notifier(IOLoop):
         if fields[1] == PEER_SENDER:
             # Only the peer server's channels get published events and count as the peer;
             # applications on the same socket (other senders) are just served.
-            now = time.monotonic()
-            self._peers[ident] = now
-            self._last_remote = now
-            if not self._peer_up:
-                self._peer_up = True
-                log.info("remote peer connected")
-                self._callback(self._on_peer, True)
+            self._peers.heard(ident, time.monotonic())
         kind = fields[0]
         if kind == REQUEST:
             self._request(REMOTE, ident, fields, bulk)
@@ -287,7 +230,7 @@ class Notifier(IOLoop):
                 parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            self._fd_of_last = parts[-1].get(zmq.SRCFD)
+            self._modules.fd_of_last = parts[-1].get(zmq.SRCFD)
             try:
                 self._on_local([part.bytes for part in parts])
             except Exception:
@@ -296,16 +239,8 @@ class Notifier(IOLoop):
     def _on_local_monitor(self, sock: zmq.Socket) -> None:
         while sock.poll(0):
             event = recv_monitor_message(sock)
-            if event["event"] != zmq.EVENT_DISCONNECTED:
-                continue
-            ident = self._local_fds.pop(event["value"], None)
-            if ident is None:
-                continue
-            entry, orphans = self._table.unregister(ident)
-            if entry is not None:
-                log.warning("module %s (pid %s) connection closed: unregistered",
-                            entry.name, entry.pid)
-                self._module_gone(entry.info(), "connection closed", orphans)
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self._modules.connection_closed(event["value"])
 
     def _on_local(self, frames: list[bytes]) -> None:
         ident = frames[0]
@@ -315,79 +250,34 @@ class Notifier(IOLoop):
         except EnvelopeError as exc:
             self._bad(LOCAL, ident, frames[1:], exc)
             return
-        kind, sender, target, eid, req_id, oid, status, body = fields
+        kind, sender, target, eid, _, _, status, body = fields
         if kind == REQUEST:
             self._request(LOCAL, ident, fields, bulk)
         elif kind == RESPONSE:
-            pending = self._table.complete(req_id)
-            if pending is None:
-                log.warning("response %s RI[%d] from %s matches no request (late or unknown)",
-                            eid, req_id, sender)
-                return
-            # Forwarded with the origin's own req_id; nothing else changes on the way.
-            if log.isEnabledFor(logging.DEBUG):
-                out = _envelope(RESPONSE, sender, target, eid, pending.req_id, oid, status,
-                                body)
-                origin = self._label(pending.origin, pending.identity, target)
-                where = f"{entry.route_id if entry else ''}:{sender}"
-                log.debug("CRoute::LogMessage : %s", describe_route(
-                    out, payload_size(out, bulk), self._route_of(pending), where, origin))
-            try:
-                out_frames = encode_fields(RESPONSE, sender, target, eid, pending.req_id, oid,
-                                           status, body, bulk)
-            except EnvelopeError as exc:  # a longer req_id pushed it over the limit
-                log.warning("response %s RI[%d] from %s cannot be forwarded: %s",
-                            eid, req_id, sender, exc)
-                out_frames = encode_fields(RESPONSE, sender, target, eid, pending.req_id, oid,
-                                           "error", {"reason": str(exc)})
-            self._send(pending.origin, [pending.identity, *out_frames])
+            self._forwarder.response(entry, fields, bulk)
         else:  # event
             if entry is None:
                 log.warning("event %s from an unregistered local connection dropped", eid)
                 return
-            _, sender, target, eid, _, _, status, body = fields
             self._publish(self._stamped(sender, target, eid, status, body, bulk))
 
-    def _request(self, origin: str, ident: bytes, fields: tuple, bulk: tuple[bytes, ...]) -> None:
+    def _request(self, origin: str, ident: bytes, fields: Fields, bulk: tuple[bytes, ...]) -> None:
         kind, sender, target, eid, req_id, oid, status, body = fields
         if target == NOTIFIER:
-            self._own(origin, ident, _envelope(*fields))
+            self._own(origin, ident, envelope_of(fields))
             return
         try:
             route = self._table.resolve(target)
         except RouteError as exc:
             log.warning("request %s for %s from %s rejected: %s", eid, target, sender, exc)
-            self._answer(origin, ident, _envelope(*fields), "rejected", {"reason": str(exc)})
+            self._answer(origin, ident, envelope_of(fields), "rejected", {"reason": str(exc)})
             return
         if route.kind == "module":
-            try:
-                rid = self._table.begin(origin, ident, req_id, route.name, time.monotonic())
-            except RouteError as exc:
-                self._answer(origin, ident, _envelope(*fields), "rejected",
-                             {"reason": str(exc)})
-                return
-            if log.isEnabledFor(logging.DEBUG):
-                env = _envelope(*fields)
-                log.debug("CRoute::LogMessage : %s", describe_route(
-                    env, payload_size(env, bulk), "", self._label(origin, ident, sender),
-                    f"{route.route_id}:{route.name}"))
-            try:
-                out_frames = encode_fields(REQUEST, sender, target, eid, rid, oid, status,
-                                           body, bulk)
-            except EnvelopeError as exc:  # a longer req_id pushed it over the limit
-                self._table.complete(rid)
-                self._answer(origin, ident, _envelope(*fields), "error", {"reason": str(exc)})
-                return
-            self._send(LOCAL, [route.identity, *out_frames])
+            self._forwarder.request(origin, ident, fields, bulk, route)
             return
-        env = _envelope(*fields)
-        handler = self._services[route.name]
-        reply = self._make_reply(origin, ident, env)
-        try:
-            handler(env, bulk, reply)
-        except Exception as exc:
-            log.exception("service %s failed on %s", route.name, env.eid)
-            reply("error", {"reason": f"{type(exc).__name__}: {exc}"})
+        env = envelope_of(fields)
+        serve(route.name, self._services[route.name], env, bulk,
+              self._make_reply(origin, ident, env))
 
     def _own(self, origin: str, ident: bytes, env: Envelope) -> None:
         """Requests addressed to the Notifier itself."""
@@ -400,49 +290,12 @@ class Notifier(IOLoop):
         elif eid == "Ping":
             self._answer(origin, ident, env, "ok", {"server": self.server_name, "pid": self._pid})
         elif eid == "Register" and origin == LOCAL:
-            name, pid = env.body.get("name"), env.body.get("pid")
-            connection = env.body.get("connection", 0)
-            if not isinstance(name, str) or not (pid is None or type(pid) is int) \
-                    or type(connection) is not int:
-                self._answer(origin, ident, env, "error", {
-                    "reason": "Register needs body {'name': str, 'pid': int, "
-                              "'connection': int (optional)}"})
-                return
-            known = self._table.module_by_identity(ident)
-            try:
-                entry = self._table.register(name, ident, pid, time.monotonic(), connection)
-            except RouteError as exc:
-                log.warning("registration of %s (pid %s) rejected: %s", name, pid, exc)
-                self._answer(origin, ident, env, "rejected", {"reason": str(exc)})
-                return
-            self._answer(origin, ident, env, "ok",
-                         {"name": name, "route_id": entry.route_id, "server": self.server_name})
-            if self._fd_of_last is not None:
-                self._local_fds[self._fd_of_last] = ident
-            if known is None and name in self._modules_snapshot:
-                log.info("module %s (pid %s) reconnected: registration moved to its new "
-                         "connection", name, pid)
-            elif known is None:
-                log.info("module %s registered (pid %s)", name, pid)
-                self._modules_snapshot = self._table.modules()
-                self._callback(self._on_module, name, True, entry.info())
+            self._modules.register(ident, env)
         elif eid == "Unregister" and origin == LOCAL:
-            entry, orphans = self._table.unregister(ident)
-            self._answer(origin, ident, env, "ok", None)
-            if entry is not None:
-                log.info("module %s unregistered (pid %s)", entry.name, entry.pid)
-                self._module_gone(entry.info(), "unregistered", orphans)
+            self._modules.unregister(ident, env)
         else:
             self._answer(origin, ident, env, "rejected",
                          {"reason": f"unknown eid {eid!r} for Notifier"})
-
-    def _module_gone(self, info: dict[str, Any], reason: str, orphans: list[Pending]) -> None:
-        self._modules_snapshot = self._table.modules()
-        for p in orphans:
-            out = Envelope(RESPONSE, p.target, "", "", p.req_id, "*", "rejected",
-                           {"reason": f"module {p.target} {reason}"})
-            self._send(p.origin, [p.identity, *encode(out)])
-        self._callback(self._on_module, info["name"], False, {**info, "reason": reason})
 
     def _bad(self, origin: str, ident: bytes, frames: list[bytes], exc: EnvelopeError) -> None:
         """Malformed input: a WARNING always, an error response when it can be addressed."""
@@ -463,27 +316,13 @@ class Notifier(IOLoop):
         self._send(origin, [ident, *encode(env.reply(status, body, sender=NOTIFIER))])
 
     def _make_reply(self, origin: str, ident: bytes, env: Envelope) -> Reply:
-        once = [True]
-
-        def reply(status: str = "ok", body: Mapping[str, Any] | None = None,
-                  bulk: Sequence[bytes] = ()) -> None:
-            try:
-                once.pop()
-            except IndexError:
-                log.warning("second reply to %s RI[%d] ignored", env.eid, env.req_id)
-                return
-            resp = env.reply(status, body)
-            try:
-                frames = [ident, *encode(resp, bulk)]
-            except (EnvelopeError, TypeError) as exc:
-                log.warning("response to %s RI[%d] cannot be sent: %s", env.eid, env.req_id, exc)
-                frames = [ident, *encode(env.reply("error", {"reason": str(exc)}))]
+        def deliver(frames: list[bytes]) -> None:
             if self.in_loop():
                 self._send(origin, frames)
             else:
                 self.call_soon(lambda: self._send(origin, frames))
 
-        return reply
+        return once_reply(env, ident, deliver)
 
     def _send(self, origin: str, frames: list[bytes]) -> None:
         sock = self._remote if origin == REMOTE else self._local
@@ -505,25 +344,8 @@ class Notifier(IOLoop):
                              self.epoch, status, body, bulk)
 
     def _publish(self, frames: list[bytes]) -> None:
-        now = time.monotonic()
-        for ident, seen in list(self._peers.items()):
-            if now - seen <= self._silence:
-                self._send(REMOTE, [ident, *frames])
-
-    def _label(self, origin: Any, ident: bytes, sender: str) -> str:
-        if origin == REMOTE:
-            rid = self._peer_route.get(ident)
-            if rid is None:
-                rid = self._peer_route[ident] = self._table.next_route_id()
-            return f"{rid}:{sender}(remote)"
-        entry = self._table.module_by_identity(ident)
-        return f"{entry.route_id if entry else ''}:{sender}"
-
-    def _route_of(self, pending: Pending) -> int | str:
-        if pending.origin == REMOTE:
-            return self._peer_route.get(pending.identity, "")
-        entry = self._table.module_by_identity(pending.identity)
-        return entry.route_id if entry else ""
+        for ident in self._peers.live(time.monotonic()):
+            self._send(REMOTE, [ident, *frames])
 
     def _callback(self, fn: Callable[..., None] | None, *args: Any) -> None:
         if fn is None:

@@ -3,7 +3,7 @@
 Host A and host B (tests/netns/conftest.py) each run a small web service bound to every
 address, answering its server's name. The VIP moves with the shipped `vip` hook under the
 pair's own `[hooks]` (commence `vip up`, discontinue `vip down`, argument lists). A client
-in the router namespace starts `GET http://VIP/` every 10 ms (bench/netns.py,
+in the router namespace starts `GET http://VIP/` every 10 ms (bench/lan_web.py,
 `HttpClient`) and records who answered each request and when. After each fault on the
 active A (its module SIGKILLed, a manual switch, a graceful stop) the client must be
 answered by B, and no 10 ms window may hold answers from both servers (both holding the
@@ -19,15 +19,8 @@ from typing import Iterator
 
 import pytest
 
-from bench.netns import (
-    PREFIX,
-    VIP,
-    HttpClient,
-    Topology,
-    slots_answered_by_both,
-    start_http_server,
-    stop_http_server,
-)
+from bench.lan_web import HttpClient, slots_answered_by_both, start_http_server, stop_http_server
+from bench.netns import PREFIX, VIP, Topology
 from switchover.localpair import LocalPair
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(240)]
@@ -110,7 +103,7 @@ def test_after_a_fault_on_the_active_the_client_is_answered_by_b_never_by_both(
 
 def test_a_window_with_answers_from_both_servers_is_found() -> None:
     """The check above, on answers made up: A and B both answering within 10 ms."""
-    from bench.netns import Answer
+    from bench.lan_web import Answer
 
     answers = [Answer(0.000, 0.001, "ICServer1", "ok"), Answer(0.010, 0.012, "ICServer1", "ok"),
                Answer(0.020, 0.023, "ICServer2", "ok"), Answer(0.021, 0.024, "ICServer1", "ok"),

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.netns import ETH_P_ARP, PREFIX, VIP, Topology, ip
+from bench.arp_observer import ETH_P_ARP
+from bench.netns import PREFIX, VIP, Topology, ip
 from switchover.hookconfig import SHIPPED_HOOKS
 from switchover.localpair import run_in_netns
 

@@ -13,7 +13,7 @@ from switchover.replication.files.spec import (
     MirrorSpecError, has_exception, normalise_path, parse_dirs, parse_exceptions,
     upgrade_higher, upgrade_lower_dirs, warnings)
 from switchover.params import CATALOGUE, ParamError, ParamSpec, ServerParameters, lookup
-from switchover.params_spec import show_value
+from switchover.params_errors import show_value
 from tests.unit.test_params import DIRLIST_REFUSALS, ROOT_ITSELF, SPACE_END
 
 ROOT = Path("/srv/hostA")

@@ -13,7 +13,7 @@ from switchover.params import (
     lookup,
     render_markdown,
 )
-from switchover.params_spec import show_value
+from switchover.params_errors import show_value
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "parameters.md"
 

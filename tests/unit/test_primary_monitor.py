@@ -28,7 +28,8 @@ from switchover.actors.primary_core import (
     TRIGGER_NOTIFIER,
     PrimaryMonitorCore,
 )
-from switchover.actors.primary_driver import ConnectionDropped, PrimaryMonitorDriver
+from switchover.actors.primary_driver import PrimaryMonitorDriver
+from switchover.actors.primary_messages import ConnectionDropped
 from switchover.actors.primary_monitor import PrimaryMonitor
 from switchover.actors.primary_settings import PrimaryMonitorSettings
 from switchover.actors.statemachine import (
